@@ -1,0 +1,284 @@
+"""Checks of a benchmark against DATA.md: codes, signs, rates and MODEL.md's identities.
+
+Every failure is collected and reported at once, in one DatasetError that names the file,
+the field or identity, the region and account codes, and the size of the gap. A specific
+factor may be used by several sectors of a region: its endowment is then per sector
+(``vfm[f, j, r]``), so nothing ties its sectors together and nothing is checked across them.
+Zero profit holds by definition, since ``vom`` is derived from the costs; what can fail is a
+sector that sells but has no inputs at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from fragcge.calibration import accounts
+from fragcge.calibration.sam import GlobalSAM
+from fragcge.calibration.schema import (
+    ELASTICITY,
+    FACTOR_KINDS,
+    FINAL_AGENT_NAMES,
+    FINAL_ELASTICITIES,
+    FLOW,
+    OUTPUT_RATE,
+    RATE,
+    TOML,
+    Rule,
+)
+from fragcge.errors import DatasetError
+
+RTOL = 1e-6
+"""Tolerance of every identity, relative to the account it balances."""
+FLOOR = 1e-9
+"""Accounts below FLOOR times the largest output get the tolerance of an account that size."""
+EXAMPLES = 5
+"""Failing rows or cells quoted per problem; the rest are counted."""
+
+
+class Problems:
+    """Failures found in one dataset, raised together as one DatasetError."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.messages: list[str] = []
+
+    def add(self, message: str) -> None:
+        """Record one failure."""
+        self.messages.append(message)
+
+    def raise_if_any(self, note: str = "") -> None:
+        """Raise a DatasetError listing every failure recorded so far, if there is one."""
+        if self.messages:
+            head = f"dataset {self.where} refused, {len(self.messages)} problem(s){note}:"
+            body = [f"  {k}. {m}" for k, m in enumerate(self.messages, 1)]
+            raise DatasetError("\n".join([head, *body]))
+
+
+def examples(items: list[str]) -> str:
+    """The first few items joined, with a count of the rest."""
+    shown = "; ".join(items[:EXAMPLES])
+    rest = len(items) - EXAMPLES
+    return shown + (f"; and {rest} more" if rest > 0 else "")
+
+
+# Each array of a GlobalSAM: its tables, column, axes (the kind of code along each) and rule.
+_ROUTE = ("commodity", "exporter", "importer")
+_PURCHASE = ("commodity", "agent", "region")
+_BOTH = ("intermediate", "final_demand")
+_FIELDS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...], Rule]] = {
+    "vfm": (("factor_payments",), "value", ("factor", "sector", "region"), FLOW),
+    "vdfm": (_BOTH, "value", _PURCHASE, FLOW),
+    "vifm": (_BOTH, "value", _PURCHASE, FLOW),
+    "vxmd": (("trade",), "value", _ROUTE, FLOW),
+    "vtwr": (("margins",), "value", ("margin", *_ROUTE), FLOW),
+    "vst": (("margin_supply",), "value", ("margin", "region"), FLOW),
+    "to0": (("output_taxes",), "rate", ("sector", "region"), OUTPUT_RATE),
+    "tf0": (("factor_taxes",), "rate", ("factor", "sector", "region"), RATE),
+    "tdf0": (("purchase_taxes",), "rate", _PURCHASE, RATE),
+    "tif0": (("purchase_taxes",), "rate", _PURCHASE, RATE),
+    "tx0": (("trade_wedges",), "export_tax", _ROUTE, RATE),
+    "tm0": (("trade_wedges",), "tariff", _ROUTE, RATE),
+    **{
+        e: (("elasticities",), e, ("sector",), ELASTICITY)
+        for e in ("esubd", "esubm", "esubva", "esubt", "esubc")
+    },
+}
+_OUTPUT_TABLES = ("factor_payments", "intermediate", "output_taxes")
+_DOMESTIC_USE_TABLES = ("intermediate", "final_demand", "purchase_taxes", "trade", "margin_supply")
+_IMPORT_TABLES = ("trade", "trade_wedges", "margins", "intermediate", "final_demand")
+
+
+def validate(sam: GlobalSAM) -> None:
+    """Raise one DatasetError naming every failure of ``sam`` against DATA.md, else nothing."""
+    problems = Problems(_where(sam))
+    _check_sets(sam, problems)
+    problems.raise_if_any()
+    _check_shapes(sam, problems)
+    problems.raise_if_any()
+    _check_values(sam, problems)
+    problems.raise_if_any("; identities not checked until these are fixed")
+    _check_identities(sam, problems)
+    problems.raise_if_any(f" (identities hold to a relative tolerance of {RTOL:g} of the account)")
+
+
+def _where(sam: GlobalSAM) -> str:
+    return f"'{sam.name}'" + (f" ({sam.path})" if sam.path else "")
+
+
+def _files(sam: GlobalSAM, tables: tuple[str, ...]) -> str:
+    """The files holding ``tables``, spelt as found in the dataset's folder."""
+    names = []
+    for table in tables:
+        name = table
+        if sam.path is not None:
+            name = next(
+                (f"{table}{ext}" for ext in (".csv", ".parquet") if (sam.path / f"{table}{ext}").is_file()),
+                table,
+            )
+        names.append(name)
+    return ", ".join(names)
+
+
+def _codes(sam: GlobalSAM) -> dict[str, tuple[str, ...]]:
+    """The codes along each kind of axis, with agents spelt as in the files."""
+    return {
+        "factor": sam.factors,
+        "sector": sam.sectors,
+        "commodity": sam.sectors,
+        "agent": sam.sectors + FINAL_AGENT_NAMES,
+        "region": sam.regions,
+        "exporter": sam.regions,
+        "importer": sam.regions,
+        "margin": sam.margins,
+    }
+
+
+def _cell(sam: GlobalSAM, field: str, index: tuple[int, ...]) -> str:
+    """``vxmd[commodity=ELE, exporter=CHN, importer=USA]``."""
+    codes = _codes(sam)
+    axes = _FIELDS[field][2]
+    return f"{field}[" + ", ".join(f"{a}={codes[a][k]}" for a, k in zip(axes, index, strict=True)) + "]"
+
+
+def _check_sets(sam: GlobalSAM, problems: Problems) -> None:
+    for kind, codes in (("region", sam.regions), ("sector", sam.sectors), ("factor", sam.factors)):
+        repeated = sorted({c for c in codes if codes.count(c) > 1})
+        if repeated:
+            problems.add(f"{TOML}: {kind} code(s) {', '.join(repeated)} listed more than once")
+    if len(sam.regions) < 2:
+        problems.add(f"{TOML}: [regions] lists {len(sam.regions)} region(s); the model needs at least 2")
+    for f in sam.factors:
+        kind = sam.factor_kind.get(f)
+        if kind not in FACTOR_KINDS:
+            problems.add(f"{TOML}: [factors] {f} = {kind!r}; the kind must be 'mobile' or 'specific'")
+    unknown = [m for m in sam.margins if m not in sam.sectors]
+    if unknown:
+        problems.add(
+            f"{_files(sam, ('margins', 'margin_supply'))}: margin commodities {', '.join(unknown)} "
+            f"are not sectors; allowed: {', '.join(sam.sectors)}"
+        )
+    clash = [s for s in sam.sectors if s in FINAL_AGENT_NAMES]
+    if clash:
+        problems.add(f"{TOML}: sector code(s) {', '.join(clash)} are reserved for final agents")
+
+
+def _check_shapes(sam: GlobalSAM, problems: Problems) -> None:
+    size = {kind: len(codes) for kind, codes in _codes(sam).items()}
+    for field, (_, _, axes, _) in _FIELDS.items():
+        expected = tuple(size[a] for a in axes)
+        shape = np.shape(getattr(sam, field))
+        if shape != expected:
+            problems.add(
+                f"{field} has shape {shape}; expected {expected} over ({', '.join(axes)})"
+            )
+
+
+def _check_values(sam: GlobalSAM, problems: Problems) -> None:
+    for field, (tables, column, axes, rule) in _FIELDS.items():
+        values = np.asarray(getattr(sam, field), dtype=float)
+        where = f"{_files(sam, tables)}, column '{column}'"
+        bad = ~np.isfinite(values)
+        if bad.any():
+            cells = [f"{_cell(sam, field, k)} = {values[k]}" for k in zip(*np.nonzero(bad), strict=True)]
+            problems.add(f"{where}: values must be finite numbers; {examples(cells)}")
+        broken = np.isfinite(values) & ~rule.holds(values)
+        if broken.any():
+            cells = [f"{_cell(sam, field, k)} = {values[k]:.10g}" for k in zip(*np.nonzero(broken), strict=True)]
+            problems.add(f"{where}: {rule.text}; {examples(cells)}")
+        if axes[-2:] == ("exporter", "importer"):
+            own = values * np.eye(len(sam.regions), dtype=bool)
+            cells = [f"{_cell(sam, field, k)} = {own[k]:.10g}" for k in zip(*np.nonzero(own), strict=True)]
+            if cells:
+                problems.add(
+                    f"{where}: exporter = importer on {len(cells)} route(s), where only "
+                    f"international trade belongs; {examples(cells)}"
+                )
+    for name in FINAL_ELASTICITIES:
+        value = getattr(sam, name)
+        if not (np.isfinite(value) and ELASTICITY.holds(value)):
+            problems.add(f"{TOML}, [elasticities] {name} = {value!r}: {ELASTICITY.text} and finite")
+    vc = accounts.final_demand(sam)[0]
+    for r in np.nonzero(~(vc > 0))[0]:
+        problems.add(
+            f"{_files(sam, ('final_demand',))}: region {sam.regions[r]} has no household demand; "
+            "the welfare index C[r] needs vc[r] > 0"
+        )
+
+
+def _check_identities(sam: GlobalSAM, problems: Problems) -> None:
+    vom = accounts.vom(sam)
+    vim = accounts.vim(sam)
+    floor = FLOOR * max(vom.max(initial=0.0), vim.max(initial=0.0))
+    check = _Balance(sam, problems, floor)
+
+    def good(k: tuple[int, ...]) -> str:
+        return f"commodity {sam.sectors[k[0]]}, region {sam.regions[k[1]]}"
+
+    sales = vom - accounts.domestic_supply_gap(sam)
+    no_inputs = (vom == 0) & (sales > 0)
+    for k in zip(*np.nonzero(no_inputs), strict=True):
+        problems.add(
+            f"zero profit, sector {sam.sectors[k[0]]}, region {sam.regions[k[1]]} "
+            f"({_files(sam, _OUTPUT_TABLES)}): the sector sells {sales[k]:.10g} (domestic use + "
+            f"exports + vst) but has no inputs at all; gap {-sales[k]:.6g}, 1 of the account"
+        )
+    check(
+        "domestic market (vom = domestic use + exports + vst)",
+        _OUTPUT_TABLES + _DOMESTIC_USE_TABLES,
+        ("output vom", vom),
+        ("domestic use + exports + vst", np.where(no_inputs, vom, sales)),
+        good,
+    )
+    check(
+        "import market (vim = Σ_s vims = Σ_g vifm/(1+tif0))",
+        _IMPORT_TABLES,
+        ("imports vim", vim),
+        ("imported use", vim - accounts.import_market_gap(sam)),
+        good,
+    )
+    check(
+        "margin supply = use",
+        ("margin_supply", "margins"),
+        ("supply Σ_r vst", accounts.vtw(sam)),
+        ("use Σ vtwr", accounts.margin_use(sam)),
+        lambda k: f"margin {sam.margins[k[0]]}, world",
+    )
+    vb = accounts.vb(sam)
+    spending = accounts.expenditure(sam).sum()
+    transfers = ", ".join(f"{r} {v:.6g}" for r, v in zip(sam.regions, vb, strict=True))
+    check(
+        f"transfers (Σ_r vb = 0; vb by region: {transfers})",
+        ("factor_payments", "final_demand", "trade", "margins", "margin_supply"),
+        ("world expenditure", np.array([spending])),
+        ("world income", np.array([spending - vb.sum()])),
+        lambda k: "world",
+    )
+
+
+class _Balance:
+    """Reports each account where two sides of an identity differ beyond the tolerance."""
+
+    def __init__(self, sam: GlobalSAM, problems: Problems, floor: float) -> None:
+        self.sam, self.problems, self.floor = sam, problems, floor
+
+    def __call__(
+        self,
+        identity: str,
+        tables: tuple[str, ...],
+        lhs: tuple[str, np.ndarray],
+        rhs: tuple[str, np.ndarray],
+        where: Callable[[tuple[int, ...]], str],
+    ) -> None:
+        """Check ``lhs = rhs`` cell by cell."""
+        (left_name, left), (right_name, right) = lhs, rhs
+        gap = left - right
+        account = np.maximum(np.abs(left), np.abs(right))
+        failing = np.abs(gap) > RTOL * np.maximum(account, self.floor)
+        for k in zip(*np.nonzero(failing), strict=True):
+            self.problems.add(
+                f"{identity}, {where(k)} ({_files(self.sam, tables)}): {left_name} = "
+                f"{left[k]:.10g} but {right_name} = {right[k]:.10g}; gap {gap[k]:.6g}, "
+                f"{abs(gap[k]) / account[k]:.2e} of the account (tolerance {RTOL:g} relative)"
+            )

@@ -1,0 +1,3 @@
+"""fragcge: the welfare cost of geoeconomic fragmentation in a multi-region CGE model."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,340 @@
+"""The equations of MODEL.md, one function per block, written as sums of template terms.
+
+Each block function adds the terms of its equations to ``sys.terms``; equation rows share
+the global position of the variable they are paired with (``prf_Y`` ↔ ``Y``). Every
+equation is scaled by its benchmark value, so residuals are relative. CES price indices
+are written as ``Σ_k θ_k ((p_k/P)^(1−σ) − 1)/(1−σ) = 0`` (``Σ_k θ_k log(p_k/P) = 0`` when
+σ = 1), the unit-cost equation of MODEL.md divided through by the parent price and by 1−σ,
+so that residuals stay well scaled as σ approaches 1.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from fragcge.model.system import System
+
+FIN = {"hh": "C", "gov": "G", "inv": "I"}
+FIN_PRICE = {"hh": "pc", "gov": "pg", "inv": "pinv"}
+
+
+def _ces_children(sys: System, rows, child, parent, theta, sigma, scale=None) -> None:
+    """Terms θ·(child/(parent·scale))^(1−σ) of a CES price index, log form where σ = 1."""
+    sigma = np.broadcast_to(np.asarray(sigma, dtype=float), np.shape(rows))
+    scale = sys.params.const(1.0, len(rows)) if scale is None else scale
+    cd = np.isclose(sigma, 1.0)
+    for mask, kind in ((~cd, "ces"), (cd, "cd")):
+        sys.terms.add(
+            kind,
+            rows[mask],
+            [child[mask], parent[mask]],
+            [sys.params.const(1.0 - sigma[mask]), scale[mask]],
+            theta[mask],
+        )
+
+
+def prf_Y(sys: System) -> None:
+    """Zero profit of Y[j,r]: (1−to)·py·A = c̄·CES(pva, pint; esubt)."""
+    c = sys.cal
+    Y, py, pva, pint = (sys.var[k] for k in ("Y", "py", "pva", "pint"))
+    A = sys.params.mutable["A"]
+    for child, theta in ((pva, c.theta_va), (pint, c.theta_int)):
+        jr = child.members
+        j, r = jr.T
+        rows = Y.pos[j, r]
+        _ces_children(
+            sys, rows, child.pos[j, r], py.pos[j, r], theta[j, r], c.sam.esubt[j], A.pos[j, r]
+        )
+
+
+def def_pva(sys: System) -> None:
+    """Value-added price pva[j,r] = CES over factor prices (esubva)."""
+    c = sys.cal
+    pva, pf, ps = sys.var["pva"], sys.var["pf"], sys.var["ps"]
+    f, j, r = np.argwhere((c.sam.vfm > 0) & (pva.pos[None] >= 0)).T
+    child = np.where(pf.pos[f, r] >= 0, pf.pos[f, r], ps.pos[f, j, r])
+    rows = pva.pos[j, r]
+    _ces_children(sys, rows, child, rows, c.theta_f[f, j, r], c.sam.esubva[j])
+
+
+def def_pint(sys: System) -> None:
+    """Intermediate bundle price pint[j,r] = CES over the firm's Armington prices (esubc)."""
+    c = sys.cal
+    pint, pa = sys.var["pint"], sys.var["pa"]
+    n = c.n_sectors
+    i, j, r = np.argwhere((pa.pos[:, :n, :] >= 0) & (pint.pos[None] >= 0)).T
+    rows = pint.pos[j, r]
+    _ces_children(sys, rows, pa.pos[i, j, r], rows, c.theta_a[i, j, r], c.sam.esubc[j])
+
+
+def def_pa(sys: System) -> None:
+    """Armington price pa[i,g,r] = CES(py·(1+tdf)/(1+tdf0), pm·(1+tif)/(1+tif0); esubd)."""
+    c = sys.cal
+    pa, py, pm = sys.var["pa"], sys.var["py"], sys.var["pm"]
+    i, g, r = pa.members.T
+    rows = pa.pos[i, g, r]
+    for flows, price, theta in (
+        (c.dd0, py, c.theta_d),
+        (c.di0, pm, 1.0 - c.theta_d),
+    ):
+        has = flows[i, g, r] > 0
+        _ces_children(
+            sys,
+            rows[has],
+            price.pos[i[has], r[has]],
+            rows[has],
+            theta[i[has], g[has], r[has]],
+            c.sam.esubd[i[has]],
+        )
+
+
+def prf_final(sys: System) -> None:
+    """Final demand price indices: pc[r] (zero profit of C), pg[r], pinv[r] = CES over pa."""
+    c = sys.cal
+    pa = sys.var["pa"]
+    sigma = {"hh": c.sam.esubp, "gov": c.sam.esubg, "inv": c.sam.esubi}
+    for k, agent in enumerate(("hh", "gov", "inv")):
+        g = c.n_sectors + k
+        price = sys.var[FIN_PRICE[agent]]
+        own = sys.var["C"] if agent == "hh" else price
+        i, r = np.argwhere((pa.pos[:, g, :] >= 0) & (price.pos[None] >= 0)).T
+        rows = own.pos[r]
+        _ces_children(
+            sys, rows, pa.pos[i, g, r], price.pos[r], c.theta_a[i, g, r], sigma[agent]
+        )
+
+
+def _route_params(sys: System, i, s, r) -> list[np.ndarray]:
+    """Parameter columns p[2:] of the delivered price on routes (i, s → r)."""
+    c, P = sys.cal, sys.params
+    cols = [
+        P.mutable["tau"].pos[i, s, r],
+        P.mutable["tx"].pos[i, s, r],
+        P.mutable["tm"].pos[i, s, r],
+        P.const(c.theta_fob[i, s, r]),
+        P.const(c.sam.tx0[i, s, r]),
+        P.const(c.sam.tm0[i, s, r]),
+    ]
+    cols += [P.const(c.theta_t[m, i, s, r]) for m in sys.margin_rows]
+    return cols
+
+
+def _pt_cols(sys: System, n: int) -> list[np.ndarray]:
+    """Variable columns of the margin prices, one per active margin service."""
+    pt = sys.var["pt"]
+    return [np.full(n, pt.pos[k]) for k in range(len(sys.margin_rows))]
+
+
+def prf_M(sys: System) -> None:
+    """Zero profit of M[i,r]: pm = CES over delivered prices pdel[i,s,r] (esubm)."""
+    c = sys.cal
+    M, pm, py = sys.var["M"], sys.var["pm"], sys.var["py"]
+    i, s, r = sys.routes.T
+    rows = M.pos[i, r]
+    sigma = c.sam.esubm[i]
+    cd = np.isclose(sigma, 1.0)
+    x = [pm.pos[i, r], py.pos[i, s], *_pt_cols(sys, len(i))]
+    p = [sys.params.const(1.0 - sigma), *_route_params(sys, i, s, r)]
+    for mask, kind in ((~cd, "ces_route"), (cd, "cd_route")):
+        sys.terms.add(kind, rows[mask], [a[mask] for a in x], [a[mask] for a in p],
+                      c.theta_s[i, s, r][mask])
+
+
+def prf_YT(sys: System) -> None:
+    """Zero profit of YT[m]: pt[m] = Cobb-Douglas over regional supplies py[m,r]."""
+    c = sys.cal
+    pt, py = sys.var["pt"], sys.var["py"]
+    for k, m in enumerate(sys.margin_rows):
+        r = np.flatnonzero(c.vst[m] > 0)
+        i = c.sam.margin_index[m]
+        rows = np.full(len(r), pt.pos[k])
+        sys.terms.add("cd", rows, [py.pos[i, r], rows], [sys.params.const(0.0, len(r)),
+                      sys.params.const(1.0, len(r))], c.vst[m, r] / c.vtw[m])
+
+
+def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -> None:
+    """Compensated demands of every agent for a domestic (py) or imported (pm) good.
+
+    Adds −flows/scale·demand to the row rows_of(i, r); with value_rate, adds instead the
+    purchase tax revenue −rate·flows/scale·price·demand to the same agents' income rows.
+    """
+    c, P, v = sys.cal, sys.params, sys.var
+    n = c.n_sectors
+    suffix = "" if value_rate is None else "_val"
+    A = P.mutable["A"]
+    weight = flows if value_rate is None else flows * value_rate
+    i, j, r = np.argwhere(weight[:, :n, :] != 0).T
+    sys.terms.add(
+        "dem_prod" + suffix,
+        rows_of(i, r),
+        [v["Y"].pos[j, r], v["py"].pos[j, r], v["pint"].pos[j, r], v["pa"].pos[i, j, r],
+         price.pos[i, r]],
+        [A.pos[j, r], P.const(c.sam.esubt[j]), P.const(c.sam.esubc[j]), P.const(c.sam.esubd[i])],
+        -weight[i, j, r] / scale(i, r),
+    )
+    sigma = {"hh": c.sam.esubp, "gov": c.sam.esubg, "inv": c.sam.esubi}
+    for k, agent in enumerate(("hh", "gov", "inv")):
+        g = n + k
+        i, r = np.argwhere(weight[:, g, :] != 0).T
+        fin_price = v[FIN_PRICE[agent]].pos[r]
+        common = [v["pa"].pos[i, g, r], price.pos[i, r]]
+        p = [P.const(sigma[agent], len(i)), P.const(c.sam.esubd[i])]
+        coef = -weight[i, g, r] / scale(i, r)
+        if agent == "hh":
+            sys.terms.add("dem_fin" + suffix, rows_of(i, r), [v["C"].pos[r], fin_price, *common],
+                          p, coef)
+        else:
+            activity = P.mutable[FIN[agent]].pos[r]
+            sys.terms.add("dem_fix" + suffix, rows_of(i, r), [fin_price, *common], p, coef,
+                          [activity])
+
+
+def _route_volumes(sys: System, i, s, r, rows, coef) -> None:
+    """Terms coef·τ·V[i,s,r] for goods or margins shipped on routes (i, s → r)."""
+    v = sys.var
+    x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
+    p = [sys.params.const(sys.cal.sam.esubm[i]), *_route_params(sys, i, s, r)]
+    sys.terms.add("vol_route", rows, x, p, coef)
+
+
+def mkt_py(sys: System) -> None:
+    """Domestic market py[i,r]: vom·A·Y = Σ_g dd + Σ_s τ·vxmd·V + vst·YT·pt/py."""
+    c = sys.cal
+    py, Y = sys.var["py"], sys.var["Y"]
+    i, r = py.members.T
+    sys.terms.add("lin", py.pos[i, r], [Y.pos[i, r]], [], 1.0,
+                  [sys.params.mutable["A"].pos[i, r]])
+
+    def scale(i, r):
+        return c.vom[i, r]
+
+    def rows_of(i, r):
+        return py.pos[i, r]
+
+    _agent_demands(sys, c.dd0, py, scale, rows_of)
+    i, s, r = sys.routes.T
+    _route_volumes(sys, i, s, r, py.pos[i, s], -c.vxmd[i, s, r] / c.vom[i, s])
+    pt, YT = sys.var["pt"], sys.var["YT"]
+    for k, m in enumerate(sys.margin_rows):
+        j = c.sam.margin_index[m]
+        rr = np.flatnonzero(c.vst[m] > 0)
+        n = len(rr)
+        sys.terms.add("msup", py.pos[j, rr], [np.full(n, YT.pos[k]), np.full(n, pt.pos[k]),
+                      py.pos[j, rr]], [], -c.vst[m, rr] / c.vom[j, rr])
+
+
+def mkt_pm(sys: System) -> None:
+    """Import market pm[i,r]: vim·M = Σ_g di."""
+    c = sys.cal
+    pm, M = sys.var["pm"], sys.var["M"]
+    i, r = pm.members.T
+    sys.terms.add("lin", pm.pos[i, r], [M.pos[i, r]], [], 1.0)
+    _agent_demands(sys, c.di0, pm, lambda i, r: c.vim[i, r], lambda i, r: pm.pos[i, r])
+
+
+def _factor_demands(sys: System, rows_of, scale, rate=None) -> None:
+    """Firms' factor demands −fd0/scale·demand (or factor tax revenue with rate)."""
+    c, P, v = sys.cal, sys.params, sys.var
+    weight = c.fd0 if rate is None else c.fd0 * rate
+    f, j, r = np.argwhere(weight != 0).T
+    price = np.where(v["pf"].pos[f, r] >= 0, v["pf"].pos[f, r], v["ps"].pos[f, j, r])
+    sys.terms.add(
+        "dem_fac" if rate is None else "dem_fac_val",
+        rows_of(f, j, r),
+        [v["Y"].pos[j, r], v["py"].pos[j, r], v["pva"].pos[j, r], price],
+        [P.mutable["A"].pos[j, r], P.const(c.sam.esubt[j]), P.const(c.sam.esubva[j])],
+        -weight[f, j, r] / scale(f, j, r),
+    )
+
+
+def mkt_pf(sys: System) -> None:
+    """Factor markets: mobile pf[f,r]: evom = Σ_j demand; specific ps[f,j,r]: evom_s = demand."""
+    c, P = sys.cal, sys.params
+    pf, ps = sys.var["pf"], sys.var["ps"]
+    f, r = pf.members.T
+    sys.terms.add("const", pf.pos[f, r], [], [], 1.0, [P.mutable["endow"].pos[f, r]])
+    f, j, r = ps.members.T
+    sys.terms.add("const", ps.pos[f, j, r], [], [], 1.0, [P.mutable["endow_s"].pos[f, j, r]])
+
+    def rows_of(f, j, r):
+        return np.where(pf.pos[f, r] >= 0, pf.pos[f, r], ps.pos[f, j, r])
+
+    def scale(f, j, r):
+        return np.where(pf.pos[f, r] >= 0, c.evom[f, r], c.evom_s[f, j, r])
+
+    _factor_demands(sys, rows_of, scale)
+
+
+def mkt_pc(sys: System) -> None:
+    """Private consumption pc[r]: pc·vc·C = RA − pg·vg·G − pinv·vi·I."""
+    c, P, v = sys.cal, sys.params, sys.var
+    pc = v["pc"]
+    (r,) = pc.members.T
+    vc = c.vfd[0, r]
+    rows = pc.pos[r]
+    sys.terms.add("lin2", rows, [pc.pos[r], v["C"].pos[r]], [], 1.0)
+    sys.terms.add("lin", rows, [v["RA"].pos[r]], [], -1.0 / vc)
+    for k, (price, activity) in enumerate((("pg", "G"), ("pinv", "I")), start=1):
+        has = v[price].pos[r] >= 0
+        sys.terms.add("lin", rows[has], [v[price].pos[r[has]]], [], c.vfd[k, r[has]] / vc[has],
+                      [P.mutable[activity].pos[r[has]]])
+
+
+def mkt_pt(sys: System) -> None:
+    """Transport pool pt[m]: vtw·YT = Σ_{i,r,s} τ·vtwr·V."""
+    c = sys.cal
+    pt, YT = sys.var["pt"], sys.var["YT"]
+    for k, m in enumerate(sys.margin_rows):
+        sys.terms.add("lin", [pt.pos[k]], [[YT.pos[k]]], [], 1.0)
+        i, s, r = sys.routes.T
+        use = c.vtwr[m, i, s, r]
+        has = use > 0
+        _route_volumes(sys, i[has], s[has], r[has], np.full(has.sum(), pt.pos[k]),
+                       -use[has] / c.vtw[m])
+
+
+def inc_RA(sys: System) -> None:
+    """Income RA[r] = factor income + every tax, tariff and rent collected in r + pnum·vb[r]."""
+    c, P, v = sys.cal, sys.params, sys.var
+    RA = v["RA"]
+    ra0 = c.ra0
+    (r,) = RA.members.T
+    sys.terms.add("lin", RA.pos[r], [RA.pos[r]], [], 1.0 / ra0[r])
+    sys.terms.add("const", RA.pos[r], [], [], -1.0 / ra0[r],
+                  [P.mutable["vb"].pos[r], P.mutable["pnum"].pos[np.zeros_like(r)]])
+    pf, ps = v["pf"], v["ps"]
+    f, r = pf.members.T
+    sys.terms.add("lin", RA.pos[r], [pf.pos[f, r]], [], -c.evom[f, r] / ra0[r],
+                  [P.mutable["endow"].pos[f, r]])
+    f, j, r = ps.members.T
+    sys.terms.add("lin", RA.pos[r], [ps.pos[f, j, r]], [], -c.evom_s[f, j, r] / ra0[r],
+                  [P.mutable["endow_s"].pos[f, j, r]])
+    to0 = c.sam.to0
+    j, r = np.argwhere((to0 != 0) & (v["Y"].pos >= 0)).T
+    sys.terms.add("lin2", RA.pos[r], [v["py"].pos[j, r], v["Y"].pos[j, r]], [],
+                  -to0[j, r] * c.vom[j, r] / ra0[r], [P.mutable["A"].pos[j, r]])
+
+    def income_row(*idx):
+        return RA.pos[idx[-1]]
+
+    def income_scale(*idx):
+        return ra0[idx[-1]]
+
+    _factor_demands(sys, income_row, income_scale, rate=c.sam.tf0)
+    _agent_demands(sys, c.dd0, v["py"], income_scale, income_row, value_rate=c.sam.tdf0)
+    _agent_demands(sys, c.di0, v["pm"], income_scale, income_row, value_rate=c.sam.tif0)
+    i, s, r = sys.routes.T
+    x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
+    p = [P.const(c.sam.esubm[i]), *_route_params(sys, i, s, r)]
+    sys.terms.add("xtax_route", RA.pos[s], x, p, -c.vxmd[i, s, r] / ra0[s])
+    p_tariff = p + [P.const(c.vxmd[i, s, r])] + [P.const(c.vtwr[m, i, s, r])
+                                                  for m in sys.margin_rows]
+    sys.terms.add("tariff_route", RA.pos[r], x, p_tariff, -1.0 / ra0[r])
+
+
+BLOCKS = (prf_Y, def_pva, def_pint, def_pa, prf_final, prf_M, prf_YT, mkt_py, mkt_pm, mkt_pf,
+          mkt_pc, mkt_pt, inc_RA)
+"""Every equation block; with the numeraire they make the square system."""

@@ -1,0 +1,127 @@
+"""Residuals and sparse Jacobian of the square system, compiled with CasADi, no ASL.
+
+Each term template becomes one small CasADi SX function of its own variables and
+parameters, mapped over all its instances; residual rows are sums of terms, so the
+residual is a scatter-add of the mapped values and the Jacobian a scatter of the mapped
+gradients into a fixed sparsity pattern. Setting up costs one function per template
+(about twenty), whatever the model size. The parameter matrix is rebuilt only when θ
+changes, so a new scenario reuses everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import casadi
+import numpy as np
+
+from fragcge.model.structure import TermGroup
+from fragcge.model.system import System
+from fragcge.model.terms import Kind, all_kinds
+
+
+@dataclass
+class _Compiled:
+    group: TermGroup
+    f: casadi.Function
+    jac: casadi.Function
+    jac_slot: np.ndarray  # position of each Jacobian entry in the merged pattern
+
+
+class Evaluator:
+    """F(x) and its Jacobian for a System; rows 0..n−1 are the square system, row n the dropped market."""
+
+    def __init__(self, system: System) -> None:
+        self.system = system
+        self.n = system.n
+        kinds = all_kinds(len(system.margin_rows))
+        self._const = [g for g in system.groups if g.kind == "const"]
+        self._compiled: list[_Compiled] = []
+        rows, cols = [], []
+        for g in system.groups:
+            if g.kind == "const":
+                continue
+            f, jac = _compile(kinds[g.kind], len(g.rows))
+            rows.append(np.repeat(g.rows, g.x.shape[1]))
+            cols.append(g.x.ravel())
+            self._compiled.append(_Compiled(g, f, jac, np.empty(0, dtype=np.int64)))
+        rows_all = np.concatenate(rows)
+        cols_all = np.concatenate(cols)
+        key = rows_all * self.n + cols_all
+        uniq, inverse = np.unique(key, return_inverse=True)
+        self.jac_rows = (uniq // self.n).astype(np.int64)
+        self.jac_cols = (uniq % self.n).astype(np.int64)
+        start = 0
+        for c in self._compiled:
+            size = c.group.x.size
+            c.jac_slot = inverse[start : start + size]
+            start += size
+        self.nnz_all = len(uniq)
+        self._square = self.jac_rows < self.n
+        self._theta_seen: np.ndarray | None = None
+        self._p: list[np.ndarray] = []
+        self._const_value = np.zeros(self.n + 1)
+
+    @property
+    def nnz(self) -> int:
+        """Structural non-zeros of the square system's Jacobian."""
+        return int(self._square.sum())
+
+    def _refresh(self) -> None:
+        """Recompute parameter matrices when θ has changed since the last call."""
+        theta = self.system.theta
+        if self._theta_seen is not None and np.array_equal(theta, self._theta_seen):
+            return
+        self._p = [_param_matrix(c.group, theta) for c in self._compiled]
+        const = np.zeros(self.n + 1)
+        for g in self._const:
+            np.add.at(const, g.rows, _coefficients(g, theta))
+        self._const_value = const
+        self._theta_seen = theta.copy()
+
+    def residuals(self, x: np.ndarray, include_dropped: bool = False) -> np.ndarray:
+        """Scaled residuals of every equation (and of the dropped market when asked)."""
+        self._refresh()
+        out = self._const_value.copy()
+        for c, p in zip(self._compiled, self._p, strict=True):
+            vals = np.asarray(c.f(x[c.group.x].T, p)).ravel()
+            out += np.bincount(c.group.rows, weights=vals, minlength=self.n + 1)
+        return out if include_dropped else out[: self.n]
+
+    def jacobian_values(self, x: np.ndarray) -> np.ndarray:
+        """Values of the square system's Jacobian in the order of (jac_rows, jac_cols)."""
+        self._refresh()
+        out = np.zeros(self.nnz_all)
+        for c, p in zip(self._compiled, self._p, strict=True):
+            vals = np.asarray(c.jac(x[c.group.x].T, p)).T.ravel()
+            out += np.bincount(c.jac_slot, weights=vals, minlength=self.nnz_all)
+        return out[self._square]
+
+    def structure(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column of each structural non-zero of the square Jacobian."""
+        return self.jac_rows[self._square], self.jac_cols[self._square]
+
+
+def _coefficients(g: TermGroup, theta: np.ndarray) -> np.ndarray:
+    """p[0] of each instance: coef × Π θ[coef_params]."""
+    coef = g.coef.copy()
+    for k in range(g.coef_params.shape[1]):
+        idx = g.coef_params[:, k]
+        has = idx >= 0
+        coef[has] *= theta[idx[has]]
+    return coef
+
+
+def _param_matrix(g: TermGroup, theta: np.ndarray) -> np.ndarray:
+    """Parameters of every instance as an (np × instances) matrix."""
+    return np.vstack([_coefficients(g, theta)[None, :], theta[g.p].T])
+
+
+def _compile(kind: Kind, count: int) -> tuple[casadi.Function, casadi.Function]:
+    """The template's value and gradient as CasADi functions mapped over count instances."""
+    x = casadi.SX.sym("x", kind.nx)
+    p = casadi.SX.sym("p", kind.np)
+    expr = kind.f([x[k] for k in range(kind.nx)], [p[k] for k in range(kind.np)], casadi)
+    f = casadi.Function(kind.name, [x, p], [expr])
+    jac = casadi.Function(kind.name + "_jac", [x, p], [casadi.jacobian(expr, x).T])
+    return f.map(count), jac.map(count)

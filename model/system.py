@@ -1,0 +1,213 @@
+"""The square system: sparse variables, parameters, equation terms, numeraire and dropped market."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fragcge.calibration.calibrate import Calibration
+from fragcge.model import equations
+from fragcge.model.shocks import ShockSet
+from fragcge.model.structure import Block, Params, TermGroup, Terms, make_block
+
+PAIRS = (
+    ("Y", "prf_Y"),
+    ("py", "mkt_py"),
+    ("pva", "def_pva"),
+    ("pint", "def_pint"),
+    ("pa", "def_pa"),
+    ("M", "prf_M"),
+    ("pm", "mkt_pm"),
+    ("pf", "mkt_pf"),
+    ("ps", "mkt_ps"),
+    ("C", "prf_C"),
+    ("pc", "mkt_pc"),
+    ("pg", "def_pg"),
+    ("pinv", "def_pinv"),
+    ("YT", "prf_YT"),
+    ("pt", "mkt_pt"),
+    ("RA", "inc_RA"),
+)
+"""Each variable and the equation it is paired with, in global order."""
+
+PRICES = ("py", "pva", "pint", "pa", "pm", "pf", "ps", "pc", "pg", "pinv", "pt")
+VALUES = ("RA",)
+
+
+@dataclass(frozen=True)
+class Numeraire:
+    """The fixed price level: a mobile-factor price index, or one region's consumer price."""
+
+    kind: str = "factor-index"
+    region: str | None = None
+
+    def describe(self) -> str:
+        """The numeraire in words, for reports and the manifest."""
+        if self.kind == "factor-index":
+            return (
+                "Laspeyres index of mobile-factor prices, benchmark endowment weights = 1"
+            )
+        return f"consumer price index pc[{self.region}] = 1"
+
+
+class System:
+    """Variables, parameters and equation terms of MODEL.md for one calibrated economy."""
+
+    def __init__(self, cal: Calibration, numeraire: Numeraire | None = None) -> None:
+        self.cal = cal
+        self.numeraire = numeraire or Numeraire()
+        sam = cal.sam
+        self.margin_rows = [m for m in range(len(sam.margins)) if cal.vtw[m] > 0]
+        self.routes = np.argwhere(cal.vxmd > 0)
+        self.var = self._variables()
+        self.n = sum(b.size for b in self.var.values())
+        self.params = self._parameters()
+        self.terms = Terms()
+        for block in equations.BLOCKS:
+            block(self)
+        self.dropped = self._numeraire()
+        self.groups: list[TermGroup] = self.terms.groups()
+        self.theta = self.params.vector()
+
+    def _variables(self) -> dict[str, Block]:
+        """Variables over the non-zero benchmark flows, in the order of PAIRS."""
+        c, sam = self.cal, self.cal.sam
+        n = c.n_sectors
+        produced = c.vom > 0
+        region = np.ones(len(sam.regions), dtype=bool)
+        masks = {
+            "Y": produced,
+            "py": produced,
+            "pva": produced & (c.theta_va > 0),
+            "pint": produced & (c.theta_int > 0),
+            "pa": (c.dd0 + c.di0) > 0,
+            "M": c.vim > 0,
+            "pm": c.vim > 0,
+            "pf": c.evom > 0,
+            "ps": c.evom_s > 0,
+            "C": c.vfd[0] > 0,
+            "pc": c.vfd[0] > 0,
+            "pg": c.vfd[1] > 0,
+            "pinv": c.vfd[2] > 0,
+            "YT": np.isin(np.arange(len(sam.margins)), self.margin_rows),
+            "pt": np.isin(np.arange(len(sam.margins)), self.margin_rows),
+            "RA": region,
+        }
+        masks["pa"][:, :n, :] &= produced[None, :, :]
+        axes = {
+            "Y": ("j", "r"), "py": ("i", "r"), "pva": ("j", "r"), "pint": ("j", "r"),
+            "pa": ("i", "g", "r"), "M": ("i", "r"), "pm": ("i", "r"), "pf": ("f", "r"),
+            "ps": ("f", "j", "r"), "C": ("r",), "pc": ("r",), "pg": ("r",), "pinv": ("r",),
+            "YT": ("m",), "pt": ("m",), "RA": ("r",),
+        }
+        blocks, offset = {}, 0
+        for name, _ in PAIRS:
+            blocks[name] = make_block(name, axes[name], masks[name], offset)
+            offset += blocks[name].size
+        # Margin blocks are numbered over active margins only, so pos[k] is the k-th active one.
+        for name in ("YT", "pt"):
+            b = blocks[name]
+            b.pos = b.pos[self.margin_rows]
+        return blocks
+
+    def _parameters(self) -> Params:
+        """Mutable scenario parameters at their benchmark values (constants come with terms)."""
+        c, sam = self.cal, self.cal.sam
+        bench = ShockSet.benchmark(sam)
+        P = Params()
+        P.add_mutable("tau", ("i", "r", "s"), bench.tau)
+        P.add_mutable("tm", ("i", "r", "s"), bench.tm)
+        P.add_mutable("tx", ("i", "r", "s"), bench.tx)
+        P.add_mutable("vb", ("r",), bench.vb)
+        P.add_mutable("A", ("j", "r"), np.ones_like(c.vom))
+        P.add_mutable("endow", ("f", "r"), np.ones_like(c.evom))
+        P.add_mutable("endow_s", ("f", "j", "r"), np.ones_like(c.evom_s))
+        P.add_mutable("G", ("r",), np.ones(len(sam.regions)))
+        P.add_mutable("I", ("r",), np.ones(len(sam.regions)))
+        P.add_mutable("pnum", (), np.ones(1))
+        return P
+
+    def _numeraire(self) -> tuple[str, tuple[int, ...], int]:
+        """Fix the price level and drop one market equation (Walras' law makes it redundant).
+
+        Returns the dropped equation's block, index and the row its residual is kept in
+        (row n, outside the square system) for the Walras check.
+        """
+        c, sam, v = self.cal, self.cal.sam, self.var
+        pnum = self.params.mutable["pnum"].pos[0]
+        extra = self.n + 1
+        if self.numeraire.kind == "factor-index":
+            pf = v["pf"]
+            if pf.size == 0:
+                raise ValueError("the factor-index numeraire needs a mobile factor")
+            f, r = pf.members.T
+            w = c.evom[f, r] / c.evom[f, r].sum()
+            self.terms.add("lin", np.full(len(f), extra), [pf.pos[f, r]], [], w)
+            k = int(np.argmax(c.evom[f, r]))
+            block, index, row = "mkt_pf", (int(f[k]), int(r[k])), int(pf.pos[f[k], r[k]])
+        else:
+            r = sam.regions.index(self.numeraire.region)
+            pc = v["pc"]
+            self.terms.add("lin", [extra], [[pc.pos[r]]], [], 1.0)
+            block, index, row = "mkt_pc", (r,), int(pc.pos[r])
+        self.terms.add("const", [extra], [], [], -1.0, [[pnum]])
+        self._swap_rows(row, extra)
+        return block, index, row
+
+    def _swap_rows(self, a: int, b: int) -> None:
+        """Move the terms of row a to row n (the dropped market) and those of row b to a."""
+        for parts in self.terms._parts.values():
+            for part in parts:
+                rows = part[0]
+                was_a, was_b = rows == a, rows == b
+                rows[was_a] = self.n
+                rows[was_b] = a
+
+    def set_shocks(self, shocks: ShockSet) -> None:
+        """Load scenario parameter levels into θ."""
+        for name in ("tau", "tm", "tx", "vb"):
+            self.set_param(name, getattr(shocks, name))
+
+    def set_param(self, name: str, values: np.ndarray | float) -> None:
+        """Set a mutable parameter (a dense array over its index space) in θ."""
+        block = self.params.mutable[name]
+        self.theta[block.offset : block.offset + block.size] = np.ravel(values)
+
+    def param(self, name: str) -> np.ndarray:
+        """Current dense values of a mutable parameter."""
+        block = self.params.mutable[name]
+        return self.theta[block.offset : block.offset + block.size].reshape(block.pos.shape)
+
+    def start(self) -> np.ndarray:
+        """The benchmark point: every price and activity 1, income at its benchmark value."""
+        x = np.ones(self.n)
+        ra = self.var["RA"]
+        x[ra.offset : ra.offset + ra.size] = self.cal.ra0
+        return x
+
+    def labels(self) -> list[str]:
+        """Equation names by row, e.g. mkt_py[ELE,CHN], with the numeraire in the dropped row."""
+        out = []
+        for name, eq in PAIRS:
+            for idx in self.var[name].members:
+                out.append(f"{eq}[{','.join(self._codes(name, idx))}]")
+        out[self.dropped[2]] = "numeraire"
+        return out
+
+    def variable_labels(self) -> list[str]:
+        """Variable names by column, e.g. py[ELE,CHN]."""
+        return [
+            f"{name}[{','.join(self._codes(name, idx))}]"
+            for name, _ in PAIRS
+            for idx in self.var[name].members
+        ]
+
+    def _codes(self, name: str, idx: np.ndarray) -> list[str]:
+        sam = self.cal.sam
+        sets = {"i": sam.sectors, "j": sam.sectors, "r": sam.regions, "s": sam.regions,
+                "f": sam.factors, "g": sam.agents, "m": sam.margins}
+        axes = self.var[name].axes
+        if name in ("YT", "pt"):
+            return [sam.margins[int(idx[0])]]
+        return [sets[a][int(k)] for a, k in zip(axes, idx, strict=True)]

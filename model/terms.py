@@ -1,0 +1,178 @@
+"""Term templates: every equation of the model is a sum of these terms plus a constant.
+
+A template is a function ``f(x, p, ops)`` of a few variables ``x`` and parameters ``p``;
+``p[0]`` is always the term's coefficient. The same function builds the Pyomo expression
+(``ops`` = Pyomo's functions, ``x`` = Pyomo variables) and the CasADi function the
+evaluator maps over all instances of the template (``ops`` = casadi). Writing each
+equation once, as data, is what keeps the Pyomo model and the evaluator in step.
+
+Route templates take the margin prices ``pt`` as trailing variables and their cif shares
+``θt`` as trailing parameters; ``nm`` (the number of margin services) is fixed per model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Ops = Any
+Template = Callable[[Sequence[Any], Sequence[Any], Ops], Any]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A term template with its number of variables and parameters."""
+
+    name: str
+    nx: int
+    np: int
+    f: Template
+
+
+def _ces(x, p, ops):
+    """θ·((p_k/(P·s))^e − 1)/e with e = 1−σ: a child's term of a CES price index, p = [θ, e, s].
+
+    Summed over children (Σθ = 1) this is (Σ θ (p_k/(P·s))^e − 1)/e, the unit-cost equation
+    divided by the parent price and by e, so it tends to the Cobb-Douglas form as σ → 1.
+    """
+    return p[0] * ((x[0] / (x[1] * p[2])) ** p[1] - 1) / p[1]
+
+
+def _cd(x, p, ops):
+    """θ·log(p_k / (P·s)): one child's term of a Cobb-Douglas price index."""
+    return p[0] * ops.log(x[0] / (x[1] * p[2]))
+
+
+def _lin(x, p, ops):
+    """c·v."""
+    return p[0] * x[0]
+
+
+def _lin2(x, p, ops):
+    """c·u·v."""
+    return p[0] * x[0] * x[1]
+
+
+def _msup(x, p, ops):
+    """c·YT·pt/py: a region's supply to the global margin pool (Cobb-Douglas)."""
+    return p[0] * x[0] * x[1] / x[2]
+
+
+def _dem_prod(x, p, ops):
+    """c·Y·(py·A/pint)^σt·(pint/pa)^σc·(pa/p_i)^σd: a firm's demand for a domestic or imported good."""
+    y, py, pint, pa, pi = x
+    return p[0] * y * (py * p[1] / pint) ** p[2] * (pint / pa) ** p[3] * (pa / pi) ** p[4]
+
+
+def _dem_prod_val(x, p, ops):
+    """The same demand times its price p_i (purchase tax base)."""
+    return _dem_prod(x, p, ops) * x[4]
+
+
+def _dem_fac(x, p, ops):
+    """c·Y·(py·A/pva)^σt·(pva/pf)^σva: a firm's demand for a factor."""
+    y, py, pva, pf = x
+    return p[0] * y * (py * p[1] / pva) ** p[2] * (pva / pf) ** p[3]
+
+
+def _dem_fac_val(x, p, ops):
+    """The same factor demand times its price (factor tax base)."""
+    return _dem_fac(x, p, ops) * x[3]
+
+
+def _dem_fin(x, p, ops):
+    """c·Q·(P/pa)^σf·(pa/p_i)^σd: a final agent's demand, Q its activity and P its price index."""
+    q, pf, pa, pi = x
+    return p[0] * q * (pf / pa) ** p[1] * (pa / pi) ** p[2]
+
+
+def _dem_fin_val(x, p, ops):
+    """The same final demand times its price p_i."""
+    return _dem_fin(x, p, ops) * x[3]
+
+
+def _dem_fix(x, p, ops):
+    """c·(P/pa)^σf·(pa/p_i)^σd: demand of a final agent whose activity is a parameter (in c)."""
+    pf, pa, pi = x
+    return p[0] * (pf / pa) ** p[1] * (pa / pi) ** p[2]
+
+
+def _dem_fix_val(x, p, ops):
+    """The same demand times its price p_i."""
+    return _dem_fix(x, p, ops) * x[2]
+
+
+def _pdel(py, pt, p, nm):
+    """Delivered price relative to benchmark: τ·(θfob·py·(1+tx)/(1+tx0) + Σ θt·pt)·(1+tm)/(1+tm0).
+
+    p = [.., τ, tx, tm, θfob, tx0, tm0, θt_1..θt_nm] starting at p[2].
+    """
+    tau, tx, tm, thfob, tx0, tm0 = p[2], p[3], p[4], p[5], p[6], p[7]
+    world = thfob * py * (1 + tx) / (1 + tx0)
+    for k in range(nm):
+        world = world + p[8 + k] * pt[k]
+    return tau * world * (1 + tm) / (1 + tm0)
+
+
+def route_kinds(nm: int) -> dict[str, Kind]:
+    """Templates on a trade route (i, s → r), for a model with nm margin services."""
+
+    def ces_route(x, p, ops):
+        """θ_s·((pdel/pm)^e − 1)/e, e = 1−σm: one source's term of the import price index."""
+        return p[0] * ((_pdel(x[1], x[2:], p, nm) / x[0]) ** p[1] - 1) / p[1]
+
+    def cd_route(x, p, ops):
+        """θ_s·log(pdel/pm): the Cobb-Douglas import price index."""
+        return p[0] * ops.log(_pdel(x[1], x[2:], p, nm) / x[0])
+
+    def vol_route(x, p, ops):
+        """c·τ·V with V = M·(pm/pdel)^σm: goods or margins shipped on the route."""
+        m, pm = x[0], x[1]
+        return p[0] * p[2] * m * (pm / _pdel(x[2], x[3:], p, nm)) ** p[1]
+
+    def tariff_route(x, p, ops):
+        """c·tm·τ·V·(py·(1+tx)·vxmd + Σ pt·vtwr): tariff revenue, c·vxmd and c·vtwr folded into p."""
+        m, pm, py = x[0], x[1], x[2]
+        v = m * (pm / _pdel(py, x[3:], p, nm)) ** p[1]
+        base = py * (1 + p[3]) * p[8 + nm]
+        for k in range(nm):
+            base = base + x[3 + k] * p[9 + nm + k]
+        return p[0] * p[4] * p[2] * v * base
+
+    def xtax_route(x, p, ops):
+        """c·tx·py·τ·V: export tax revenue of the exporter."""
+        m, pm, py = x[0], x[1], x[2]
+        v = m * (pm / _pdel(py, x[3:], p, nm)) ** p[1]
+        return p[0] * p[3] * py * p[2] * v
+
+    base = 8 + nm
+    return {
+        "ces_route": Kind("ces_route", 2 + nm, base, ces_route),
+        "cd_route": Kind("cd_route", 2 + nm, base, cd_route),
+        "vol_route": Kind("vol_route", 3 + nm, base, vol_route),
+        "tariff_route": Kind("tariff_route", 3 + nm, base + 1 + nm, tariff_route),
+        "xtax_route": Kind("xtax_route", 3 + nm, base, xtax_route),
+    }
+
+
+BASIC_KINDS = {
+    "ces": Kind("ces", 2, 3, _ces),
+    "cd": Kind("cd", 2, 3, _cd),
+    "lin": Kind("lin", 1, 1, _lin),
+    "lin2": Kind("lin2", 2, 1, _lin2),
+    "msup": Kind("msup", 3, 1, _msup),
+    "dem_prod": Kind("dem_prod", 5, 5, _dem_prod),
+    "dem_prod_val": Kind("dem_prod_val", 5, 5, _dem_prod_val),
+    "dem_fac": Kind("dem_fac", 4, 4, _dem_fac),
+    "dem_fac_val": Kind("dem_fac_val", 4, 4, _dem_fac_val),
+    "dem_fin": Kind("dem_fin", 4, 3, _dem_fin),
+    "dem_fin_val": Kind("dem_fin_val", 4, 3, _dem_fin_val),
+    "dem_fix": Kind("dem_fix", 3, 3, _dem_fix),
+    "dem_fix_val": Kind("dem_fix_val", 3, 3, _dem_fix_val),
+}
+
+
+def all_kinds(nm: int) -> dict[str, Kind]:
+    """Every template of a model with nm margin services."""
+    return {**BASIC_KINDS, **route_kinds(nm)}
