@@ -41,7 +41,9 @@ def read_map(path: Path, columns: tuple[str, str]) -> CodeMap:
     if missing:
         raise DatasetError(f"{path}: missing column(s) {', '.join(missing)}")
     parent: dict[str, str] = {}
-    for line, (agg, code) in enumerate(zip(frame[columns[0]], frame[columns[1]]), start=2):
+    for line, (agg, code) in enumerate(
+        zip(frame[columns[0]], frame[columns[1]], strict=True), start=2
+    ):
         agg, code = agg.strip(), code.strip()
         if not agg or not code:
             raise DatasetError(f"{path}: line {line}: blank {columns[0]} or {columns[1]}")

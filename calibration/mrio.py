@@ -128,9 +128,7 @@ def numeric(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     return values.astype(float)
 
 
-def split_grid(
-    labels: list[str], path: Path, axis: str
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def split_grid(labels: list[str], path: Path, axis: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Regions and sectors, in order of appearance, of a full ``REG_SEC`` label grid."""
     pairs = [split_label(label, path, axis, first=True) for label in labels]
     regions = tuple(dict.fromkeys(r for r, _ in pairs))

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fragcge.calibration.sam import AGENT_FILE_NAMES, FINAL_AGENTS
+
 TOML = "dataset.toml"
 META_KEYS = ("title", "year", "unit", "source", "licence", "citation")
 TOML_KEYS = ("name", *META_KEYS, "regions", "sectors", "factors", "groups", "elasticities")
@@ -14,7 +16,7 @@ FINAL_ELASTICITIES = {"esubp": 1.0, "esubg": 1.0, "esubi": 0.0}
 """Final-demand elasticities of dataset.toml's [elasticities], with MODEL.md's defaults."""
 FACTOR_KINDS = ("mobile", "specific")
 SOURCES = ("domestic", "imported")
-FINAL_AGENT_NAMES = ("household", "government", "investment")
+FINAL_AGENT_NAMES = tuple(AGENT_FILE_NAMES[a] for a in FINAL_AGENTS)
 """File spelling of the final agents hh, gov, inv, in that order."""
 
 

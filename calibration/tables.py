@@ -17,7 +17,11 @@ EXTENSIONS = (".csv", ".parquet")
 
 def table_file(folder: Path, table: Table, problems: Problems) -> Path | None:
     """The file holding ``table`` in ``folder``: a .csv or a .parquet, not both."""
-    found = [folder / f"{table.name}{ext}" for ext in EXTENSIONS if (folder / f"{table.name}{ext}").is_file()]
+    found = [
+        folder / f"{table.name}{ext}"
+        for ext in EXTENSIONS
+        if (folder / f"{table.name}{ext}").is_file()
+    ]
     if len(found) > 1:
         problems.add(f"{found[0].name} and {found[1].name}: both present; keep one")
         return None
@@ -45,7 +49,7 @@ def read_table(
         _check_codes(path, frame, column, kind, codes[kind], problems)
     for column, rule in table.values.items():
         if column in frame.columns:
-            frame[column] = _numbers(path, frame, table, column, problems)
+            frame[column] = _numbers(path, frame, column, problems)
             bad = frame[column].notna() & ~rule.holds(frame[column].to_numpy())
             if bad.any():
                 problems.add(
@@ -83,8 +87,10 @@ def _read(path: Path, table: Table, problems: Problems) -> pd.DataFrame | None:
     """The raw table, or None (with the reason recorded) if it cannot be read or lacks columns."""
     try:
         if path.suffix == ".csv":
-            # Codes are text: "NA" is Namibia, not a missing value.
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+            # Codes are text ("NA" is Namibia, not a missing value); a spreadsheet's BOM is not.
+            frame = pd.read_csv(
+                path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig"
+            )
         else:
             frame = pd.read_parquet(path)
     except ImportError:
@@ -97,7 +103,7 @@ def _read(path: Path, table: Table, problems: Problems) -> pd.DataFrame | None:
         problems.add(f"{path.name}: empty file; expected columns {', '.join(table.columns)}")
         return None
     except (OSError, ValueError, pd.errors.ParserError) as error:
-        problems.add(f"{path.name}: cannot be read ({error})")
+        problems.add(f"{path.name}: cannot be read ({str(error).strip()})")
         return None
     columns = [str(c) for c in frame.columns]
     required = [c for c in table.columns if c not in table.optional_values]
@@ -107,9 +113,9 @@ def _read(path: Path, table: Table, problems: Problems) -> pd.DataFrame | None:
         f" ({', '.join(table.optional_values)} optional)" if table.optional_values else ""
     )
     if missing:
-        problems.add(f"{path.name}: missing column(s) {', '.join(missing)}; {expected}")
+        problems.add(f"{path.name}: missing column(s) {_quoted(missing)}; {expected}")
     if unknown:
-        problems.add(f"{path.name}: unknown column(s) {', '.join(unknown)}; {expected}")
+        problems.add(f"{path.name}: unknown column(s) {_quoted(unknown)}; {expected}")
     if missing or unknown:
         return None
     frame.columns = columns
@@ -117,6 +123,10 @@ def _read(path: Path, table: Table, problems: Problems) -> pd.DataFrame | None:
         blank = frame[column].isna()
         frame[column] = frame[column].astype(str).where(~blank, "")
     return frame
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(repr(n) for n in names)
 
 
 def _row_labels(path: Path, n: int) -> list[str]:
@@ -152,9 +162,7 @@ def _check_codes(
         )
 
 
-def _numbers(
-    path: Path, frame: pd.DataFrame, table: Table, column: str, problems: Problems
-) -> pd.Series:
+def _numbers(path: Path, frame: pd.DataFrame, column: str, problems: Problems) -> pd.Series:
     """The column as floats; unreadable or non-finite entries become NaN and are reported."""
     texts = frame[column]
     try:
@@ -169,8 +177,8 @@ def _numbers(
     return pd.Series(values, index=frame.index)
 
 
-def _float(text: object) -> float:
+def _float(text: str | float) -> float:
     try:
-        return float(text)  # type: ignore[arg-type]
+        return float(text)
     except (TypeError, ValueError):
         return np.nan

@@ -93,31 +93,38 @@ _IMPORT_TABLES = ("trade", "trade_wedges", "margins", "intermediate", "final_dem
 def validate(sam: GlobalSAM) -> None:
     """Raise one DatasetError naming every failure of ``sam`` against DATA.md, else nothing."""
     problems = Problems(_where(sam))
-    _check_sets(sam, problems)
+    check_sets(sam.regions, sam.sectors, sam.factors, sam.factor_kind, problems)
+    unknown = [m for m in sam.margins if m not in sam.sectors]
+    if unknown:
+        problems.add(
+            f"{_files(sam, ('margins', 'margin_supply'))}: margin commodities {', '.join(unknown)} "
+            f"are not sectors; allowed: {', '.join(sam.sectors)}"
+        )
     problems.raise_if_any()
     _check_shapes(sam, problems)
     problems.raise_if_any()
     _check_values(sam, problems)
     problems.raise_if_any("; identities not checked until these are fixed")
     _check_identities(sam, problems)
-    problems.raise_if_any(f" (identities hold to a relative tolerance of {RTOL:g} of the account)")
+    problems.raise_if_any(
+        f" (identities checked to a relative tolerance of {RTOL:g} of each account)"
+    )
 
 
 def _where(sam: GlobalSAM) -> str:
-    return f"'{sam.name}'" + (f" ({sam.path})" if sam.path else "")
+    return str(sam.path) if sam.path else f"'{sam.name}' (in memory)"
 
 
 def _files(sam: GlobalSAM, tables: tuple[str, ...]) -> str:
     """The files holding ``tables``, spelt as found in the dataset's folder."""
     names = []
-    for table in tables:
-        name = table
-        if sam.path is not None:
-            name = next(
-                (f"{table}{ext}" for ext in (".csv", ".parquet") if (sam.path / f"{table}{ext}").is_file()),
-                table,
-            )
-        names.append(name)
+    for table in dict.fromkeys(tables):
+        found = [
+            f"{table}{ext}"
+            for ext in (".csv", ".parquet")
+            if sam.path is not None and (sam.path / f"{table}{ext}").is_file()
+        ]
+        names.append(found[0] if found else table)
     return ", ".join(names)
 
 
@@ -139,29 +146,44 @@ def _cell(sam: GlobalSAM, field: str, index: tuple[int, ...]) -> str:
     """``vxmd[commodity=ELE, exporter=CHN, importer=USA]``."""
     codes = _codes(sam)
     axes = _FIELDS[field][2]
-    return f"{field}[" + ", ".join(f"{a}={codes[a][k]}" for a, k in zip(axes, index, strict=True)) + "]"
+    return (
+        f"{field}["
+        + ", ".join(f"{a}={codes[a][k]}" for a, k in zip(axes, index, strict=True))
+        + "]"
+    )
 
 
-def _check_sets(sam: GlobalSAM, problems: Problems) -> None:
-    for kind, codes in (("region", sam.regions), ("sector", sam.sectors), ("factor", sam.factors)):
+def check_sets(
+    regions: tuple[str, ...],
+    sectors: tuple[str, ...],
+    factors: tuple[str, ...],
+    factor_kind: dict[str, str],
+    problems: Problems,
+) -> None:
+    """Record what is wrong with the codes and factor kinds a dataset declares."""
+    for kind, codes in (("region", regions), ("sector", sectors), ("factor", factors)):
         repeated = sorted({c for c in codes if codes.count(c) > 1})
         if repeated:
             problems.add(f"{TOML}: {kind} code(s) {', '.join(repeated)} listed more than once")
-    if len(sam.regions) < 2:
-        problems.add(f"{TOML}: [regions] lists {len(sam.regions)} region(s); the model needs at least 2")
-    for f in sam.factors:
-        kind = sam.factor_kind.get(f)
-        if kind not in FACTOR_KINDS:
-            problems.add(f"{TOML}: [factors] {f} = {kind!r}; the kind must be 'mobile' or 'specific'")
-    unknown = [m for m in sam.margins if m not in sam.sectors]
-    if unknown:
+        blank = [c for c in codes if not c.strip()]
+        if blank:
+            problems.add(f"{TOML}: blank {kind} code {blank[0]!r}")
+    if len(regions) < 2:
         problems.add(
-            f"{_files(sam, ('margins', 'margin_supply'))}: margin commodities {', '.join(unknown)} "
-            f"are not sectors; allowed: {', '.join(sam.sectors)}"
+            f"{TOML}: [regions] lists {len(regions)} region(s); the model needs at least 2"
         )
-    clash = [s for s in sam.sectors if s in FINAL_AGENT_NAMES]
+    for f in factors:
+        kind = factor_kind.get(f)
+        if kind not in FACTOR_KINDS:
+            problems.add(
+                f"{TOML}: [factors] {f} = {kind!r}; the kind must be 'mobile' or 'specific'"
+            )
+    clash = [s for s in sectors if s in FINAL_AGENT_NAMES]
     if clash:
-        problems.add(f"{TOML}: sector code(s) {', '.join(clash)} are reserved for final agents")
+        problems.add(
+            f"{TOML}: sector code(s) {', '.join(clash)} are reserved for the final agents "
+            f"{', '.join(FINAL_AGENT_NAMES)}"
+        )
 
 
 def _check_shapes(sam: GlobalSAM, problems: Problems) -> None:
@@ -170,9 +192,7 @@ def _check_shapes(sam: GlobalSAM, problems: Problems) -> None:
         expected = tuple(size[a] for a in axes)
         shape = np.shape(getattr(sam, field))
         if shape != expected:
-            problems.add(
-                f"{field} has shape {shape}; expected {expected} over ({', '.join(axes)})"
-            )
+            problems.add(f"{field} has shape {shape}; expected {expected} over ({', '.join(axes)})")
 
 
 def _check_values(sam: GlobalSAM, problems: Problems) -> None:
@@ -181,15 +201,23 @@ def _check_values(sam: GlobalSAM, problems: Problems) -> None:
         where = f"{_files(sam, tables)}, column '{column}'"
         bad = ~np.isfinite(values)
         if bad.any():
-            cells = [f"{_cell(sam, field, k)} = {values[k]}" for k in zip(*np.nonzero(bad), strict=True)]
+            cells = [
+                f"{_cell(sam, field, k)} = {values[k]}" for k in zip(*np.nonzero(bad), strict=True)
+            ]
             problems.add(f"{where}: values must be finite numbers; {examples(cells)}")
         broken = np.isfinite(values) & ~rule.holds(values)
         if broken.any():
-            cells = [f"{_cell(sam, field, k)} = {values[k]:.10g}" for k in zip(*np.nonzero(broken), strict=True)]
+            cells = [
+                f"{_cell(sam, field, k)} = {values[k]:.10g}"
+                for k in zip(*np.nonzero(broken), strict=True)
+            ]
             problems.add(f"{where}: {rule.text}; {examples(cells)}")
         if axes[-2:] == ("exporter", "importer"):
             own = values * np.eye(len(sam.regions), dtype=bool)
-            cells = [f"{_cell(sam, field, k)} = {own[k]:.10g}" for k in zip(*np.nonzero(own), strict=True)]
+            cells = [
+                f"{_cell(sam, field, k)} = {own[k]:.10g}"
+                for k in zip(*np.nonzero(own), strict=True)
+            ]
             if cells:
                 problems.add(
                     f"{where}: exporter = importer on {len(cells)} route(s), where only "
@@ -211,9 +239,26 @@ def _check_identities(sam: GlobalSAM, problems: Problems) -> None:
     vom = accounts.vom(sam)
     vim = accounts.vim(sam)
     floor = FLOOR * max(vom.max(initial=0.0), vim.max(initial=0.0))
-    check = _Balance(sam, problems, floor)
 
-    def good(k: tuple[int, ...]) -> str:
+    def check(
+        identity: str,
+        tables: tuple[str, ...],
+        lhs: tuple[str, np.ndarray],
+        rhs: tuple[str, np.ndarray],
+        where: Callable[[tuple[int, ...]], str],
+    ) -> None:
+        """Report each account where the two sides differ beyond the tolerance."""
+        (left_name, left), (right_name, right) = lhs, rhs
+        gap = left - right
+        account = np.maximum(np.abs(left), np.abs(right))
+        for k in zip(*np.nonzero(np.abs(gap) > RTOL * np.maximum(account, floor)), strict=True):
+            problems.add(
+                f"{identity}, {where(k)} ({_files(sam, tables)}): {left_name} = "
+                f"{left[k]:.10g} but {right_name} = {right[k]:.10g}; gap {gap[k]:.6g}, "
+                f"{abs(gap[k]) / account[k]:.2e} of the account (tolerance {RTOL:g} relative)"
+            )
+
+    def commodity_in_region(k: tuple[int, ...]) -> str:
         return f"commodity {sam.sectors[k[0]]}, region {sam.regions[k[1]]}"
 
     sales = vom - accounts.domestic_supply_gap(sam)
@@ -222,21 +267,23 @@ def _check_identities(sam: GlobalSAM, problems: Problems) -> None:
         problems.add(
             f"zero profit, sector {sam.sectors[k[0]]}, region {sam.regions[k[1]]} "
             f"({_files(sam, _OUTPUT_TABLES)}): the sector sells {sales[k]:.10g} (domestic use + "
-            f"exports + vst) but has no inputs at all; gap {-sales[k]:.6g}, 1 of the account"
+            f"exports + vst) but has no inputs at all; gap {-sales[k]:.6g}, 1 of the account "
+            f"(tolerance {RTOL:g} relative)"
         )
     check(
         "domestic market (vom = domestic use + exports + vst)",
         _OUTPUT_TABLES + _DOMESTIC_USE_TABLES,
         ("output vom", vom),
+        # A sector without inputs is reported once, as a zero-profit failure.
         ("domestic use + exports + vst", np.where(no_inputs, vom, sales)),
-        good,
+        commodity_in_region,
     )
     check(
         "import market (vim = Σ_s vims = Σ_g vifm/(1+tif0))",
         _IMPORT_TABLES,
         ("imports vim", vim),
         ("imported use", vim - accounts.import_market_gap(sam)),
-        good,
+        commodity_in_region,
     )
     check(
         "margin supply = use",
@@ -255,30 +302,3 @@ def _check_identities(sam: GlobalSAM, problems: Problems) -> None:
         ("world income", np.array([spending - vb.sum()])),
         lambda k: "world",
     )
-
-
-class _Balance:
-    """Reports each account where two sides of an identity differ beyond the tolerance."""
-
-    def __init__(self, sam: GlobalSAM, problems: Problems, floor: float) -> None:
-        self.sam, self.problems, self.floor = sam, problems, floor
-
-    def __call__(
-        self,
-        identity: str,
-        tables: tuple[str, ...],
-        lhs: tuple[str, np.ndarray],
-        rhs: tuple[str, np.ndarray],
-        where: Callable[[tuple[int, ...]], str],
-    ) -> None:
-        """Check ``lhs = rhs`` cell by cell."""
-        (left_name, left), (right_name, right) = lhs, rhs
-        gap = left - right
-        account = np.maximum(np.abs(left), np.abs(right))
-        failing = np.abs(gap) > RTOL * np.maximum(account, self.floor)
-        for k in zip(*np.nonzero(failing), strict=True):
-            self.problems.add(
-                f"{identity}, {where(k)} ({_files(self.sam, tables)}): {left_name} = "
-                f"{left[k]:.10g} but {right_name} = {right[k]:.10g}; gap {gap[k]:.6g}, "
-                f"{abs(gap[k]) / account[k]:.2e} of the account (tolerance {RTOL:g} relative)"
-            )

@@ -102,9 +102,7 @@ def prf_final(sys: System) -> None:
         own = sys.var["C"] if agent == "hh" else price
         i, r = np.argwhere((pa.pos[:, g, :] >= 0) & (price.pos[None] >= 0)).T
         rows = own.pos[r]
-        _ces_children(
-            sys, rows, pa.pos[i, g, r], price.pos[r], c.theta_a[i, g, r], sigma[agent]
-        )
+        _ces_children(sys, rows, pa.pos[i, g, r], price.pos[r], c.theta_a[i, g, r], sigma[agent])
 
 
 def _route_params(sys: System, i, s, r) -> list[np.ndarray]:
@@ -139,20 +137,26 @@ def prf_M(sys: System) -> None:
     x = [pm.pos[i, r], py.pos[i, s], *_pt_cols(sys, len(i))]
     p = [sys.params.const(1.0 - sigma), *_route_params(sys, i, s, r)]
     for mask, kind in ((~cd, "ces_route"), (cd, "cd_route")):
-        sys.terms.add(kind, rows[mask], [a[mask] for a in x], [a[mask] for a in p],
-                      c.theta_s[i, s, r][mask])
+        sys.terms.add(
+            kind, rows[mask], [a[mask] for a in x], [a[mask] for a in p], c.theta_s[i, s, r][mask]
+        )
 
 
 def prf_YT(sys: System) -> None:
     """Zero profit of YT[m]: pt[m] = Cobb-Douglas over regional supplies py[m,r]."""
     c = sys.cal
-    pt, py = sys.var["pt"], sys.var["py"]
+    YT, pt, py = sys.var["YT"], sys.var["pt"], sys.var["py"]
     for k, m in enumerate(sys.margin_rows):
         r = np.flatnonzero(c.vst[m] > 0)
         i = c.sam.margin_index[m]
-        rows = np.full(len(r), pt.pos[k])
-        sys.terms.add("cd", rows, [py.pos[i, r], rows], [sys.params.const(0.0, len(r)),
-                      sys.params.const(1.0, len(r))], c.vst[m, r] / c.vtw[m])
+        n = len(r)
+        sys.terms.add(
+            "cd",
+            np.full(n, YT.pos[k]),
+            [py.pos[i, r], np.full(n, pt.pos[k])],
+            [sys.params.const(0.0, n), sys.params.const(1.0, n)],
+            c.vst[m, r] / c.vtw[m],
+        )
 
 
 def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -> None:
@@ -167,13 +171,33 @@ def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -
     A = P.mutable["A"]
     weight = flows if value_rate is None else flows * value_rate
     i, j, r = np.argwhere(weight[:, :n, :] != 0).T
+    leo = (c.sam.esubt[j] == 0) & (c.sam.esubc[j] == 0)
+    coef = -weight[i, j, r] / scale(i, r)
+    full = ~leo
     sys.terms.add(
         "dem_prod" + suffix,
-        rows_of(i, r),
-        [v["Y"].pos[j, r], v["py"].pos[j, r], v["pint"].pos[j, r], v["pa"].pos[i, j, r],
-         price.pos[i, r]],
-        [A.pos[j, r], P.const(c.sam.esubt[j]), P.const(c.sam.esubc[j]), P.const(c.sam.esubd[i])],
-        -weight[i, j, r] / scale(i, r),
+        rows_of(i[full], r[full]),
+        [
+            v["Y"].pos[j, r][full],
+            v["py"].pos[j, r][full],
+            v["pint"].pos[j, r][full],
+            v["pa"].pos[i, j, r][full],
+            price.pos[i, r][full],
+        ],
+        [
+            A.pos[j, r][full],
+            P.const(c.sam.esubt[j][full]),
+            P.const(c.sam.esubc[j][full]),
+            P.const(c.sam.esubd[i][full]),
+        ],
+        coef[full],
+    )
+    sys.terms.add(
+        "dem_prod_leo" + suffix,
+        rows_of(i[leo], r[leo]),
+        [v["Y"].pos[j, r][leo], v["pa"].pos[i, j, r][leo], price.pos[i, r][leo]],
+        [P.const(c.sam.esubd[i][leo])],
+        coef[leo],
     )
     sigma = {"hh": c.sam.esubp, "gov": c.sam.esubg, "inv": c.sam.esubi}
     for k, agent in enumerate(("hh", "gov", "inv")):
@@ -184,12 +208,14 @@ def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -
         p = [P.const(sigma[agent], len(i)), P.const(c.sam.esubd[i])]
         coef = -weight[i, g, r] / scale(i, r)
         if agent == "hh":
-            sys.terms.add("dem_fin" + suffix, rows_of(i, r), [v["C"].pos[r], fin_price, *common],
-                          p, coef)
+            sys.terms.add(
+                "dem_fin" + suffix, rows_of(i, r), [v["C"].pos[r], fin_price, *common], p, coef
+            )
         else:
             activity = P.mutable[FIN[agent]].pos[r]
-            sys.terms.add("dem_fix" + suffix, rows_of(i, r), [fin_price, *common], p, coef,
-                          [activity])
+            sys.terms.add(
+                "dem_fix" + suffix, rows_of(i, r), [fin_price, *common], p, coef, [activity]
+            )
 
 
 def _route_volumes(sys: System, i, s, r, rows, coef) -> None:
@@ -205,8 +231,7 @@ def mkt_py(sys: System) -> None:
     c = sys.cal
     py, Y = sys.var["py"], sys.var["Y"]
     i, r = py.members.T
-    sys.terms.add("lin", py.pos[i, r], [Y.pos[i, r]], [], 1.0,
-                  [sys.params.mutable["A"].pos[i, r]])
+    sys.terms.add("lin", py.pos[i, r], [Y.pos[i, r]], [], 1.0, [sys.params.mutable["A"].pos[i, r]])
 
     def scale(i, r):
         return c.vom[i, r]
@@ -222,8 +247,13 @@ def mkt_py(sys: System) -> None:
         j = c.sam.margin_index[m]
         rr = np.flatnonzero(c.vst[m] > 0)
         n = len(rr)
-        sys.terms.add("msup", py.pos[j, rr], [np.full(n, YT.pos[k]), np.full(n, pt.pos[k]),
-                      py.pos[j, rr]], [], -c.vst[m, rr] / c.vom[j, rr])
+        sys.terms.add(
+            "msup",
+            py.pos[j, rr],
+            [np.full(n, YT.pos[k]), np.full(n, pt.pos[k]), py.pos[j, rr]],
+            [],
+            -c.vst[m, rr] / c.vom[j, rr],
+        )
 
 
 def mkt_pm(sys: System) -> None:
@@ -241,12 +271,28 @@ def _factor_demands(sys: System, rows_of, scale, rate=None) -> None:
     weight = c.fd0 if rate is None else c.fd0 * rate
     f, j, r = np.argwhere(weight != 0).T
     price = np.where(v["pf"].pos[f, r] >= 0, v["pf"].pos[f, r], v["ps"].pos[f, j, r])
+    suffix = "" if rate is None else "_val"
+    rows = rows_of(f, j, r)
+    coef = -weight[f, j, r] / scale(f, j, r)
+    leo = c.sam.esubt[j] == 0
+    full = ~leo
     sys.terms.add(
-        "dem_fac" if rate is None else "dem_fac_val",
-        rows_of(f, j, r),
-        [v["Y"].pos[j, r], v["py"].pos[j, r], v["pva"].pos[j, r], price],
-        [P.mutable["A"].pos[j, r], P.const(c.sam.esubt[j]), P.const(c.sam.esubva[j])],
-        -weight[f, j, r] / scale(f, j, r),
+        "dem_fac" + suffix,
+        rows[full],
+        [v["Y"].pos[j, r][full], v["py"].pos[j, r][full], v["pva"].pos[j, r][full], price[full]],
+        [
+            P.mutable["A"].pos[j, r][full],
+            P.const(c.sam.esubt[j][full]),
+            P.const(c.sam.esubva[j][full]),
+        ],
+        coef[full],
+    )
+    sys.terms.add(
+        "dem_fac_leo" + suffix,
+        rows[leo],
+        [v["Y"].pos[j, r][leo], v["pva"].pos[j, r][leo], price[leo]],
+        [P.const(c.sam.esubva[j][leo])],
+        coef[leo],
     )
 
 
@@ -279,8 +325,14 @@ def mkt_pc(sys: System) -> None:
     sys.terms.add("lin", rows, [v["RA"].pos[r]], [], -1.0 / vc)
     for k, (price, activity) in enumerate((("pg", "G"), ("pinv", "I")), start=1):
         has = v[price].pos[r] >= 0
-        sys.terms.add("lin", rows[has], [v[price].pos[r[has]]], [], c.vfd[k, r[has]] / vc[has],
-                      [P.mutable[activity].pos[r[has]]])
+        sys.terms.add(
+            "lin",
+            rows[has],
+            [v[price].pos[r[has]]],
+            [],
+            c.vfd[k, r[has]] / vc[has],
+            [P.mutable[activity].pos[r[has]]],
+        )
 
 
 def mkt_pt(sys: System) -> None:
@@ -292,8 +344,9 @@ def mkt_pt(sys: System) -> None:
         i, s, r = sys.routes.T
         use = c.vtwr[m, i, s, r]
         has = use > 0
-        _route_volumes(sys, i[has], s[has], r[has], np.full(has.sum(), pt.pos[k]),
-                       -use[has] / c.vtw[m])
+        _route_volumes(
+            sys, i[has], s[has], r[has], np.full(has.sum(), pt.pos[k]), -use[has] / c.vtw[m]
+        )
 
 
 def inc_RA(sys: System) -> None:
@@ -303,19 +356,38 @@ def inc_RA(sys: System) -> None:
     ra0 = c.ra0
     (r,) = RA.members.T
     sys.terms.add("lin", RA.pos[r], [RA.pos[r]], [], 1.0 / ra0[r])
-    sys.terms.add("const", RA.pos[r], [], [], -1.0 / ra0[r],
-                  [P.mutable["vb"].pos[r], P.mutable["pnum"].pos[np.zeros_like(r)]])
+    sys.terms.add(
+        "const",
+        RA.pos[r],
+        [],
+        [],
+        -1.0 / ra0[r],
+        [P.mutable["vb"].pos[r], P.mutable["pnum"].pos[np.zeros_like(r)]],
+    )
     pf, ps = v["pf"], v["ps"]
     f, r = pf.members.T
-    sys.terms.add("lin", RA.pos[r], [pf.pos[f, r]], [], -c.evom[f, r] / ra0[r],
-                  [P.mutable["endow"].pos[f, r]])
+    sys.terms.add(
+        "lin", RA.pos[r], [pf.pos[f, r]], [], -c.evom[f, r] / ra0[r], [P.mutable["endow"].pos[f, r]]
+    )
     f, j, r = ps.members.T
-    sys.terms.add("lin", RA.pos[r], [ps.pos[f, j, r]], [], -c.evom_s[f, j, r] / ra0[r],
-                  [P.mutable["endow_s"].pos[f, j, r]])
+    sys.terms.add(
+        "lin",
+        RA.pos[r],
+        [ps.pos[f, j, r]],
+        [],
+        -c.evom_s[f, j, r] / ra0[r],
+        [P.mutable["endow_s"].pos[f, j, r]],
+    )
     to0 = c.sam.to0
     j, r = np.argwhere((to0 != 0) & (v["Y"].pos >= 0)).T
-    sys.terms.add("lin2", RA.pos[r], [v["py"].pos[j, r], v["Y"].pos[j, r]], [],
-                  -to0[j, r] * c.vom[j, r] / ra0[r], [P.mutable["A"].pos[j, r]])
+    sys.terms.add(
+        "lin2",
+        RA.pos[r],
+        [v["py"].pos[j, r], v["Y"].pos[j, r]],
+        [],
+        -to0[j, r] * c.vom[j, r] / ra0[r],
+        [P.mutable["A"].pos[j, r]],
+    )
 
     def income_row(*idx):
         return RA.pos[idx[-1]]
@@ -330,11 +402,25 @@ def inc_RA(sys: System) -> None:
     x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
     p = [P.const(c.sam.esubm[i]), *_route_params(sys, i, s, r)]
     sys.terms.add("xtax_route", RA.pos[s], x, p, -c.vxmd[i, s, r] / ra0[s])
-    p_tariff = p + [P.const(c.vxmd[i, s, r])] + [P.const(c.vtwr[m, i, s, r])
-                                                  for m in sys.margin_rows]
+    p_tariff = (
+        p + [P.const(c.vxmd[i, s, r])] + [P.const(c.vtwr[m, i, s, r]) for m in sys.margin_rows]
+    )
     sys.terms.add("tariff_route", RA.pos[r], x, p_tariff, -1.0 / ra0[r])
 
 
-BLOCKS = (prf_Y, def_pva, def_pint, def_pa, prf_final, prf_M, prf_YT, mkt_py, mkt_pm, mkt_pf,
-          mkt_pc, mkt_pt, inc_RA)
+BLOCKS = (
+    prf_Y,
+    def_pva,
+    def_pint,
+    def_pa,
+    prf_final,
+    prf_M,
+    prf_YT,
+    mkt_py,
+    mkt_pm,
+    mkt_pf,
+    mkt_pc,
+    mkt_pt,
+    inc_RA,
+)
 """Every equation block; with the numeraire they make the square system."""

@@ -107,8 +107,9 @@ def run_ipopt(
     max_res = float(np.max(np.abs(res))) if np.all(np.isfinite(res)) else float("inf")
     msg = info["status_msg"]
     message = msg.decode() if isinstance(msg, bytes) else str(msg)
-    return SolveResult(x, int(info["status"]), message, prob.iterations, seconds, max_res,
-                       worst=worst)
+    return SolveResult(
+        x, int(info["status"]), message, prob.iterations, seconds, max_res, worst=worst
+    )
 
 
 def _worst(system: System, res: np.ndarray, k: int = 5) -> list[tuple[str, float]]:

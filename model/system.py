@@ -45,9 +45,7 @@ class Numeraire:
     def describe(self) -> str:
         """The numeraire in words, for reports and the manifest."""
         if self.kind == "factor-index":
-            return (
-                "Laspeyres index of mobile-factor prices, benchmark endowment weights = 1"
-            )
+            return "Laspeyres index of mobile-factor prices, benchmark endowment weights = 1"
         return f"consumer price index pc[{self.region}] = 1"
 
 
@@ -96,10 +94,22 @@ class System:
         }
         masks["pa"][:, :n, :] &= produced[None, :, :]
         axes = {
-            "Y": ("j", "r"), "py": ("i", "r"), "pva": ("j", "r"), "pint": ("j", "r"),
-            "pa": ("i", "g", "r"), "M": ("i", "r"), "pm": ("i", "r"), "pf": ("f", "r"),
-            "ps": ("f", "j", "r"), "C": ("r",), "pc": ("r",), "pg": ("r",), "pinv": ("r",),
-            "YT": ("m",), "pt": ("m",), "RA": ("r",),
+            "Y": ("j", "r"),
+            "py": ("i", "r"),
+            "pva": ("j", "r"),
+            "pint": ("j", "r"),
+            "pa": ("i", "g", "r"),
+            "M": ("i", "r"),
+            "pm": ("i", "r"),
+            "pf": ("f", "r"),
+            "ps": ("f", "j", "r"),
+            "C": ("r",),
+            "pc": ("r",),
+            "pg": ("r",),
+            "pinv": ("r",),
+            "YT": ("m",),
+            "pt": ("m",),
+            "RA": ("r",),
         }
         blocks, offset = {}, 0
         for name, _ in PAIRS:
@@ -195,6 +205,12 @@ class System:
         out[self.dropped[2]] = "numeraire"
         return out
 
+    def dropped_label(self) -> str:
+        """Name of the market equation left out of the square system, e.g. mkt_pf[va,USA]."""
+        block, index, _ = self.dropped
+        var = next(v for v, eq in PAIRS if eq == block)
+        return f"{block}[{','.join(self._codes(var, np.asarray(index)))}]"
+
     def variable_labels(self) -> list[str]:
         """Variable names by column, e.g. py[ELE,CHN]."""
         return [
@@ -205,8 +221,15 @@ class System:
 
     def _codes(self, name: str, idx: np.ndarray) -> list[str]:
         sam = self.cal.sam
-        sets = {"i": sam.sectors, "j": sam.sectors, "r": sam.regions, "s": sam.regions,
-                "f": sam.factors, "g": sam.agents, "m": sam.margins}
+        sets = {
+            "i": sam.sectors,
+            "j": sam.sectors,
+            "r": sam.regions,
+            "s": sam.regions,
+            "f": sam.factors,
+            "g": sam.agents,
+            "m": sam.margins,
+        }
         axes = self.var[name].axes
         if name in ("YT", "pt"):
             return [sam.margins[int(idx[0])]]

@@ -70,6 +70,32 @@ def _dem_prod_val(x, p, ops):
     return _dem_prod(x, p, ops) * x[4]
 
 
+def _dem_prod_leo(x, p, ops):
+    """c·Y·(pa/p_i)^σd: a firm's demand when esubt = esubc = 0 (Leontief above the Armington nest).
+
+    A separate template rather than zero exponents, so that the Jacobian has no structural
+    entries for py and pint: they would couple every sector of a region in the KKT matrix.
+    """
+    y, pa, pi = x
+    return p[0] * y * (pa / pi) ** p[1]
+
+
+def _dem_prod_leo_val(x, p, ops):
+    """The same demand times its price p_i."""
+    return _dem_prod_leo(x, p, ops) * x[2]
+
+
+def _dem_fac_leo(x, p, ops):
+    """c·Y·(pva/pf)^σva: a firm's factor demand when esubt = 0."""
+    y, pva, pf = x
+    return p[0] * y * (pva / pf) ** p[1]
+
+
+def _dem_fac_leo_val(x, p, ops):
+    """The same factor demand times its price."""
+    return _dem_fac_leo(x, p, ops) * x[2]
+
+
 def _dem_fac(x, p, ops):
     """c·Y·(py·A/pva)^σt·(pva/pf)^σva: a firm's demand for a factor."""
     y, py, pva, pf = x
@@ -164,7 +190,11 @@ BASIC_KINDS = {
     "msup": Kind("msup", 3, 1, _msup),
     "dem_prod": Kind("dem_prod", 5, 5, _dem_prod),
     "dem_prod_val": Kind("dem_prod_val", 5, 5, _dem_prod_val),
+    "dem_prod_leo": Kind("dem_prod_leo", 3, 2, _dem_prod_leo),
+    "dem_prod_leo_val": Kind("dem_prod_leo_val", 3, 2, _dem_prod_leo_val),
     "dem_fac": Kind("dem_fac", 4, 4, _dem_fac),
+    "dem_fac_leo": Kind("dem_fac_leo", 3, 2, _dem_fac_leo),
+    "dem_fac_leo_val": Kind("dem_fac_leo_val", 3, 2, _dem_fac_leo_val),
     "dem_fac_val": Kind("dem_fac_val", 4, 4, _dem_fac_val),
     "dem_fin": Kind("dem_fin", 4, 3, _dem_fin),
     "dem_fin_val": Kind("dem_fin_val", 4, 3, _dem_fin_val),

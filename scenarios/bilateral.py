@@ -7,10 +7,9 @@ import io
 import math
 from pathlib import Path
 
+from fragcge.errors import ScenarioError
 from fragcge.scenarios.source import SourceFile
 from fragcge.scenarios.spec import BilateralRow
-
-from fragcge.errors import ScenarioError
 
 COLUMNS = ("commodity", "exporter", "importer", "rate")
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from fragcge.errors import ScenarioError
 from fragcge.scenarios.bilateral import read_rows
 from fragcge.scenarios.messages import unknown
 from fragcge.scenarios.source import SourceFile
@@ -22,6 +23,7 @@ from fragcge.scenarios.spec import (
     BilateralTable,
     Elasticity,
     Ntb,
+    Origin,
     Route,
     ScalarElasticity,
     Scenario,
@@ -30,8 +32,6 @@ from fragcge.scenarios.spec import (
     Tariff,
     Transfer,
 )
-
-from fragcge.errors import ScenarioError
 
 TABLES = ("scenario", "elasticities", "blocs", "groups", "shock")
 LATER_TABLES = ("sweep", "uncertainty")
@@ -60,15 +60,7 @@ def _load(path: Path, outer: tuple[Path, ...]) -> Scenario:
         doc = tomllib.loads(source.text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-    for key in doc:
-        if key in LATER_TABLES:
-            raise ScenarioError(
-                f"{source.where(key)}: batch tables ([sweep], [uncertainty]) "
-                "come in a later version of fragcge"
-            )
-        if key not in TABLES:
-            place = source.where(key) if isinstance(doc[key], dict) else source.where("", line_of=key)
-            raise unknown(place, "table", key, [f"[{t}]" for t in TABLES])
+    _check_tables(doc, source)
     if not isinstance(doc.get("scenario"), dict):
         raise ScenarioError(f"{path}: missing table [scenario] (with at least data = ...)")
     meta = doc["scenario"]
@@ -90,7 +82,7 @@ def _load(path: Path, outer: tuple[Path, ...]) -> Scenario:
         baseline = _baseline(meta["baseline"], path, outer, at("baseline"))
         if not _same_data(baseline.data, data):
             raise ScenarioError(
-                f"{at('baseline')}: baseline {baseline.path.name} uses data {str(baseline.data)!r}, "
+                f"{at('baseline')}: {baseline.path.name} uses data {str(baseline.data)!r}, "
                 f"this scenario {str(data)!r}; a baseline must use the same dataset"
             )
     return Scenario(
@@ -107,8 +99,22 @@ def _load(path: Path, outer: tuple[Path, ...]) -> Scenario:
     )
 
 
+def _check_tables(doc: dict, source: SourceFile) -> None:
+    for key in doc:
+        if key in LATER_TABLES:
+            raise ScenarioError(
+                f"{source.where(key)}: batch tables ([sweep], [uncertainty]) "
+                "come in a later version of fragcge"
+            )
+        if key not in TABLES:
+            place = (
+                source.where(key) if isinstance(doc[key], dict) else source.where("", line_of=key)
+            )
+            raise unknown(place, "table", key, [f"[{t}]" for t in TABLES])
+
+
 def _check_keys(
-    table: dict, allowed: Iterable[str], source: SourceFile, name: str, index: int | None = None
+    table: dict, allowed: tuple[str, ...], source: SourceFile, name: str, index: int | None = None
 ) -> None:
     for key in table:
         if key not in allowed:
@@ -181,7 +187,9 @@ def _baseline(value: object, path: Path, outer: tuple[Path, ...], where: str) ->
     if target.suffix != ".toml":
         target = target.with_name(target.name + ".toml")
     if not target.is_file():
-        folder = sorted(p.stem for p in target.parent.glob("*.toml")) if target.parent.is_dir() else []
+        folder = (
+            sorted(p.stem for p in target.parent.glob("*.toml")) if target.parent.is_dir() else []
+        )
         raise unknown(f"{where} (no file {target})", "baseline", name, folder)
     inner = (*outer, path.resolve())
     if target.resolve() in inner:
@@ -266,15 +274,12 @@ def _shocks(entries: object, source: SourceFile) -> tuple[Shock, ...]:
 
 
 def _shock(table: dict, source: SourceFile, index: int) -> Shock:
-    at: Where = partial(source.where, "shock", index=index)
+    origin = Origin(source, index)
+    at, where = origin.at, origin.at()
     if "instrument" not in table:
-        raise ScenarioError(
-            f"{source.where('shock', index=index)}: missing key instrument; "
-            f"available: {', '.join(INSTRUMENTS)}"
-        )
+        raise ScenarioError(f"{where}: missing key instrument; available: {', '.join(INSTRUMENTS)}")
     instrument = _text(table["instrument"], at("instrument"))
     _available(instrument, at("instrument"), INSTRUMENTS)
-    where = f"{source.where('shock', index=index)} ({instrument})"
     _check_keys(table, SHOCK_KEYS[instrument], source, "shock", index)
     if instrument == "ntb":
         rate = _number(_required(table, "rate", where), at("rate"))
@@ -282,16 +287,16 @@ def _shock(table: dict, source: SourceFile, index: int) -> Shock:
             raise ScenarioError(
                 f"{at('rate')}: rate = {rate:g} must be > -1 (τ is multiplied by 1 + rate)"
             )
-        return Ntb(where, _route(table, at), _sectors(table, at), rate)
+        return Ntb(origin, _route(table, at), _sectors(table, at), rate)
     if instrument == "tariff":
         mode = _mode(table, at)
         rate = _number(_required(table, "rate", where), at("rate"))
         if mode == "set" and rate <= -1:
             raise ScenarioError(f"{at('rate')}: rate = {rate:g} must be > -1 (1 + tm > 0)")
-        return Tariff(where, _route(table, at), _sectors(table, at), rate, mode)
+        return Tariff(origin, _route(table, at), _sectors(table, at), rate, mode)
     if instrument == "transfer":
-        return _transfer(table, at, where)
-    return _bilateral_table(table, at, where, source.path.parent)
+        return _transfer(table, origin)
+    return _bilateral_table(table, origin)
 
 
 def _available(instrument: str, where: str, available: tuple[str, ...]) -> None:
@@ -336,7 +341,8 @@ def _sectors(table: dict, at: Where) -> str | tuple[str, ...]:
     return sectors if isinstance(sectors, str) and sectors else _names(sectors, at("sectors"))
 
 
-def _transfer(table: dict, at: Where, where: str) -> Transfer:
+def _transfer(table: dict, origin: Origin) -> Transfer:
+    at, where = origin.at, origin.at()
     balanced = table.get("balanced", False)
     if not isinstance(balanced, bool):
         raise ScenarioError(f"{at('balanced')}: expected true or false, got {balanced!r}")
@@ -358,16 +364,20 @@ def _transfer(table: dict, at: Where, where: str) -> Transfer:
         raise ScenarioError(
             f"{at('absorb')}: region {absorb!r} cannot both be given a value and absorb the rest"
         )
-    return Transfer(where, values, absorb, balanced)
+    return Transfer(origin, values, absorb, balanced)
 
 
-def _bilateral_table(table: dict, at: Where, where: str, folder: Path) -> BilateralTable:
+def _bilateral_table(table: dict, origin: Origin) -> BilateralTable:
+    at, where = origin.at, origin.at()
+    folder = origin.source.path.parent
     apply = _text(_required(table, "apply", where), at("apply"))
     _available(apply, at("apply"), ("ntb", "tariff"))
     if apply == "ntb" and "mode" in table:
-        raise ScenarioError(f"{at('mode')}: mode applies to apply = \"tariff\" only")
+        raise ScenarioError(f'{at("mode")}: mode applies to apply = "tariff" only')
     mode = _mode(table, at)
-    source, rows = read_rows(folder / _text(_required(table, "file", where), at("file")), at("file"))
+    source, rows = read_rows(
+        folder / _text(_required(table, "file", where), at("file")), at("file")
+    )
     if apply == "ntb" or mode == "set":
         for row in rows:
             if row.rate <= -1:
@@ -375,4 +385,4 @@ def _bilateral_table(table: dict, at: Where, where: str, folder: Path) -> Bilate
                     f"{source.path}:{row.line}: rate = {row.rate:g} must be > -1 "
                     f"for {apply} (read for {at('file')})"
                 )
-    return BilateralTable(where, source, apply, mode, rows)
+    return BilateralTable(origin, source, apply, mode, rows)

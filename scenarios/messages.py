@@ -24,5 +24,5 @@ def unknown(where: str, what: str, value: object, allowed: Iterable[str]) -> Sce
 def _suggestion(value: str, allowed: list[str]) -> str:
     # Codes are upper case and keys lower case; a wrong case is the commonest slip.
     same_case = [a for a in allowed if a.lower() == value.lower()]
-    close = same_case or difflib.get_close_matches(value, allowed, n=1, cutoff=0.75)
+    close = same_case or difflib.get_close_matches(value, allowed, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from fragcge.errors import ScenarioError
 
-_HEADER = re.compile(r"^\s*(\[\[?)([^\]]*)\]")
+# A header stands alone on its line (bar a comment), unlike the inner lines of an array.
+_HEADER = re.compile(r"""^\s*(\[\[?)\s*([A-Za-z0-9_.\-"' ]+?)\s*\]\]?\s*(#.*)?$""")
 _KEY = re.compile(r"""^\s*["']?([A-Za-z0-9_-]+)["']?\s*=""")
 
 
@@ -31,11 +32,17 @@ class SourceFile:
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise ScenarioError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            raise ScenarioError(
+                f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+            ) from None
         return cls(path=path, text=text, sha256=hashlib.sha256(raw).hexdigest())
 
     def where(
-        self, table: str, key: str | None = None, index: int | None = None, line_of: str | None = None
+        self,
+        table: str,
+        key: str | None = None,
+        index: int | None = None,
+        line_of: str | None = None,
     ) -> str:
         """``file:line: [table] key``, the place a message points to.
 
@@ -44,7 +51,12 @@ class SourceFile:
         """
         line = self.line(table, line_of or key, index)
         place = f"{self.path}:{line}" if line else str(self.path)
-        section = "top level" if not table else f"[{table}]" if index is None else f"[[{table}]] #{index}"
+        if not table:
+            section = "top level"
+        elif index is None:
+            section = f"[{table}]"
+        else:
+            section = f"[[{table}]] #{index}"
         return f"{place}: {section}" + (f" {key}" if key else "")
 
     def line(self, table: str, key: str | None = None, index: int | None = None) -> int | None:

@@ -51,6 +51,18 @@ Elasticity = SectorElasticity | ScalarElasticity
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a shock is written: its file and its number among the [[shock]] tables."""
+
+    source: SourceFile
+    index: int
+
+    def at(self, key: str | None = None) -> str:
+        """``file:line: [[shock]] #n key``, for messages about this shock."""
+        return self.source.where("shock", key, self.index)
+
+
+@dataclass(frozen=True)
 class Route:
     """Routes exporter → importer named by bloc or region; () means every region."""
 
@@ -71,7 +83,7 @@ class Route:
 class Ntb:
     """Iceberg trade cost: τ multiplied by (1 + rate) on the selected routes and sectors."""
 
-    where: str
+    origin: Origin
     route: Route
     sectors: str | tuple[str, ...]
     rate: float
@@ -86,7 +98,7 @@ class Ntb:
 class Tariff:
     """Import tariff: ``rate`` added to tm (mode "add") or replacing it (mode "set")."""
 
-    where: str
+    origin: Origin
     route: Route
     sectors: str | tuple[str, ...]
     rate: float
@@ -95,7 +107,9 @@ class Tariff:
     @property
     def label(self) -> str:
         """How the shock reads in a report."""
-        size = f"{100 * self.rate:+g} points" if self.mode == "add" else f"set to {100 * self.rate:g}%"
+        size = (
+            f"{100 * self.rate:+g} points" if self.mode == "add" else f"set to {100 * self.rate:g}%"
+        )
         return f"tariff {size} on {_sectors(self.sectors)} {self.route.label}"
 
 
@@ -103,7 +117,7 @@ class Tariff:
 class Transfer:
     """New fixed foreign transfers vb: all zero, or named regions set with Σ vb kept at 0."""
 
-    where: str
+    origin: Origin
     values: dict[str, float]
     absorb: str | None
     balanced: bool
@@ -114,7 +128,9 @@ class Transfer:
         if self.balanced:
             return "transfers balanced: every vb = 0"
         values = ", ".join(f"{region} = {value:g}" for region, value in self.values.items())
-        return f"transfers {values}" + (f", {self.absorb} absorbs the difference" if self.absorb else "")
+        return f"transfers {values}" + (
+            f", {self.absorb} absorbs the difference" if self.absorb else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -132,8 +148,8 @@ class BilateralRow:
 class BilateralTable:
     """Per-route rates read from a CSV and applied as instrument ``apply`` (ntb or tariff)."""
 
-    where: str
-    source: SourceFile
+    origin: Origin
+    table: SourceFile
     apply: str
     mode: str
     rows: tuple[BilateralRow, ...]
@@ -142,7 +158,7 @@ class BilateralTable:
     def label(self) -> str:
         """How the shock reads in a report."""
         mode = " set" if self.apply == "tariff" and self.mode == "set" else ""
-        return f"{self.apply}{mode} per route from {self.source.path.name} ({len(self.rows)} rows)"
+        return f"{self.apply}{mode} per route from {self.table.path.name} ({len(self.rows)} rows)"
 
 
 Shock = Ntb | Tariff | Transfer | BilateralTable

@@ -1,0 +1,112 @@
+"""The command line: fragcge solve | check | data show."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from fragcge.errors import FragcgeError, SolveError
+
+DEFAULT_DATA = "wiod2011_10x8"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `fragcge` command; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    warnings.simplefilter("default")
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
+    try:
+        return args.run(args)
+    except SolveError as exc:
+        print(f"error: {exc}\nNo result files were written.", file=sys.stderr)
+        return 1
+    except FragcgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fragcge",
+        description="The welfare cost of geoeconomic fragmentation in a multi-region CGE model.",
+    )
+    sub = p.add_subparsers(metavar="COMMAND")
+    solve = sub.add_parser("solve", help="solve a scenario file and write its results")
+    solve.add_argument("scenario", type=Path, help="scenario file (.toml)")
+    solve.add_argument("--out", type=Path, help="result folder (default: results/<name>)")
+    solve.set_defaults(run=_solve)
+    check = sub.add_parser(
+        "check", help="benchmark replication, homogeneity and Walras' law on a dataset"
+    )
+    check.add_argument("--data", default=DEFAULT_DATA, help="dataset name or folder")
+    check.set_defaults(run=_check)
+    data = sub.add_parser("data", help="datasets")
+    data_sub = data.add_subparsers(metavar="ACTION")
+    show = data_sub.add_parser("show", help="print a dataset's summary")
+    show.add_argument("dataset", help="dataset name or folder")
+    show.set_defaults(run=_data_show)
+    return p
+
+
+def _solve(args: argparse.Namespace) -> int:
+    from fragcge.api import solve_scenario
+    from fragcge.results import welfare_table, write_run
+
+    t0 = time.perf_counter()
+    run = solve_scenario(args.scenario)
+    out = args.out or Path("results") / run.name
+    write_run(run, out)
+    m, sam = run.model, run.model.cal.sam
+    r = run.scen.result
+    print(f"scenario   {run.resolved.label}")
+    print(f"baseline   {run.resolved.baseline_label}")
+    print(f"dataset    {sam.name}: {len(sam.regions)} regions x {len(sam.sectors)} sectors")
+    print(f"closure    {m.closure}")
+    print(f"numeraire  {m.numeraire.describe()}")
+    print(
+        f"solved     Ipopt status {r.status} ({r.message}), {r.iterations} iterations, "
+        f"largest scaled residual {r.max_residual:.1e}, Walras {run.scen.walras:.1e}"
+    )
+    for note in run.resolved.notes:
+        print(f"note       {note}")
+    print()
+    print(welfare_table(run.tables["welfare"], str(sam.meta.get("unit", "value"))))
+    print()
+    print(f"results    {out}  ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from fragcge.calibration.calibrate import calibrate
+    from fragcge.calibration.dataset import load_dataset
+    from fragcge.model.cge import CGEModel
+    from fragcge.model.checks import run_checks
+
+    sam = load_dataset(args.data)
+    model = CGEModel(calibrate(sam), pyomo=False)
+    print(f"dataset    {sam.name}: {model.system.n} variables, {model.evaluator.nnz} non-zeros")
+    print(f"numeraire  {model.numeraire.describe()}")
+    checks = run_checks(model)
+    for c in checks:
+        print(f"{'PASS' if c.passed else 'FAIL'}  {c.name:<22} {c.detail}")
+    return 0 if all(c.passed for c in checks) else 1
+
+
+def _data_show(args: argparse.Namespace) -> int:
+    from fragcge.calibration.dataset import load_dataset
+    from fragcge.calibration.summary import summary
+
+    print(summary(load_dataset(args.dataset)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Writing a solved scenario: tidy CSV tables with fixed precision and a manifest."""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fragcge.api import Run
+from fragcge.model.cge import Equilibrium
+from fragcge.model.solve import IPOPT_OPTIONS, RESIDUAL_TOL
+from fragcge.scenarios.provenance import scenario_record
+
+FLOAT_FORMAT = "%.6f"
+"""Six decimals: values are in the dataset's unit (USD million: to the dollar), changes in %."""
+
+SORT_KEYS = {
+    "welfare": None,
+    "macro": ["region"],
+    "trade": ["commodity", "exporter", "importer"],
+    "output": ["region", "sector"],
+}
+
+PACKAGES = ("fragcge", "pyomo", "cyipopt-wheels", "casadi", "numpy", "pandas")
+
+
+def write_run(run: Run, out: Path) -> list[Path]:
+    """Write manifest.json and the tables into out, replacing its previous contents at once."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        for name, df in run.tables.items():
+            keys = SORT_KEYS[name]
+            table = df.sort_values(keys, kind="stable") if keys else df
+            table.to_csv(
+                tmp / f"{name}.csv", index=False, float_format=FLOAT_FORMAT, lineterminator="\n"
+            )
+        (tmp / "manifest.json").write_text(
+            json.dumps(manifest(run), indent=2, sort_keys=False) + "\n", encoding="utf-8"
+        )
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return sorted(out.iterdir())
+
+
+def _solver(eq: Equilibrium) -> dict[str, object]:
+    r = eq.result
+    return {
+        "status": r.status,
+        "message": r.message,
+        "iterations": r.iterations,
+        "ipopt_runs": r.steps,
+        "seconds": round(r.seconds, 3),
+        "largest_scaled_residual": r.max_residual,
+        "residual_tolerance": RESIDUAL_TOL,
+        "walras_dropped_equation_residual": eq.walras,
+    }
+
+
+def _elasticities(run: Run) -> dict[str, object]:
+    sam = run.model.cal.sam
+    per_sector = {
+        name: dict(zip(sam.sectors, np.asarray(getattr(sam, name), float).tolist(), strict=True))
+        for name in ("esubd", "esubm", "esubva", "esubt", "esubc")
+    }
+    return {**per_sector, "esubp": sam.esubp, "esubg": sam.esubg, "esubi": sam.esubi}
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and the packages that decide the numbers."""
+    out = {"python": platform.python_version()}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def manifest(run: Run) -> dict[str, object]:
+    """Everything needed to reproduce and audit a run."""
+    model, sam = run.model, run.model.cal.sam
+    return {
+        "scenario": scenario_record(run.resolved.scenario),
+        "baseline": run.resolved.baseline_label,
+        "notes": list(run.resolved.notes),
+        "dataset": {
+            "name": sam.name,
+            "sha256": sam.digest,
+            "title": sam.meta.get("title"),
+            "unit": sam.meta.get("unit"),
+            "source": sam.meta.get("source"),
+            "licence": sam.meta.get("licence"),
+            "citation": sam.meta.get("citation"),
+            "regions": list(sam.regions),
+            "sectors": list(sam.sectors),
+            "factors": {f: sam.factor_kind[f] for f in sam.factors},
+        },
+        "closure": model.closure,
+        "numeraire": model.numeraire.describe(),
+        "dropped_equation": model.system.dropped_label(),
+        "welfare_measure": "EV of the household utility index C at baseline prices "
+        "(G and I fixed in the default closure); ev_pct in % of baseline regional income",
+        "blocs": run.resolved.blocs,
+        "elasticities": _elasticities(run),
+        "model": {
+            "variables": model.system.n,
+            "jacobian_nonzeros": model.evaluator.nnz,
+        },
+        "solver": {
+            "ipopt_options": {k: v for k, v in IPOPT_OPTIONS.items()},
+            "baseline": _solver(run.base),
+            "scenario": _solver(run.scen),
+        },
+        "versions": versions(),
+    }
+
+
+def welfare_table(df: pd.DataFrame, unit: str) -> str:
+    """The welfare table as text: region, bloc, EV, EV % of income; blocs and WORLD last."""
+    lines = [f"{'region':<12}{'bloc':<12}{'EV (' + unit + ')':>22}{'EV %':>10}"]
+    for k, row in enumerate(df.itertuples(index=False)):
+        if row.region in set(df.bloc) and k and df.region.iloc[k - 1] not in set(df.bloc):
+            lines.append("-" * 56)
+        lines.append(f"{row.region:<12}{row.bloc:<12}{row.ev:>22,.1f}{row.ev_pct:>10.3f}")
+    return "\n".join(lines)

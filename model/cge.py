@@ -1,0 +1,93 @@
+"""The model a user drives: build once per dataset and closure, then solve shock after shock."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from fragcge.calibration.calibrate import Calibration
+from fragcge.errors import FragcgeError
+from fragcge.model.evaluator import Evaluator
+from fragcge.model.pyomo_model import build_pyomo
+from fragcge.model.shocks import ShockSet
+from fragcge.model.solve import SolveResult, solve
+from fragcge.model.system import Numeraire, System
+
+CLOSURES = ("default",)
+"""Closures available now; MODEL.md's others (gov-share, savings, short-run, real-wage) come later."""
+
+
+@dataclass
+class Equilibrium:
+    """A solved point: variable values with the solve's diagnostics and the parameters used."""
+
+    x: np.ndarray
+    result: SolveResult
+    walras: float
+    theta: np.ndarray
+
+
+class CGEModel:
+    """Pyomo model, evaluator and solver of MODEL.md for one calibrated dataset and closure.
+
+    Scenario parameters are mutable: :meth:`solve` takes a ShockSet, loads it into the
+    Pyomo model's mutable Params and the evaluator, and warm-starts from a given point;
+    nothing is rebuilt between scenarios.
+    """
+
+    def __init__(
+        self,
+        cal: Calibration,
+        closure: str = "default",
+        numeraire: Numeraire | None = None,
+        pyomo: bool = True,
+    ) -> None:
+        if closure not in CLOSURES:
+            raise FragcgeError(
+                f"closure {closure!r} is not available; available: {', '.join(CLOSURES)}"
+            )
+        self.closure = closure
+        self.cal = cal
+        t0 = time.perf_counter()
+        self.system = System(cal, numeraire)
+        t1 = time.perf_counter()
+        self.pyomo = build_pyomo(self.system) if pyomo else None
+        t2 = time.perf_counter()
+        self.evaluator = Evaluator(self.system)
+        t3 = time.perf_counter()
+        self.timings = {"system": t1 - t0, "pyomo": t2 - t1, "evaluator": t3 - t2}
+
+    @property
+    def numeraire(self) -> Numeraire:
+        """The fixed price level."""
+        return self.system.numeraire
+
+    def benchmark(self) -> np.ndarray:
+        """The calibrated benchmark point."""
+        return self.system.start()
+
+    def solve(
+        self,
+        shocks: ShockSet,
+        x0: np.ndarray | None = None,
+        extra: dict[str, np.ndarray] | None = None,
+    ) -> Equilibrium:
+        """Solve at the scenario's parameter levels from x0 (default: the benchmark)."""
+        target = {k: np.asarray(getattr(shocks, k), dtype=float) for k in ("tau", "tm", "tx", "vb")}
+        target.update(extra or {})
+        x0 = self.benchmark() if x0 is None else x0
+        result = solve(self.system, self.evaluator, x0, target)
+        self._sync_pyomo(result.x)
+        walras = float(self.evaluator.residuals(result.x, include_dropped=True)[-1])
+        return Equilibrium(result.x, result, walras, self.system.theta.copy())
+
+    def residuals(self, x: np.ndarray) -> np.ndarray:
+        """Scaled residuals of the square system at x and the current parameters."""
+        return self.evaluator.residuals(x)
+
+    def _sync_pyomo(self, x: np.ndarray) -> None:
+        """Copy the solution and the parameters into the Pyomo model's Vars and Params."""
+        if self.pyomo is not None:
+            self.pyomo.load(x, self.system.theta)

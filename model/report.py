@@ -1,0 +1,182 @@
+"""From solved points to tidy result tables: welfare (EV), macro indices, trade and output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from fragcge.model.cge import CGEModel, Equilibrium
+from fragcge.model.system import System
+
+
+def dense(system: System, x: np.ndarray, name: str, fill: float = 0.0) -> np.ndarray:
+    """A variable block as a dense array over its index space (fill where it does not exist)."""
+    b = system.var[name]
+    out = np.full(b.pos.shape, fill)
+    has = b.pos >= 0
+    out[has] = x[b.pos[has]]
+    return out
+
+
+def _param(system: System, theta: np.ndarray, name: str) -> np.ndarray:
+    block = system.params.mutable[name]
+    return theta[block.offset : block.offset + block.size].reshape(block.pos.shape)
+
+
+def route_flows(model: CGEModel, eq: Equilibrium) -> dict[str, np.ndarray]:
+    """Delivered volumes V[i,s,r], shipped goods τ·V, fob and cif price indices on each route."""
+    s, c = model.system, model.cal
+    x, th = eq.x, eq.theta
+    py, pm, M = dense(s, x, "py", 1.0), dense(s, x, "pm", 1.0), dense(s, x, "M")
+    pt_active = dense(s, x, "pt", 1.0)
+    tau, tx, tm = (_param(s, th, k) for k in ("tau", "tx", "tm"))
+    sam = c.sam
+    pfob = py[:, :, None] * (1 + tx) / (1 + sam.tx0)
+    pcif = c.theta_fob * pfob
+    for k, m in enumerate(s.margin_rows):
+        pcif = pcif + c.theta_t[m] * pt_active[k]
+    pdel = tau * pcif * (1 + tm) / (1 + sam.tm0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(c.vxmd > 0, pm[:, None, :] / pdel, 0.0)
+        V = np.where(c.vxmd > 0, M[:, None, :] * ratio ** sam.esubm[:, None, None], 0.0)
+    return {"V": V, "shipped": tau * V, "pfob": pfob, "pcif": pcif, "py": py}
+
+
+def welfare(
+    model: CGEModel, base: Equilibrium, scen: Equilibrium, blocs: dict[str, str]
+) -> pd.DataFrame:
+    """EV[r] = pc_b·vc·(C_s − C_b) and EV in % of baseline income, with bloc and WORLD rows."""
+    s, c = model.system, model.cal
+    regions = c.sam.regions
+    pc_b = dense(s, base.x, "pc", 1.0)
+    C_b, C_s = dense(s, base.x, "C"), dense(s, scen.x, "C")
+    ra_b = dense(s, base.x, "RA")
+    ev = pc_b * c.vfd[0] * (C_s - C_b)
+    rows = [
+        {"region": r, "bloc": blocs.get(r, "nonaligned"), "ev": ev[k], "income": ra_b[k]}
+        for k, r in enumerate(regions)
+    ]
+    df = pd.DataFrame(rows)
+    agg = []
+    for bloc, g in df.groupby("bloc", sort=True):
+        agg.append({"region": bloc, "bloc": bloc, "ev": g.ev.sum(), "income": g.income.sum()})
+    agg.append({"region": "WORLD", "bloc": "WORLD", "ev": df.ev.sum(), "income": df.income.sum()})
+    out = pd.concat([df, pd.DataFrame(agg)], ignore_index=True)
+    out["ev_pct"] = 100.0 * out.ev / out.income
+    return out[["region", "bloc", "ev", "ev_pct"]]
+
+
+def _pct(new: np.ndarray, old: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(old != 0, 100.0 * (new / old - 1.0), 0.0)
+
+
+def _gdp_volume(model: CGEModel, eq: Equilibrium) -> np.ndarray:
+    """Real GDP [r]: value added at benchmark prices, output minus intermediate inputs (double deflation)."""
+    s, c = model.system, model.cal
+    n = c.n_sectors
+    A = _param(s, eq.theta, "A")
+    Y = dense(s, eq.x, "Y")
+    output = (c.vom * A * Y).sum(axis=0)
+    inputs = np.zeros(len(c.sam.regions))
+    for flows, price, tax in ((c.dd0, "py", c.sam.tdf0), (c.di0, "pm", c.sam.tif0)):
+        q = _firm_purchases(model, eq, flows, price)
+        inputs += (q * (1 + tax[:, :n, :])).sum(axis=(0, 1))
+    return output - inputs
+
+
+def _firm_purchases(model: CGEModel, eq: Equilibrium, flows: np.ndarray, price: str) -> np.ndarray:
+    """Firms' purchases [i, j, r] in benchmark units: Y·x̄·(py·A/pint)^σt·(pint/pa)^σc·(pa/p)^σd."""
+    s, c = model.system, model.cal
+    n = c.n_sectors
+    x = eq.x
+    sam = c.sam
+    Y, py = dense(s, x, "Y"), dense(s, x, "py", 1.0)
+    pint, pa = dense(s, x, "pint", 1.0), dense(s, x, "pa", 1.0)[:, :n, :]
+    p = dense(s, x, price, 1.0)
+    A = _param(s, eq.theta, "A")
+    top = (py * A / pint) ** sam.esubt[:, None]
+    mid = (pint[None] / pa) ** sam.esubc[None, :, None]
+    low = (pa / p[:, None, :]) ** sam.esubd[:, None, None]
+    return flows[:, :n, :] * Y[None] * top[None] * mid * low
+
+
+def macro(model: CGEModel, base: Equilibrium, scen: Equilibrium) -> pd.DataFrame:
+    """Per region, % changes: real GDP, CPI, terms of trade, export and import volumes, factor prices."""
+    c = model.cal
+    sam = c.sam
+    fb, fs = route_flows(model, base), route_flows(model, scen)
+    w_exp = c.vxmd * (1 + sam.tx0)
+    w_imp = c.cif
+
+    def exp_price(f):
+        return (w_exp * f["pfob"]).sum(axis=(0, 2)) / w_exp.sum(axis=(0, 2))
+
+    def imp_price(f):
+        return (w_imp * f["pcif"]).sum(axis=(0, 1)) / w_imp.sum(axis=(0, 1))
+
+    def exp_volume(f):
+        return (c.vxmd * f["shipped"]).sum(axis=(0, 2))
+
+    def imp_volume(f):
+        return (c.cif * f["V"]).sum(axis=(0, 1))
+
+    tot_b = exp_price(fb) / imp_price(fb)
+    tot_s = exp_price(fs) / imp_price(fs)
+    s = model.system
+    df = pd.DataFrame(
+        {
+            "region": sam.regions,
+            "gdp_real_pct": _pct(_gdp_volume(model, scen), _gdp_volume(model, base)),
+            "cpi_pct": _pct(dense(s, scen.x, "pc", 1.0), dense(s, base.x, "pc", 1.0)),
+            "tot_pct": _pct(tot_s, tot_b),
+            "export_volume_pct": _pct(exp_volume(fs), exp_volume(fb)),
+            "import_volume_pct": _pct(imp_volume(fs), imp_volume(fb)),
+        }
+    )
+    pf_b, pf_s = dense(s, base.x, "pf", np.nan), dense(s, scen.x, "pf", np.nan)
+    for k, f in enumerate(sam.factors):
+        if sam.factor_kind[f] == "mobile":
+            df[f"pf_{f}_pct"] = _pct(pf_s[k], pf_b[k])
+    return df
+
+
+def trade(model: CGEModel, base: Equilibrium, scen: Equilibrium) -> pd.DataFrame:
+    """Bilateral exports at the exporter's market prices (py·τ·vxmd·V): baseline, new, % change."""
+    c = model.cal
+    sam = c.sam
+    fb, fs = route_flows(model, base), route_flows(model, scen)
+    i, s, r = np.nonzero(c.vxmd > 0)
+
+    def value(f):
+        return (f["py"][:, :, None] * c.vxmd * f["shipped"])[i, s, r]
+
+    vb, vs = value(fb), value(fs)
+    return pd.DataFrame(
+        {
+            "commodity": np.array(sam.sectors)[i],
+            "exporter": np.array(sam.regions)[s],
+            "importer": np.array(sam.regions)[r],
+            "baseline_value": vb,
+            "value": vs,
+            "value_pct": _pct(vs, vb),
+            "volume_pct": _pct(fs["V"][i, s, r], fb["V"][i, s, r]),
+        }
+    )
+
+
+def output(model: CGEModel, base: Equilibrium, scen: Equilibrium) -> pd.DataFrame:
+    """Per region and sector, % changes of output volume (vom·A·Y) and its price py."""
+    s, c = model.system, model.cal
+    sam = c.sam
+    j, r = np.nonzero(c.vom > 0)
+    q_b = (_param(s, base.theta, "A") * dense(s, base.x, "Y"))[j, r]
+    q_s = (_param(s, scen.theta, "A") * dense(s, scen.x, "Y"))[j, r]
+    return pd.DataFrame(
+        {
+            "region": np.array(sam.regions)[r],
+            "sector": np.array(sam.sectors)[j],
+            "output_pct": _pct(q_s, q_b),
+            "price_pct": _pct(dense(s, scen.x, "py", 1.0)[j, r], dense(s, base.x, "py", 1.0)[j, r]),
+        }
+    )
