@@ -41,11 +41,17 @@ class SolveResult:
     max_residual: float
     steps: int = 1
     worst: list[tuple[str, float]] = field(default_factory=list)
+    nonpositive: list[tuple[str, float]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when every scaled residual is below RESIDUAL_TOL."""
-        return bool(np.isfinite(self.max_residual) and self.max_residual < RESIDUAL_TOL)
+        """True when every scaled residual is below RESIDUAL_TOL and every variable is positive.
+
+        The variables carry no bounds (see docs/model.md), so a point with a negative
+        activity or income can satisfy the equations; it is not an equilibrium.
+        """
+        small = np.isfinite(self.max_residual) and self.max_residual < RESIDUAL_TOL
+        return bool(small and not self.nonpositive)
 
 
 class _Problem:
@@ -107,8 +113,17 @@ def run_ipopt(
     max_res = float(np.max(np.abs(res))) if np.all(np.isfinite(res)) else float("inf")
     msg = info["status_msg"]
     message = msg.decode() if isinstance(msg, bytes) else str(msg)
+    labels = system.variable_labels()
+    nonpositive = [(labels[k], float(x[k])) for k in np.flatnonzero(~(x > 0))[:5]]
     return SolveResult(
-        x, int(info["status"]), message, prob.iterations, seconds, max_res, worst=worst
+        x,
+        int(info["status"]),
+        message,
+        prob.iterations,
+        seconds,
+        max_res,
+        worst=worst,
+        nonpositive=nonpositive,
     )
 
 
@@ -161,9 +176,17 @@ def solve(
 def _failure(res: SolveResult, done: float, trial: float, runs: int) -> str:
     """What a failed solve says: status, iterations, the share of the shock reached, residuals."""
     worst = "\n".join(f"    {name:<32} {value: .3e}" for name, value in res.worst)
-    return (
-        f"Ipopt did not reach an equilibrium: status {res.status} ({res.message}), "
+    text = (
+        f"No equilibrium was found. Ipopt's last run: status {res.status} ({res.message}), "
         f"{res.iterations} iterations in the last of {runs} attempts.\n"
         f"  The shock was solved up to {done:.1%} of its size; the step to {trial:.1%} failed.\n"
         f"  Largest scaled residual {res.max_residual:.3e}; the worst equations:\n{worst}"
     )
+    if res.nonpositive:
+        bad = ", ".join(f"{name} = {value:.4g}" for name, value in res.nonpositive)
+        text += (
+            f"\n  Not positive at Ipopt's last point: {bad}; prices, activities and incomes "
+            "must be positive, so this is no equilibrium (a transfer larger than a region's "
+            "income, for instance, leaves none)."
+        )
+    return text
