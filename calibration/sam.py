@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 FINAL_AGENTS = ("hh", "gov", "inv")
-"""Final-demand agents in MODEL.md's notation; files spell them household, government, investment."""
+"""Final-demand agents in MODEL.md's notation; files spell them household, government, …"""
 
 AGENT_FILE_NAMES = {"hh": "household", "gov": "government", "inv": "investment"}
 

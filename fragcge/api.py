@@ -1,4 +1,4 @@
-"""Solving a scenario end to end: dataset → calibration → model → baseline and scenario solves → tables."""
+"""Solving a scenario end to end: dataset → calibration → model → solves → result tables."""
 
 from __future__ import annotations
 

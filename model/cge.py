@@ -16,7 +16,7 @@ from fragcge.model.solve import SolveResult, solve
 from fragcge.model.system import Numeraire, System
 
 CLOSURES = ("default",)
-"""Closures available now; MODEL.md's others (gov-share, savings, short-run, real-wage) come later."""
+"""Closures available now; MODEL.md's gov-share, savings, short-run, real-wage come later."""
 
 
 @dataclass

@@ -89,7 +89,7 @@ def walras(model: CGEModel, shocks: ShockSet) -> Check:
 
 
 def run_checks(model: CGEModel) -> list[Check]:
-    """Replication, homogeneity and Walras' law, in that order; the model is left at the benchmark."""
+    """Replication, homogeneity and Walras' law, in order; leaves the model at the benchmark."""
     shocks = check_shock(model)
     try:
         return [replication(model), homogeneity(model, shocks), walras(model, shocks)]

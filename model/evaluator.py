@@ -29,7 +29,7 @@ class _Compiled:
 
 
 class Evaluator:
-    """F(x) and its Jacobian for a System; rows 0..n−1 are the square system, row n the dropped market."""
+    """F(x) and its Jacobian: rows 0..n−1 are the square system, row n the dropped market."""
 
     def __init__(self, system: System) -> None:
         self.system = system

@@ -72,7 +72,7 @@ def _pct(new: np.ndarray, old: np.ndarray) -> np.ndarray:
 
 
 def _gdp_volume(model: CGEModel, eq: Equilibrium) -> np.ndarray:
-    """Real GDP [r]: value added at benchmark prices, output minus intermediate inputs (double deflation)."""
+    """Real GDP [r]: value added at benchmark prices, output minus inputs (double deflation)."""
     s, c = model.system, model.cal
     n = c.n_sectors
     A = _param(s, eq.theta, "A")
@@ -102,7 +102,7 @@ def _firm_purchases(model: CGEModel, eq: Equilibrium, flows: np.ndarray, price: 
 
 
 def macro(model: CGEModel, base: Equilibrium, scen: Equilibrium) -> pd.DataFrame:
-    """Per region, % changes: real GDP, CPI, terms of trade, export and import volumes, factor prices."""
+    """Per region, % changes: real GDP, CPI, terms of trade, trade volumes, factor prices."""
     c = model.cal
     sam = c.sam
     fb, fs = route_flows(model, base), route_flows(model, scen)

@@ -60,7 +60,7 @@ def _msup(x, p, ops):
 
 
 def _dem_prod(x, p, ops):
-    """c·Y·(py·A/pint)^σt·(pint/pa)^σc·(pa/p_i)^σd: a firm's demand for a domestic or imported good."""
+    """c·Y·(py·A/pint)^σt·(pint/pa)^σc·(pa/p_i)^σd: a firm's demand for a domestic/imported good."""
     y, py, pint, pa, pi = x
     return p[0] * y * (py * p[1] / pint) ** p[2] * (pint / pa) ** p[3] * (pa / pi) ** p[4]
 
@@ -158,7 +158,7 @@ def route_kinds(nm: int) -> dict[str, Kind]:
         return p[0] * p[2] * m * (pm / _pdel(x[2], x[3:], p, nm)) ** p[1]
 
     def tariff_route(x, p, ops):
-        """c·tm·τ·V·(py·(1+tx)·vxmd + Σ pt·vtwr): tariff revenue, c·vxmd and c·vtwr folded into p."""
+        """c·tm·τ·V·(py·(1+tx)·vxmd + Σ pt·vtwr): tariff revenue; vxmd, vtwr are parameters."""
         m, pm, py = x[0], x[1], x[2]
         v = m * (pm / _pdel(py, x[3:], p, nm)) ** p[1]
         base = py * (1 + p[3]) * p[8 + nm]
