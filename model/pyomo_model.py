@@ -69,10 +69,15 @@ def build_pyomo(system: System, x: np.ndarray | None = None) -> PyomoModel:
             ps = [coef] + [p_value(k) for k in g.p[t]]
             bodies[int(g.rows[t])].append(f(xs, ps, _PyomoOps))
     labels = system.labels()
+    block, idx, num_row = system.dropped
+    dropped_key = _key(tuple(_codes(system, block, idx)))
     row = 0
     for name, eq in PAIRS:
         index = _index(system, name)
         rows = {key: row + k for k, key in enumerate(index)}
+        if eq == block:
+            # The dropped market's terms live in row n; its own row holds the numeraire.
+            rows[dropped_key] = system.n
         row += len(index)
         m.add_component(
             eq,
@@ -80,8 +85,6 @@ def build_pyomo(system: System, x: np.ndarray | None = None) -> PyomoModel:
                 index, rule=lambda _m, *key, rows=rows: _equation(bodies[rows[_key(key)]])
             ),
         )
-    block, idx, num_row = system.dropped
-    dropped_key = _key(tuple(_codes(system, block, idx)))
     m.numeraire = pyo.Constraint(expr=_equation(bodies[num_row]))
     getattr(m, block)[dropped_key].deactivate()
     m.walras_check = pyo.Expression(expr=sum(bodies[system.n]))

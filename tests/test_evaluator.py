@@ -117,12 +117,6 @@ def test_pyomo_constraints_equal_evaluator_residuals(setup) -> None:
     assert not _constraint(m, system.dropped_label()).active
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pyomo_model.build_pyomo builds the deactivated dropped-market constraint from the "
-    "row System._swap_rows gave to the numeraire: its body is the numeraire's, and the market "
-    "equation exists only as m.walras_check",
-)
 def test_deactivated_dropped_market_is_the_market_equation(setup) -> None:
     model, x = setup
     system, pm = model.system, model.pyomo
