@@ -37,17 +37,32 @@ def _ces_children(sys: System, rows, child, parent, theta, sigma, scale=None) ->
 
 
 def prf_Y(sys: System) -> None:
-    """Zero profit of Y[j,r]: (1−to)·py·A = c̄·CES(pva, pint; esubt)."""
+    """Zero profit of Y[j,r]: (1−to)·py·A = c̄·CES(pva, pint; esubt).
+
+    Where esubt = esubc the two nests are one CES (MODEL.md: with both 1, one Cobb-Douglas
+    over value added and every intermediate), and the firm has no pint: its Armington
+    composites enter this equation directly with shares θint·θa.
+    """
     c = sys.cal
-    Y, py, pva, pint = (sys.var[k] for k in ("Y", "py", "pva", "pint"))
+    Y, py, pva, pint, pa = (sys.var[k] for k in ("Y", "py", "pva", "pint", "pa"))
     A = sys.params.mutable["A"]
     for child, theta in ((pva, c.theta_va), (pint, c.theta_int)):
-        jr = child.members
-        j, r = jr.T
+        j, r = child.members.T
         rows = Y.pos[j, r]
         _ces_children(
             sys, rows, child.pos[j, r], py.pos[j, r], theta[j, r], c.sam.esubt[j], A.pos[j, r]
         )
+    n = c.n_sectors
+    i, j, r = np.argwhere((pa.pos[:, :n, :] >= 0) & (pint.pos[None] < 0)).T
+    _ces_children(
+        sys,
+        Y.pos[j, r],
+        pa.pos[i, j, r],
+        py.pos[j, r],
+        c.theta_int[j, r] * c.theta_a[i, j, r],
+        c.sam.esubt[j],
+        A.pos[j, r],
+    )
 
 
 def def_pva(sys: System) -> None:
@@ -171,9 +186,11 @@ def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -
     A = P.mutable["A"]
     weight = flows if value_rate is None else flows * value_rate
     i, j, r = np.argwhere(weight[:, :n, :] != 0).T
-    leo = (c.sam.esubt[j] == 0) & (c.sam.esubc[j] == 0)
     coef = -weight[i, j, r] / scale(i, r)
-    full = ~leo
+    esubt, esubc = c.sam.esubt[j], c.sam.esubc[j]
+    leo = (esubt == 0) & (esubc == 0)
+    flat = (esubt == esubc) & ~leo
+    full = esubt != esubc
     sys.terms.add(
         "dem_prod" + suffix,
         rows_of(i[full], r[full]),
@@ -186,11 +203,23 @@ def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -
         ],
         [
             A.pos[j, r][full],
-            P.const(c.sam.esubt[j][full]),
-            P.const(c.sam.esubc[j][full]),
+            P.const(esubt[full]),
+            P.const(esubc[full]),
             P.const(c.sam.esubd[i][full]),
         ],
         coef[full],
+    )
+    sys.terms.add(
+        "dem_prod_flat" + suffix,
+        rows_of(i[flat], r[flat]),
+        [
+            v["Y"].pos[j, r][flat],
+            v["py"].pos[j, r][flat],
+            v["pa"].pos[i, j, r][flat],
+            price.pos[i, r][flat],
+        ],
+        [A.pos[j, r][flat], P.const(esubt[flat]), P.const(c.sam.esubd[i][flat])],
+        coef[flat],
     )
     sys.terms.add(
         "dem_prod_leo" + suffix,

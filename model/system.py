@@ -78,7 +78,7 @@ class System:
             "Y": produced,
             "py": produced,
             "pva": produced & (c.theta_va > 0),
-            "pint": produced & (c.theta_int > 0),
+            "pint": produced & (c.theta_int > 0) & (sam.esubt != sam.esubc)[:, None],
             "pa": (c.dd0 + c.di0) > 0,
             "M": c.vim > 0,
             "pm": c.vim > 0,

@@ -70,6 +70,17 @@ def _dem_prod_val(x, p, ops):
     return _dem_prod(x, p, ops) * x[4]
 
 
+def _dem_prod_flat(x, p, ops):
+    """c·Y·(py·A/pa)^σ·(pa/p_i)^σd: a firm's demand when esubt = esubc = σ (one CES nest)."""
+    y, py, pa, pi = x
+    return p[0] * y * (py * p[1] / pa) ** p[2] * (pa / pi) ** p[3]
+
+
+def _dem_prod_flat_val(x, p, ops):
+    """The same demand times its price p_i."""
+    return _dem_prod_flat(x, p, ops) * x[3]
+
+
 def _dem_prod_leo(x, p, ops):
     """c·Y·(pa/p_i)^σd: a firm's demand when esubt = esubc = 0 (Leontief above the Armington nest).
 
@@ -190,6 +201,8 @@ BASIC_KINDS = {
     "msup": Kind("msup", 3, 1, _msup),
     "dem_prod": Kind("dem_prod", 5, 5, _dem_prod),
     "dem_prod_val": Kind("dem_prod_val", 5, 5, _dem_prod_val),
+    "dem_prod_flat": Kind("dem_prod_flat", 4, 4, _dem_prod_flat),
+    "dem_prod_flat_val": Kind("dem_prod_flat_val", 4, 4, _dem_prod_flat_val),
     "dem_prod_leo": Kind("dem_prod_leo", 3, 2, _dem_prod_leo),
     "dem_prod_leo_val": Kind("dem_prod_leo_val", 3, 2, _dem_prod_leo_val),
     "dem_fac": Kind("dem_fac", 4, 4, _dem_fac),

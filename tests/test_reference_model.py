@@ -24,7 +24,7 @@ from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.report import dense
 from fragcge.model.shocks import ShockSet
 
-CASES = [(3, 3, 0, False), (3, 3, 1, False), (4, 3, 2, False), (3, 3, 3, True)]
+CASES = [(3, 3, 0, False), (3, 3, 1, False), (4, 3, 2, False), (3, 3, 3, True), (3, 3, 4, "flat")]
 """(regions, sectors, seed, special) of the shocked solves; special: the elasticities of
 :func:`special_elasticities`, else the synthetic draws (all strictly between 0 and 1 or
 above, never exactly 0 or 1)."""
@@ -43,6 +43,11 @@ def special_elasticities(sam: GlobalSAM) -> GlobalSAM:
         esubg=0.0,
         esubi=1.0,
     )
+
+
+def flat_elasticities(sam: GlobalSAM) -> GlobalSAM:
+    """esubt = esubc in every sector (CES, Cobb-Douglas, Leontief): the model merges the nests."""
+    return replace(sam, esubt=np.array([0.5, 1.0, 0.0]), esubc=np.array([0.5, 1.0, 0.0]))
 
 
 def combined_shock(sam: GlobalSAM, seed: int) -> ShockSet:
@@ -80,12 +85,16 @@ def worst(residuals: dict[str, np.ndarray]) -> tuple[str, float]:
 @pytest.fixture(
     scope="module",
     params=CASES,
-    ids=lambda c: f"{c[0]}x{c[1]}-seed{c[2]}" + ("-special" if c[3] else ""),
+    ids=lambda c: (
+        f"{c[0]}x{c[1]}-seed{c[2]}" + {False: "", True: "-special", "flat": "-flat"}[c[3]]
+    ),
 )
 def solved(request) -> tuple[GlobalSAM, ShockSet, dict[str, np.ndarray]]:
     n_regions, n_sectors, seed, special = request.param
     sam = synthetic_sam(n_regions, n_sectors, seed=seed)
-    if special:
+    if special == "flat":
+        sam = flat_elasticities(sam)
+    elif special:
         sam = special_elasticities(sam)
     model = CGEModel(calibrate(sam), pyomo=False)
     shocks = combined_shock(sam, seed)
