@@ -134,14 +134,6 @@ def _parameters(m: pyo.ConcreteModel, system: System) -> dict[int, object]:
     for g in system.groups:
         used.update(np.unique(g.p).tolist())
         used.update(np.unique(g.coef_params[g.coef_params >= 0]).tolist())
-    sam = system.cal.sam
-    sets = {
-        "i": sam.sectors,
-        "j": sam.sectors,
-        "r": sam.regions,
-        "s": sam.regions,
-        "f": sam.factors,
-    }
     param_of: dict[int, object] = {}
     for name, block in system.params.mutable.items():
         pos = block.offset + np.arange(block.size)
@@ -152,10 +144,7 @@ def _parameters(m: pyo.ConcreteModel, system: System) -> dict[int, object]:
             m.add_component(name, p)
             param_of[block.offset] = p
             continue
-        index = [
-            _key(tuple(sets[a][int(c)] for a, c in zip(block.axes, cell, strict=True)))
-            for cell in cells
-        ]
+        index = [_key(tuple(system.codes(block.axes, cell))) for cell in cells]
         values = system.theta[pos[keep]].tolist()
         p = pyo.Param(index, mutable=True, initialize=dict(zip(index, values, strict=True)))
         m.add_component(name, p)

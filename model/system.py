@@ -220,6 +220,10 @@ class System:
         ]
 
     def _codes(self, name: str, idx: np.ndarray) -> list[str]:
+        return self.codes(self.var[name].axes, idx)
+
+    def codes(self, axes: tuple[str, ...], idx) -> list[str]:
+        """Codes of a dense index along named axes, e.g. ("i", "r"), (6, 5) → ["ELE", "CHN"]."""
         sam = self.cal.sam
         sets = {
             "i": sam.sectors,
@@ -230,7 +234,4 @@ class System:
             "g": sam.agents,
             "m": sam.margins,
         }
-        axes = self.var[name].axes
-        if name in ("YT", "pt"):
-            return [sam.margins[int(idx[0])]]
         return [sets[a][int(k)] for a, k in zip(axes, idx, strict=True)]
