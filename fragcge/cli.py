@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -31,6 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FragcgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) closed the pipe; results were already written.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,15 +70,16 @@ def _solve(args: argparse.Namespace) -> int:
     out = args.out or Path("results") / run.name
     write_run(run, out)
     m, sam = run.model, run.model.cal.sam
-    r = run.scen.result
     print(f"scenario   {run.resolved.label}")
     print(f"baseline   {run.resolved.baseline_label}")
     print(f"dataset    {sam.name}: {len(sam.regions)} regions x {len(sam.sectors)} sectors")
     print(f"closure    {m.closure}")
     print(f"numeraire  {m.numeraire.describe()}")
+    base, scen = run.base.result, run.scen.result
     print(
-        f"solved     Ipopt status {r.status} ({r.message}), {r.iterations} iterations, "
-        f"largest scaled residual {r.max_residual:.1e}, Walras {run.scen.walras:.1e}"
+        f"solved     baseline {base.iterations} and scenario {scen.iterations} Ipopt iterations "
+        f"(status {scen.status}); largest scaled residual {scen.max_residual:.1e}, "
+        f"Walras {run.scen.walras:.1e}"
     )
     for note in run.resolved.notes:
         print(f"note       {note}")
