@@ -104,3 +104,19 @@ def test_a_broken_benchmark_is_caught() -> None:
 def test_run_checks_order_and_names(default_model: CGEModel) -> None:
     names = [c.name for c in run_checks(default_model)]
     assert names == ["benchmark replication", "homogeneity", "Walras' law"]
+
+
+def test_walras_check_catches_a_leak_in_income(monkeypatch) -> None:
+    """Drop tariff revenue from income: the dropped market no longer clears. The check can fail."""
+    from fragcge.model.structure import Terms
+
+    add = Terms.add
+
+    def without_tariff_revenue(self, kind, *args, **kwargs):
+        if kind != "tariff_route":
+            add(self, kind, *args, **kwargs)
+
+    monkeypatch.setattr(Terms, "add", without_tariff_revenue)
+    model = CGEModel(calibrate(synthetic_sam(3, 3, seed=5)), pyomo=False)
+    check = walras(model, check_shock(model))
+    assert not check.passed and check.value > 1e-4
