@@ -11,7 +11,7 @@ from fragcge.calibration.calibrate import Calibration
 from fragcge.errors import FragcgeError
 from fragcge.model.evaluator import Evaluator
 from fragcge.model.pyomo_model import build_pyomo
-from fragcge.model.shocks import ShockSet
+from fragcge.model.shocks import PARAMETERS, ShockSet
 from fragcge.model.solve import SolveResult, solve
 from fragcge.model.system import Numeraire, System
 
@@ -75,7 +75,7 @@ class CGEModel:
         extra: dict[str, np.ndarray] | None = None,
     ) -> Equilibrium:
         """Solve at the scenario's parameter levels from x0 (default: the benchmark)."""
-        target = {k: np.asarray(getattr(shocks, k), dtype=float) for k in ("tau", "tm", "tx", "vb")}
+        target = {k: np.asarray(getattr(shocks, k), dtype=float) for k in PARAMETERS}
         target.update(extra or {})
         x0 = self.benchmark() if x0 is None else x0
         result = solve(self.system, self.evaluator, x0, target)

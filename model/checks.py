@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,12 +26,26 @@ class Check:
 
 def check_shock(model: CGEModel) -> ShockSet:
     """A test shock touching every mechanism: +20% iceberg costs on all international routes,
-    +5 tariff points on the first region's imports, and balanced trade (vb = 0)."""
+    +5 tariff points on the first region's imports, +2 export-tax points on the last
+    region's exports, +5% productivity in the first sector, −5% of every endowment in the
+    last region, and balanced trade (vb = 0)."""
     bench = ShockSet.benchmark(model.cal.sam)
-    tm = bench.tm.copy()
+    tm, tx = bench.tm.copy(), bench.tx.copy()
     tm[:, :, 0] += 0.05
-    return ShockSet(
-        tau=np.where(model.cal.vxmd > 0, 1.2, 1.0), tm=tm, tx=bench.tx, vb=np.zeros_like(bench.vb)
+    tx[:, -1, :] += 0.02
+    A, endow, endow_s = bench.A.copy(), bench.endow.copy(), bench.endow_s.copy()
+    A[0] = 1.05
+    endow[:, -1] = 0.95
+    endow_s[:, :, -1] = 0.95
+    return replace(
+        bench,
+        tau=np.where(model.cal.vxmd > 0, 1.2, 1.0),
+        tm=tm,
+        tx=tx,
+        vb=np.zeros_like(bench.vb),
+        A=A,
+        endow=endow,
+        endow_s=endow_s,
     )
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from fragcge.calibration.calibrate import Calibration
 from fragcge.model import equations
-from fragcge.model.shocks import ShockSet
+from fragcge.model.shocks import PARAMETERS, ShockSet
 from fragcge.model.structure import Block, Params, TermGroup, Terms, make_block
 
 PAIRS = (
@@ -123,16 +123,16 @@ class System:
 
     def _parameters(self) -> Params:
         """Mutable scenario parameters at their benchmark values (constants come with terms)."""
-        c, sam = self.cal, self.cal.sam
+        sam = self.cal.sam
         bench = ShockSet.benchmark(sam)
         P = Params()
         P.add_mutable("tau", ("i", "r", "s"), bench.tau)
         P.add_mutable("tm", ("i", "r", "s"), bench.tm)
         P.add_mutable("tx", ("i", "r", "s"), bench.tx)
         P.add_mutable("vb", ("r",), bench.vb)
-        P.add_mutable("A", ("j", "r"), np.ones_like(c.vom))
-        P.add_mutable("endow", ("f", "r"), np.ones_like(c.evom))
-        P.add_mutable("endow_s", ("f", "j", "r"), np.ones_like(c.evom_s))
+        P.add_mutable("A", ("j", "r"), bench.A)
+        P.add_mutable("endow", ("f", "r"), bench.endow)
+        P.add_mutable("endow_s", ("f", "j", "r"), bench.endow_s)
         P.add_mutable("G", ("r",), np.ones(len(sam.regions)))
         P.add_mutable("I", ("r",), np.ones(len(sam.regions)))
         P.add_mutable("pnum", (), np.ones(1))
@@ -176,7 +176,7 @@ class System:
 
     def set_shocks(self, shocks: ShockSet) -> None:
         """Load scenario parameter levels into θ."""
-        for name in ("tau", "tm", "tx", "vb"):
+        for name in PARAMETERS:
             self.set_param(name, getattr(shocks, name))
 
     def set_param(self, name: str, values: np.ndarray | float) -> None:

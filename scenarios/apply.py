@@ -12,7 +12,16 @@ from fragcge.errors import ScenarioError
 from fragcge.model.shocks import ShockSet
 from fragcge.scenarios.messages import ScenarioWarning, unknown
 from fragcge.scenarios.select import Selector
-from fragcge.scenarios.spec import BilateralTable, Ntb, Scenario, Tariff, Transfer
+from fragcge.scenarios.spec import (
+    BilateralTable,
+    Endowment,
+    ExportTax,
+    Ntb,
+    Productivity,
+    Scenario,
+    Tariff,
+    Transfer,
+)
 
 TRANSFER_RTOL = 1e-6
 """Σ vb must vanish to this fraction of world final expenditure (the dataset's own tolerance)."""
@@ -21,41 +30,74 @@ TRANSFER_RTOL = 1e-6
 def apply_shocks(start: ShockSet, scenario: Scenario, selector: Selector) -> ShockSet:
     """``start`` with ``scenario``'s own shocks on top; names resolve through ``selector``."""
     sam = selector.sam
-    tau, tm, vb = start.tau, start.tm, start.vb
+    tau, tm, tx, vb = start.tau, start.tm, start.tx, start.vb
+    A, endow, endow_s = start.A, start.endow, start.endow_s
     for shock in scenario.shocks:
+        at = shock.origin.at
         match shock:
             case Ntb():
-                cells = selector.cells(shock.route, shock.sectors, shock.origin.at)
+                cells = selector.cells(shock.route, shock.sectors, at)
                 tau = np.where(cells, tau * (1.0 + shock.rate), tau)
             case Tariff():
-                cells = selector.cells(shock.route, shock.sectors, shock.origin.at)
-                tm = _tariff(tm, cells, shock.rate, shock.mode, shock.origin.at("rate"), sam)
+                cells = selector.cells(shock.route, shock.sectors, at)
+                tm = _ad_valorem(tm, cells, shock.rate, shock.mode, at("rate"), sam, "tariff")
+            case ExportTax():
+                cells = selector.cells(shock.route, shock.sectors, at)
+                tx = _ad_valorem(tx, cells, shock.rate, shock.mode, at("rate"), sam, "export_tax")
+            case Endowment():
+                factors = selector.factors(shock.factors, at("factor"))
+                regions = selector.regions(shock.regions, at("regions"))
+                # A factor is mobile or specific: the multiplier in the other array is unused.
+                endow = np.where(np.outer(factors, regions), endow * (1.0 + shock.rate), endow)
+                cells = factors[:, None, None] & regions[None, None, :]
+                endow_s = np.where(cells, endow_s * (1.0 + shock.rate), endow_s)
+            case Productivity():
+                sectors = selector.sectors(shock.sectors, at("sectors"))
+                regions = selector.regions(shock.regions, at("regions"))
+                A = np.where(np.outer(sectors, regions), A * (1.0 + shock.rate), A)
             case Transfer():
                 vb = _transfer(vb, shock, sam)
             case BilateralTable():
                 cells, rates = _table_rates(shock, sam)
                 if shock.apply == "ntb":
                     tau = np.where(cells, tau * (1.0 + rates), tau)
+                elif shock.apply == "tariff":
+                    tm = _ad_valorem(tm, cells, rates, shock.mode, at("file"), sam, "tariff")
                 else:
-                    tm = _tariff(tm, cells, rates, shock.mode, shock.origin.at("file"), sam)
-    return ShockSet(tau=tau.copy(), tm=tm.copy(), tx=start.tx.copy(), vb=vb.copy())
+                    tx = _ad_valorem(tx, cells, rates, shock.mode, at("file"), sam, "export_tax")
+    return ShockSet(
+        tau=tau.copy(),
+        tm=tm.copy(),
+        tx=tx.copy(),
+        vb=vb.copy(),
+        A=A.copy(),
+        endow=endow.copy(),
+        endow_s=endow_s.copy(),
+    )
 
 
-def _tariff(
-    tm: np.ndarray,
+_RATE_NAMES = {"tariff": ("tariff", "tm"), "export_tax": ("export tax", "tx")}
+"""An ad valorem instrument's name in messages, and the symbol of its rate."""
+
+
+def _ad_valorem(
+    rates: np.ndarray,
     cells: np.ndarray,
     rate: float | np.ndarray,
     mode: str,
     where: str,
     sam: GlobalSAM,
+    instrument: str,
 ) -> np.ndarray:
-    new = np.where(cells, rate if mode == "set" else tm + rate, tm)
+    """Route rates (tm or tx) with ``rate`` added or set on ``cells``; 1 + rate must stay > 0."""
+    new = np.where(cells, rate if mode == "set" else rates + rate, rates)
     broken = np.argwhere(cells & (new <= -1.0))
     if len(broken):
         i, r, s = broken[0]
+        name, symbol = _RATE_NAMES[instrument]
         raise ScenarioError(
-            f"{where}: the tariff on {sam.sectors[i]} from {sam.regions[r]} to "
-            f"{sam.regions[s]} becomes {new[i, r, s]:g}; 1 + tm must stay > 0"
+            f"{where}: the {name} on {sam.sectors[i]} from {sam.regions[r]} to "
+            f"{sam.regions[s]} becomes {new[i, r, s]:g}; 1 + {symbol} must stay > 0"
         )
     return new
 

@@ -22,8 +22,11 @@ from fragcge.scenarios.spec import (
     SECTOR_ELASTICITIES,
     BilateralTable,
     Elasticity,
+    Endowment,
+    ExportTax,
     Ntb,
     Origin,
+    Productivity,
     Route,
     ScalarElasticity,
     Scenario,
@@ -40,10 +43,16 @@ _ROUTE_KEYS = ("between", "from", "to", "sectors")
 SHOCK_KEYS = {
     "ntb": ("instrument", *_ROUTE_KEYS, "rate"),
     "tariff": ("instrument", *_ROUTE_KEYS, "rate", "mode"),
+    "export_tax": ("instrument", *_ROUTE_KEYS, "rate", "mode"),
+    "endowment": ("instrument", "factor", "regions", "rate"),
+    "productivity": ("instrument", "regions", "sectors", "rate"),
     "transfer": ("instrument", "values", "absorb", "balanced"),
     "bilateral_table": ("instrument", "file", "apply", "mode"),
 }
-TARIFF_MODES = ("add", "set")
+RATE_MODES = ("add", "set")
+"""How a tariff or export tax rate applies: added to the current rate, or replacing it."""
+TABLE_INSTRUMENTS = ("ntb", "tariff", "export_tax")
+"""Instruments a bilateral_table can apply per route."""
 
 Where = Callable[[str], str]
 """Names the place of a key in the file being read, for messages."""
@@ -282,21 +291,42 @@ def _shock(table: dict, source: SourceFile, index: int) -> Shock:
     _available(instrument, at("instrument"), INSTRUMENTS)
     _check_keys(table, SHOCK_KEYS[instrument], source, "shock", index)
     if instrument == "ntb":
-        rate = _number(_required(table, "rate", where), at("rate"))
-        if rate <= -1:
-            raise ScenarioError(
-                f"{at('rate')}: rate = {rate:g} must be > -1 (τ is multiplied by 1 + rate)"
-            )
-        return Ntb(origin, _route(table, at), _sectors(table, at), rate)
-    if instrument == "tariff":
-        mode = _mode(table, at)
-        rate = _number(_required(table, "rate", where), at("rate"))
-        if mode == "set" and rate <= -1:
-            raise ScenarioError(f"{at('rate')}: rate = {rate:g} must be > -1 (1 + tm > 0)")
-        return Tariff(origin, _route(table, at), _sectors(table, at), rate, mode)
+        rate = _proportional(table, origin, "τ")
+        return Ntb(origin, _route(table, at), _selection(table, "sectors", at), rate)
+    if instrument in ("tariff", "export_tax"):
+        return _ad_valorem(table, origin, instrument)
+    if instrument == "endowment":
+        rate = _proportional(table, origin, "the endowment")
+        return Endowment(origin, _selection(table, "factor", at), _regions(table, at), rate)
+    if instrument == "productivity":
+        rate = _proportional(table, origin, "the productivity A")
+        sectors = _selection(table, "sectors", at)
+        return Productivity(origin, sectors, _regions(table, at), rate)
     if instrument == "transfer":
         return _transfer(table, origin)
     return _bilateral_table(table, origin)
+
+
+def _proportional(table: dict, origin: Origin, what: str) -> float:
+    """The required ``rate`` of a shock that multiplies ``what`` by 1 + rate."""
+    rate = _number(_required(table, "rate", origin.at()), origin.at("rate"))
+    if rate <= -1:
+        raise ScenarioError(
+            f"{origin.at('rate')}: rate = {rate:g} must be > -1 ({what} is multiplied by 1 + rate)"
+        )
+    return rate
+
+
+def _ad_valorem(table: dict, origin: Origin, instrument: str) -> Tariff | ExportTax:
+    """A tariff or export tax: rate points added to the route's rate, or replacing it."""
+    at = origin.at
+    mode = _mode(table, at)
+    rate = _number(_required(table, "rate", at()), at("rate"))
+    symbol = "tm" if instrument == "tariff" else "tx"
+    if mode == "set" and rate <= -1:
+        raise ScenarioError(f"{at('rate')}: rate = {rate:g} must be > -1 (1 + {symbol} > 0)")
+    record = Tariff if instrument == "tariff" else ExportTax
+    return record(origin, _route(table, at), _selection(table, "sectors", at), rate, mode)
 
 
 def _available(instrument: str, where: str, available: tuple[str, ...]) -> None:
@@ -305,14 +335,19 @@ def _available(instrument: str, where: str, available: tuple[str, ...]) -> None:
             f"{where}: instrument {instrument!r} comes in a later version of fragcge; "
             f"available now: {', '.join(available)}"
         )
+    if instrument in INSTRUMENTS and instrument not in available:
+        raise ScenarioError(
+            f"{where}: instrument {instrument!r} is not set per route; allowed: "
+            f"{', '.join(available)}"
+        )
     if instrument not in available:
         raise unknown(where, "instrument", instrument, available + LATER_INSTRUMENTS)
 
 
 def _mode(table: dict, at: Where) -> str:
     mode = _text(table.get("mode", "add"), at("mode"))
-    if mode not in TARIFF_MODES:
-        raise unknown(at("mode"), "mode", mode, TARIFF_MODES)
+    if mode not in RATE_MODES:
+        raise unknown(at("mode"), "mode", mode, RATE_MODES)
     return mode
 
 
@@ -336,9 +371,15 @@ def _route(table: dict, at: Where) -> Route:
     return Route(exporters, importers, False)
 
 
-def _sectors(table: dict, at: Where) -> str | tuple[str, ...]:
-    sectors = table.get("sectors", "all")
-    return sectors if isinstance(sectors, str) and sectors else _names(sectors, at("sectors"))
+def _selection(table: dict, key: str, at: Where) -> str | tuple[str, ...]:
+    """Sectors or factors: "all" (the default), a group or code, or a list of them."""
+    value = table.get(key, "all")
+    return value if isinstance(value, str) and value else _names(value, at(key))
+
+
+def _regions(table: dict, at: Where) -> tuple[str, ...]:
+    """Blocs and regions a shock applies in; () (the default) means every region."""
+    return _names(table["regions"], at("regions")) if "regions" in table else ()
 
 
 def _transfer(table: dict, origin: Origin) -> Transfer:
@@ -371,9 +412,9 @@ def _bilateral_table(table: dict, origin: Origin) -> BilateralTable:
     at, where = origin.at, origin.at()
     folder = origin.source.path.parent
     apply = _text(_required(table, "apply", where), at("apply"))
-    _available(apply, at("apply"), ("ntb", "tariff"))
+    _available(apply, at("apply"), TABLE_INSTRUMENTS)
     if apply == "ntb" and "mode" in table:
-        raise ScenarioError(f'{at("mode")}: mode applies to apply = "tariff" only')
+        raise ScenarioError(f'{at("mode")}: mode applies to apply = "tariff" or "export_tax" only')
     mode = _mode(table, at)
     source, rows = read_rows(
         folder / _text(_required(table, "file", where), at("file")), at("file")

@@ -103,6 +103,15 @@ class Selector:
                 raise unknown(where, "sector or group", name, ["all", *self.groups, *codes])
         return np.array([c in chosen for c in codes])
 
+    def factors(self, factors: str | tuple[str, ...], where: str) -> np.ndarray:
+        """Boolean mask over factors of "all", or of the named factors."""
+        codes = self.sam.factors
+        names = (factors,) if isinstance(factors, str) else factors
+        for name in names:
+            if name != "all" and name not in codes:
+                raise unknown(where, "factor", name, ["all", *codes])
+        return np.array([code in names or "all" in names for code in codes])
+
     def cells(
         self, route: Route, sectors: str | tuple[str, ...], at: Callable[[str], str]
     ) -> np.ndarray:

@@ -7,17 +7,18 @@ from pathlib import Path
 
 from fragcge.scenarios.source import SourceFile
 
-INSTRUMENTS = ("ntb", "tariff", "transfer", "bilateral_table")
-"""Instruments this version applies."""
-
-LATER_INSTRUMENTS = (
-    "ntb_rent",
+INSTRUMENTS = (
+    "ntb",
+    "tariff",
     "export_tax",
-    "export_quota",
-    "export_ban",
     "endowment",
     "productivity",
+    "transfer",
+    "bilateral_table",
 )
+"""Instruments this version applies."""
+
+LATER_INSTRUMENTS = ("ntb_rent", "export_quota", "export_ban")
 """Instruments of SCENARIOS.md recognised but not yet applied."""
 
 CLOSURES = ("default",)
@@ -107,10 +108,60 @@ class Tariff:
     @property
     def label(self) -> str:
         """How the shock reads in a report."""
-        size = (
-            f"{100 * self.rate:+g} points" if self.mode == "add" else f"set to {100 * self.rate:g}%"
-        )
+        size = _points(self.rate, self.mode)
         return f"tariff {size} on {_sectors(self.sectors)} {self.route.label}"
+
+
+@dataclass(frozen=True)
+class ExportTax:
+    """Export tax: ``rate`` added to tx (mode "add") or replacing it (mode "set")."""
+
+    origin: Origin
+    route: Route
+    sectors: str | tuple[str, ...]
+    rate: float
+    mode: str
+
+    @property
+    def label(self) -> str:
+        """How the shock reads in a report."""
+        size = _points(self.rate, self.mode)
+        return f"export tax {size} on {_sectors(self.sectors)} {self.route.label}"
+
+
+@dataclass(frozen=True)
+class Endowment:
+    """Factor supply: the endowments of ``factors`` in ``regions`` multiplied by (1 + rate).
+
+    ``factors`` is "all" or factor codes; ``regions`` names blocs and regions, () every one.
+    """
+
+    origin: Origin
+    factors: str | tuple[str, ...]
+    regions: tuple[str, ...]
+    rate: float
+
+    @property
+    def label(self) -> str:
+        """How the shock reads in a report."""
+        what = "every factor" if self.factors == "all" else _names(_tuple(self.factors))
+        return f"endowment {100 * self.rate:+g}% of {what} in {_regions(self.regions)}"
+
+
+@dataclass(frozen=True)
+class Productivity:
+    """Hicks-neutral productivity: A times (1 + rate) in the selected sectors and regions."""
+
+    origin: Origin
+    sectors: str | tuple[str, ...]
+    regions: tuple[str, ...]
+    rate: float
+
+    @property
+    def label(self) -> str:
+        """How the shock reads in a report."""
+        where = f"{_sectors(self.sectors)} in {_regions(self.regions)}"
+        return f"productivity {100 * self.rate:+g}% for {where}"
 
 
 @dataclass(frozen=True)
@@ -146,7 +197,7 @@ class BilateralRow:
 
 @dataclass(frozen=True)
 class BilateralTable:
-    """Per-route rates read from a CSV and applied as instrument ``apply`` (ntb or tariff)."""
+    """Per-route rates from a CSV, applied as instrument ``apply`` (ntb, tariff, export_tax)."""
 
     origin: Origin
     table: SourceFile
@@ -157,11 +208,11 @@ class BilateralTable:
     @property
     def label(self) -> str:
         """How the shock reads in a report."""
-        mode = " set" if self.apply == "tariff" and self.mode == "set" else ""
+        mode = " set" if self.mode == "set" else ""
         return f"{self.apply}{mode} per route from {self.table.path.name} ({len(self.rows)} rows)"
 
 
-Shock = Ntb | Tariff | Transfer | BilateralTable
+Shock = Ntb | Tariff | ExportTax | Endowment | Productivity | Transfer | BilateralTable
 
 
 @dataclass(frozen=True)
@@ -192,6 +243,18 @@ class Scenario:
 
 def _names(names: tuple[str, ...]) -> str:
     return names[0] if len(names) == 1 else "[" + ", ".join(names) + "]"
+
+
+def _tuple(names: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (names,) if isinstance(names, str) else names
+
+
+def _regions(regions: tuple[str, ...]) -> str:
+    return _names(regions) if regions else "every region"
+
+
+def _points(rate: float, mode: str) -> str:
+    return f"{100 * rate:+g} points" if mode == "add" else f"set to {100 * rate:g}%"
 
 
 def _sectors(sectors: str | tuple[str, ...]) -> str:

@@ -13,6 +13,10 @@ Variables (dense, over their full index space): ``Y[j,r]``, ``py[i,r]``, ``pm[i,
 ``pc[r]``, ``pg[r]``, ``pinv[r]``, ``YT[m]``, ``pt[m]`` (by position among the margins),
 ``RA[r]`` (income in value). ``G`` and ``I`` are parameters fixed at 1 (default closure)
 and the numeraire is the default Laspeyres index of mobile-factor prices, so ``pnum = 1``.
+From the ShockSet come the route parameters, the transfers, the productivity ``A[j,r]``
+(SCENARIOS.md: zero profit ``(1−to)·py·A = cY``, supply ``vom·A·Y``, output tax base
+``to·py·vom·A·Y``; the inputs per unit of activity ``Y`` do not depend on ``A``) and the
+endowment multipliers ``endow[f,r]``, ``endow_s[f,j,r]`` of the factor supplies.
 Output, factor and purchase tax rates are not scenario parameters of a ShockSet: they stay
 at their benchmark values (written out below all the same, as the formulas have them).
 """
@@ -160,6 +164,8 @@ def mdl_residuals(
     mobile = acc["mobile"]
     tau, tm, tx = (np.asarray(getattr(shocks, k), dtype=float) for k in ("tau", "tm", "tx"))
     vb = np.asarray(shocks.vb, dtype=float)
+    A = np.asarray(shocks.A, dtype=float)
+    endow, endow_s = np.asarray(shocks.endow, dtype=float), np.asarray(shocks.endow_s, dtype=float)
     # Tax rates a ShockSet cannot change: at their benchmark levels.
     to, tf, tdf, tif = sam.to0, sam.tf0, sam.tdf0, sam.tif0
     G = np.ones(R)
@@ -251,7 +257,7 @@ def mdl_residuals(
             top = ces_index([va / (va + inter), inter / (va + inter)], [pva, pint], sam.esubt[j])
             c_bar = 1 - sam.to0[j, r]
             cY = c_bar * top
-            prf_Y[j, r] = ((1 - to[j, r]) * py[j, r] - cY) / c_bar
+            prf_Y[j, r] = ((1 - to[j, r]) * py[j, r] * A[j, r] - cY) / c_bar
             # Demands per unit of Y down the nest: x̄ · Π (c/c̄ · p̄/p)^σ.
             if va > 0:
                 scale_va = (top / pva) ** sam.esubt[j]
@@ -297,11 +303,12 @@ def mdl_residuals(
     for k, m in enumerate(midx):
         supply_margin[m] = sam.vst[k] * YT[k] * pt[k] / py[m]
     demand_py = dd.sum(axis=1) + (sam.vxmd * shipped).sum(axis=2) + supply_margin
-    mkt_py = _ratio(vom * Y - demand_py, vom)
+    mkt_py = _ratio(vom * A * Y - demand_py, vom)
     mkt_pm = _ratio(acc["vim"] * M - di.sum(axis=1), acc["vim"])
     evom, evom_s = acc["evom"], acc["evom_s"]
-    mkt_pf = _ratio(evom - fdem.sum(axis=1), evom) * mobile[:, None]
-    mkt_ps = _ratio(evom_s - fdem, evom_s) * (~mobile)[:, None, None]
+    supply_f, supply_s = evom * endow, evom_s * endow_s
+    mkt_pf = _ratio(supply_f - fdem.sum(axis=1), evom) * mobile[:, None]
+    mkt_ps = _ratio(supply_s - fdem, evom_s) * (~mobile)[:, None, None]
     spend_c = v["pc"] * vfd[0] * v["C"]
     mkt_pc = _ratio(spend_c - (v["RA"] - v["pg"] * vfd[1] * G - v["pinv"] * vfd[2] * I), vfd[0])
     mkt_pt = np.zeros(K)
@@ -312,9 +319,9 @@ def mdl_residuals(
     # --- Income ----------------------------------------------------------------------------
     income = np.zeros(R)
     for r in range(R):
-        factor_income = (pf[mobile, r] * evom[mobile, r]).sum()
-        factor_income += (ps[~mobile, :, r] * evom_s[~mobile, :, r]).sum()
-        output_tax = (to[:, r] * py[:, r] * vom[:, r] * Y[:, r]).sum()
+        factor_income = (pf[mobile, r] * supply_f[mobile, r]).sum()
+        factor_income += (ps[~mobile, :, r] * supply_s[~mobile, :, r]).sum()
+        output_tax = (to[:, r] * py[:, r] * vom[:, r] * A[:, r] * Y[:, r]).sum()
         fprice = np.where(mobile[:, None], pf[:, r][:, None], ps[:, :, r])  # [f, j]
         factor_tax = (tf[:, :, r] * fprice * fdem[:, :, r]).sum()
         purchase_tax = (tdf[:, :, r] * py[:, r][:, None] * dd[:, :, r]).sum()

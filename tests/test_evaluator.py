@@ -38,6 +38,9 @@ def setup(request) -> tuple[CGEModel, np.ndarray]:
         tm=np.where(routes, sam.tm0 + rng.uniform(0.0, 0.2, routes.shape), sam.tm0),
         tx=np.where(routes, sam.tx0 + rng.uniform(-0.05, 0.05, routes.shape), sam.tx0),
         vb=bench.vb + np.linspace(-1.0, 1.0, n_regions),
+        A=rng.uniform(0.9, 1.1, bench.A.shape),
+        endow=rng.uniform(0.9, 1.1, bench.endow.shape),
+        endow_s=rng.uniform(0.9, 1.1, bench.endow_s.shape),
     )
     model.system.set_shocks(shocks)
     x = model.benchmark() * rng.uniform(0.9, 1.1, model.system.n)

@@ -2,8 +2,9 @@
 
 tests/reference_model.py recomputes every unit cost and nested demand from MODEL.md's
 formulas. At the benchmark its residuals vanish (a check of the reference itself); after a
-combined shock on a dataset with every tax, margins, mobile and specific factors and
-non-zero transfers, the model's solution must satisfy every one of its equations. This is
+combined shock (trade costs, tariffs, export taxes, transfers, productivity, endowments) on
+a dataset with every tax, margins, mobile and specific factors and non-zero transfers, the
+model's solution must satisfy every one of its equations. This is
 the test that catches net-of-tax shares where MODEL.md wants gross-of-tax ones (the
 benchmark would still replicate). A slightly perturbed solution must fail it.
 """
@@ -51,7 +52,8 @@ def flat_elasticities(sam: GlobalSAM) -> GlobalSAM:
 
 
 def combined_shock(sam: GlobalSAM, seed: int) -> ShockSet:
-    """Iceberg costs, tariffs and export taxes on several routes, transfers moved (Σ Δvb = 0)."""
+    """Iceberg costs, tariffs and export taxes on several routes, transfers moved (Σ Δvb = 0),
+    productivity and factor endowments changed in some sectors and regions."""
     rng = np.random.default_rng(100 + seed)
     bench = ShockSet.benchmark(sam)
     routes = sam.vxmd > 0
@@ -65,7 +67,10 @@ def combined_shock(sam: GlobalSAM, seed: int) -> ShockSet:
     move = rng.uniform(-1.0, 1.0, len(sam.regions))
     move -= move.mean()
     vb = bench.vb + 0.05 * np.abs(bench.vb).max() * move / np.abs(move).max()
-    return ShockSet(tau=tau, tm=tm, tx=tx, vb=vb)
+    A = np.where(rng.random(bench.A.shape) < 0.5, rng.uniform(0.9, 1.15, bench.A.shape), 1.0)
+    endow = rng.uniform(0.9, 1.1, bench.endow.shape)
+    endow_s = rng.uniform(0.9, 1.1, bench.endow_s.shape)
+    return replace(bench, tau=tau, tm=tm, tx=tx, vb=vb, A=A, endow=endow, endow_s=endow_s)
 
 
 def model_values(model: CGEModel, eq: Equilibrium) -> dict[str, np.ndarray]:
@@ -117,7 +122,7 @@ def test_reference_vanishes_at_the_benchmark(size: tuple[int, int], seed: int) -
 
 
 def test_datasets_exercise_every_feature(solved) -> None:
-    """Every tax is non-zero, there are margins, both kinds of factor, transfers, no σ = 1."""
+    """Every tax, margins, both kinds of factor, transfers, and every mutable parameter moved."""
     sam, shocks, values = solved
     for rate in TAX_RATES:
         assert np.abs(getattr(sam, rate)).max() > 0.01, rate
@@ -129,6 +134,7 @@ def test_datasets_exercise_every_feature(solved) -> None:
     assert (shocks.tau[routes] != 1).sum() >= 3
     assert (shocks.tm[routes] != sam.tm0[routes]).sum() >= 3
     assert (shocks.tx[routes] != sam.tx0[routes]).sum() >= 3
+    assert (shocks.A != 1).sum() >= 2 and (shocks.endow != 1).all() and (shocks.endow_s != 1).all()
     assert np.abs(values["py"] - 1).max() > 0.01, "the shock should move prices"
     assert np.abs(values["C"] - 1).max() > 0.01, "the shock should move welfare"
 

@@ -436,14 +436,14 @@ def test_unknown_instrument(tmp_path: Path) -> None:
     text = HEAD + '[[shock]]\ninstrument = "ntbs"\nbetween = ["USA", "CHN"]\nrate = 0.3\n'
     message = error(write(tmp_path, "bad.toml", text))
     assert "bad.toml:5" in message and "instrument" in message and "'ntbs'" in message
-    assert "ntb, tariff, transfer, bilateral_table" in message
+    assert "ntb, tariff, export_tax, endowment, productivity, transfer, bilateral_table" in message
 
 
 def test_instrument_of_a_later_version(tmp_path: Path) -> None:
     text = HEAD + '[[shock]]\ninstrument = "export_ban"\nbetween = ["USA", "CHN"]\n'
     message = error(write(tmp_path, "bad.toml", text))
     assert "bad.toml:5" in message and "'export_ban'" in message and "later version" in message
-    assert "available now: ntb, tariff, transfer, bilateral_table" in message
+    assert "available now: ntb, tariff, export_tax, endowment, productivity, transfer" in message
 
 
 def test_closure_not_available_yet(tmp_path: Path) -> None:
@@ -544,8 +544,8 @@ def test_unknown_elasticity(tmp_path: Path) -> None:
         ),
         (
             HEAD + '[[shock]]\ninstrument = "bilateral_table"\nfile = "x.csv"\n'
-            'apply = "export_tax"\n',
-            ["bad.toml:7: [[shock]] #1 apply", "'export_tax'", "later version", "ntb, tariff"],
+            'apply = "export_ban"\n',
+            ["bad.toml:7: [[shock]] #1 apply", "'export_ban'", "later version", "ntb, tariff"],
         ),
         (
             HEAD + '[[shock]]\ninstrument = "bilateral_table"\nfile = "x.csv"\napply = "ntb"\n',
@@ -570,3 +570,162 @@ def test_baseline_on_another_dataset_is_refused(tmp_path: Path) -> None:
     write(tmp_path, "other.toml", HEAD.replace("wiod2011_10x8", "gtap11"))
     message = error(write(tmp_path, "bad.toml", HEAD + 'baseline = "other"\n'))
     assert "bad.toml:4: [scenario] baseline" in message and "'gtap11'" in message
+
+
+# export_tax, endowment, productivity
+
+BLOCS = '[blocs]\nwest = ["USA", "EUR", "OAD", "JPN", "KOR"]\neast = ["CHN", "RUS"]\n'
+
+
+def test_export_tax_adds_points_or_sets_the_rate(tmp_path: Path, sam: GlobalSAM) -> None:
+    text = (
+        HEAD + BLOCS + '[[shock]]\ninstrument = "export_tax"\nfrom = "west"\nto = "CHN"\n'
+        'sectors = "strategic"\nrate = 0.1\n'
+        '[[shock]]\ninstrument = "export_tax"\nfrom = "USA"\nto = "CHN"\nsectors = "ELE"\n'
+        'mode = "set"\nrate = 0.05\n'
+    )
+    resolved = resolve(load_scenario(write(tmp_path, "t.toml", text)), sam)
+    expected = sam.tx0.copy()
+    for sector in STRATEGIC:
+        for region in WEST:
+            expected[I[sector], R[region], R["CHN"]] += 0.1
+    expected[I["ELE"], R["USA"], R["CHN"]] = 0.05
+    np.testing.assert_array_equal(resolved.shocks.tx, expected)
+    np.testing.assert_array_equal(resolved.shocks.tm, sam.tm0)
+    np.testing.assert_array_equal(resolved.shocks.tau, np.ones_like(sam.vxmd))
+    assert resolved.shock_labels == (
+        "export tax +10 points on strategic from west to CHN",
+        "export tax set to 5% on ELE from USA to CHN",
+    )
+
+
+def test_endowment_of_a_factor_in_blocs_and_regions(tmp_path: Path, sam: GlobalSAM) -> None:
+    text = (
+        HEAD + BLOCS + '[[shock]]\ninstrument = "endowment"\nfactor = "va"\nregions = "west"\n'
+        'rate = 0.1\n[[shock]]\ninstrument = "endowment"\nregions = ["east", "IND"]\n'
+        "rate = -0.2\n"
+    )
+    resolved = resolve(load_scenario(write(tmp_path, "t.toml", text)), sam)
+    expected = np.ones((1, len(REGIONS)))
+    expected[0, [R[r] for r in WEST]] = 1.1
+    expected[0, [R[r] for r in (*EAST, "IND")]] = 0.8
+    np.testing.assert_allclose(resolved.shocks.endow, expected, rtol=1e-15)
+    np.testing.assert_array_equal(resolved.shocks.A, np.ones((len(SECTORS), len(REGIONS))))
+    assert resolved.shock_labels == (
+        "endowment +10% of va in west",
+        "endowment -20% of every factor in [east, IND]",
+    )
+
+
+def test_productivity_compounds_over_shocks(tmp_path: Path, sam: GlobalSAM) -> None:
+    text = (
+        HEAD + '[[shock]]\ninstrument = "productivity"\nsectors = "strategic"\nregions = "CHN"\n'
+        'rate = 0.05\n[[shock]]\ninstrument = "productivity"\nsectors = ["ELE"]\nrate = 0.1\n'
+    )
+    resolved = resolve(load_scenario(write(tmp_path, "t.toml", text)), sam)
+    expected = np.ones((len(SECTORS), len(REGIONS)))
+    expected[[I[s] for s in STRATEGIC], R["CHN"]] = 1.05
+    expected[I["ELE"], :] *= 1.1
+    np.testing.assert_allclose(resolved.shocks.A, expected, rtol=1e-15)
+    np.testing.assert_array_equal(resolved.shocks.endow, np.ones((1, len(REGIONS))))
+    assert resolved.shock_labels == (
+        "productivity +5% for strategic in CHN",
+        "productivity +10% for ELE in every region",
+    )
+
+
+def test_bilateral_table_of_export_taxes(tmp_path: Path, sam: GlobalSAM) -> None:
+    write(tmp_path, "tx.csv", "commodity,exporter,importer,rate\nCHM,JPN,KOR,0.3\n")
+    path = write(
+        tmp_path,
+        "t.toml",
+        HEAD + '[[shock]]\ninstrument = "bilateral_table"\nfile = "tx.csv"\napply = "export_tax"\n',
+    )
+    resolved = resolve(load_scenario(path), sam)
+    expected = sam.tx0.copy()
+    expected[I["CHM"], R["JPN"], R["KOR"]] += 0.3
+    np.testing.assert_array_equal(resolved.shocks.tx, expected)
+    assert resolved.shock_labels == ("export_tax per route from tx.csv (1 rows)",)
+
+
+@pytest.mark.parametrize(
+    ("shock", "fragments"),
+    [
+        (
+            'instrument = "endowment"\nfactor = "lab"\nrate = 0.1\n',
+            ["bad.toml:6: [[shock]] #1 factor", "unknown factor 'lab'", "allowed: all, va"],
+        ),
+        (
+            'instrument = "endowment"\nfactor = ["va", "VA"]\nrate = 0.1\n',
+            ["bad.toml:6: [[shock]] #1 factor", "'VA'", "did you mean 'va'"],
+        ),
+        (
+            'instrument = "endowment"\nregions = "wset"\nrate = 0.1\n',
+            ["bad.toml:6: [[shock]] #1 regions", "'wset'", "nonaligned, USA"],
+        ),
+        (
+            'instrument = "productivity"\nregions = ["CHN", "CHA"]\nrate = 0.1\n',
+            ["bad.toml:6: [[shock]] #1 regions", "unknown bloc or region 'CHA'", "CHN"],
+        ),
+        (
+            'instrument = "productivity"\nsectors = "strategc"\nrate = 0.1\n',
+            ["bad.toml:6: [[shock]] #1 sectors", "'strategc'", "all, strategic, AGF"],
+        ),
+        (
+            'instrument = "export_tax"\nfrom = "USA"\nto = "CHN"\nrate = -1.5\n',
+            [
+                "bad.toml:8: [[shock]] #1 rate",
+                "export tax on AGF from USA to CHN becomes -1.5",
+                "1 + tx must stay > 0",
+            ],
+        ),
+    ],
+)
+def test_new_instruments_refuse_unknown_codes(
+    tmp_path: Path, sam: GlobalSAM, shock: str, fragments: list[str]
+) -> None:
+    message = resolve_error(write(tmp_path, "bad.toml", HEAD + "[[shock]]\n" + shock), sam)
+    for fragment in fragments:
+        assert fragment in message
+
+
+@pytest.mark.parametrize(
+    ("shock", "fragments"),
+    [
+        (
+            'instrument = "endowment"\nrate = -1\n',
+            ["bad.toml:6: [[shock]] #1 rate", "must be > -1", "endowment is multiplied"],
+        ),
+        (
+            'instrument = "productivity"\nsectors = "ELE"\nrate = -1.2\n',
+            ["bad.toml:7: [[shock]] #1 rate", "rate = -1.2 must be > -1", "A is multiplied"],
+        ),
+        (
+            'instrument = "export_tax"\nto = "USA"\nmode = "set"\nrate = -1\n',
+            ["bad.toml:8: [[shock]] #1 rate", "must be > -1 (1 + tx > 0)"],
+        ),
+        ('instrument = "productivity"\nregions = "CHN"\n', ["[[shock]] #1", "missing key rate"]),
+        (
+            'instrument = "endowment"\nsectors = "ELE"\nrate = 0.1\n',
+            ["bad.toml:6", "unknown key 'sectors'", "allowed: factor, instrument, rate, regions"],
+        ),
+        (
+            'instrument = "endowment"\nfactor = 3\nrate = 0.1\n',
+            ["bad.toml:6: [[shock]] #1 factor", "a name or a list of names"],
+        ),
+        (
+            'instrument = "export_tax"\nsectors = "ELE"\nrate = 0.1\n',
+            ["bad.toml:5: [[shock]] #1 instrument", "no route"],
+        ),
+        (
+            'instrument = "bilateral_table"\nfile = "x.csv"\napply = "endowment"\n',
+            ["bad.toml:7: [[shock]] #1 apply", "'endowment'", "not set per route"],
+        ),
+    ],
+)
+def test_new_instruments_refuse_bad_values(
+    tmp_path: Path, shock: str, fragments: list[str]
+) -> None:
+    message = error(write(tmp_path, "bad.toml", HEAD + "[[shock]]\n" + shock))
+    for fragment in fragments:
+        assert fragment in message, message

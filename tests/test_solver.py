@@ -3,6 +3,8 @@ is solved in steps from the last solution."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -17,11 +19,10 @@ from fragcge.model.solve import solve
 def _shock(sam, tau: float, tariff: float) -> ShockSet:
     bench = ShockSet.benchmark(sam)
     routes = sam.vxmd > 0
-    return ShockSet(
+    return replace(
+        bench,
         tau=np.where(routes, tau, 1.0),
         tm=np.where(routes, bench.tm + tariff, bench.tm),
-        tx=bench.tx,
-        vb=bench.vb,
     )
 
 

@@ -8,6 +8,8 @@ of the model's own solution.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from reference_data import armington_sam, ge_gravity_eu2000
@@ -22,7 +24,7 @@ from fragcge.model.shocks import ShockSet
 def _iceberg(sam, tau: np.ndarray) -> ShockSet:
     """The benchmark ShockSet with iceberg costs tau[exporter, importer] of the one good."""
     bench = ShockSet.benchmark(sam)
-    return ShockSet(tau=tau[None].copy(), tm=bench.tm, tx=bench.tx, vb=bench.vb)
+    return replace(bench, tau=tau[None].copy())
 
 
 def _trade_values(model: CGEModel, eq: Equilibrium) -> np.ndarray:
