@@ -1,4 +1,4 @@
-"""The command line: fragcge solve | check | data show."""
+"""The command line: fragcge solve | report | appendix | check | data show."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from fragcge.errors import FragcgeError, SolveError
 
 DEFAULT_DATA = "wiod2011_10x8"
+DEFAULT_REPORT = "report"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,6 +49,31 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("scenario", type=Path, help="scenario file (.toml)")
     solve.add_argument("--out", type=Path, help="result folder (default: results/<name>)")
     solve.set_defaults(run=_solve)
+    report = sub.add_parser(
+        "report", help="tables and figures from result folders, side by side when several"
+    )
+    report.add_argument(
+        "results", type=Path, nargs="+", metavar="RESULT_DIR", help="folders written by solve"
+    )
+    report.add_argument(
+        "--format", choices=("md", "latex", "csv"), default="md", help="table format (default md)"
+    )
+    report.add_argument(
+        "--out",
+        type=Path,
+        default=Path(DEFAULT_REPORT),
+        help=f"folder for tables/ and figures/ (default: {DEFAULT_REPORT}/ in the current folder)",
+    )
+    report.set_defaults(run=_report)
+    appendix = sub.add_parser(
+        "appendix",
+        help="solve missing or outdated scenarios, regenerate every table and figure and index.md",
+    )
+    appendix.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO", help=".toml")
+    appendix.add_argument(
+        "--out", type=Path, required=True, help="appendix folder (results/ are kept in it)"
+    )
+    appendix.set_defaults(run=_appendix)
     check = sub.add_parser(
         "check", help="benchmark replication, homogeneity and Walras' law on a dataset"
     )
@@ -87,6 +113,24 @@ def _solve(args: argparse.Namespace) -> int:
     print(welfare_table(run.tables["welfare"], str(sam.meta.get("unit", "value"))))
     print()
     print(f"results    {out}  ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from fragcge.reports.report import write_report
+    from fragcge.reports.results import load_result
+
+    results = [load_result(path) for path in args.results]
+    items = write_report(results, args.out, [args.format])
+    for item in items:
+        print(f"{item.kind:<7}{item.name:<36}{', '.join(str(f) for f in item.files)}")
+    return 0
+
+
+def _appendix(args: argparse.Namespace) -> int:
+    from fragcge.reports.appendix import build_appendix
+
+    build_appendix(args.scenarios, args.out)
     return 0
 
 

@@ -15,3 +15,7 @@ class ScenarioError(FragcgeError):
 
 class SolveError(FragcgeError):
     """Ipopt did not reach an equilibrium; carries status, iterations and largest residuals."""
+
+
+class ReportError(FragcgeError):
+    """A result folder is missing its manifest or a table, or results cannot be compared."""

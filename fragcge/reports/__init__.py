@@ -1,0 +1,1 @@
+"""Tables and figures from solved scenarios: `fragcge report` and `fragcge appendix`."""

@@ -1,0 +1,186 @@
+"""Report tables: welfare, its decomposition, bloc-to-bloc trade and sector output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from fragcge.reports.results import NONALIGNED, WORLD, Result
+
+
+@dataclass(frozen=True)
+class Table:
+    """A report table: label columns first, then numbers shown with a fixed number of decimals."""
+
+    name: str
+    caption: str
+    frame: pd.DataFrame
+    labels: int
+    decimals: int
+    note: str = ""
+    rules: tuple[int, ...] = field(default=())
+    """Row positions a horizontal rule goes before (e.g. where the bloc rows start)."""
+
+
+def bloc_order(blocs: dict[str, str]) -> list[str]:
+    """Blocs in the order their first region appears, the non-aligned group last."""
+    order = list(dict.fromkeys(blocs.values()))
+    return [b for b in order if b != NONALIGNED] + [b for b in order if b == NONALIGNED]
+
+
+def region_order(ref: Result) -> list[str]:
+    """Regions grouped by bloc, within a bloc from the largest EV gain to the largest loss."""
+    pct = ref.welfare.set_index("region")["ev_pct"]
+    rank = {b: k for k, b in enumerate(bloc_order(ref.blocs))}
+    return sorted(ref.regions, key=lambda r: (rank[ref.blocs[r]], -pct[r], r))
+
+
+def _members(blocs: dict[str, str], bloc: str) -> set[str]:
+    return {r for r, b in blocs.items() if b == bloc}
+
+
+def _welfare_rows(ref: Result) -> pd.DataFrame:
+    """Region and bloc labels of the welfare rows: regions, then blocs, then the world."""
+    blocs = bloc_order(ref.blocs)
+    regions = region_order(ref)
+    return pd.DataFrame(
+        {
+            "region": regions + blocs + [WORLD],
+            "bloc": [ref.blocs[r] for r in regions] + blocs + [WORLD],
+        }
+    )
+
+
+def _welfare_column(result: Result, ref: Result, rows: pd.DataFrame, col: str) -> list[float]:
+    """A welfare column on the reference rows; a bloc whose members differ is left blank."""
+    values = result.welfare.set_index("region")[col]
+    out = []
+    for region in rows.region:
+        same = region in result.regions or region == WORLD
+        same = same or _members(result.blocs, region) == _members(ref.blocs, region)
+        out.append(float(values[region]) if same and region in values.index else np.nan)
+    return out
+
+
+def welfare(results: list[Result], col: str = "ev_pct") -> Table:
+    """EV by region, bloc and world, one column per scenario (blocs of the first result)."""
+    ref = results[0]
+    frame = _welfare_rows(ref)
+    for r in results:
+        frame[r.name] = _welfare_column(r, ref, frame, col)
+    pct = col == "ev_pct"
+    return Table(
+        name="welfare" if pct else "welfare_ev",
+        caption=(
+            "Equivalent variation, % of baseline income"
+            if pct
+            else f"Equivalent variation, {ref.unit}"
+        ),
+        frame=frame,
+        labels=2,
+        decimals=3 if pct else 1,
+        note=_several(
+            results,
+            f"Bloc rows as defined in {ref.name}; n/a where a scenario's bloc has other members.",
+        ),
+        rules=(len(ref.regions),),
+    )
+
+
+def decomposition(result: Result) -> Table | None:
+    """EV and its additive decomposition for one scenario; None when welfare.csv has none."""
+    cols = result.decomposition
+    if not cols:
+        return None
+    frame = _welfare_rows(result)
+    values = result.welfare.set_index("region")
+    pct = all(c.endswith("_pct") for c in cols)
+    ev = "ev_pct" if pct else "ev"
+    for c in (ev, *cols):
+        frame[c] = [float(values.loc[r, c]) for r in frame.region]
+    return Table(
+        name=f"welfare_decomposition_{result.name}",
+        caption=f"Decomposition of EV, {'% of baseline income' if pct else result.unit}: "
+        f"{result.name}",
+        frame=frame,
+        labels=2,
+        decimals=3 if pct else 1,
+        rules=(len(result.regions),),
+    )
+
+
+def trade_groups(ref: Result) -> tuple[str, dict[str, str]]:
+    """How trade is grouped: by the blocs of ref, or by region when ref defines no blocs."""
+    if len(set(ref.blocs.values())) > 1:
+        return "bloc", ref.blocs
+    # One group holding every region would show a single, uninformative number.
+    return "region", {r: r for r in region_order(ref)}
+
+
+def bloc_trade_matrix(result: Result, blocs: dict[str, str]) -> pd.DataFrame:
+    """Change in trade value (%) from exporter group (rows) to importer group (columns)."""
+    t = result.trade
+    grouped = (
+        t.assign(exporter_bloc=t.exporter.map(blocs), importer_bloc=t.importer.map(blocs))
+        .groupby(["exporter_bloc", "importer_bloc"])[["baseline_value", "value"]]
+        .sum()
+    )
+    pct = (grouped.value / grouped.baseline_value - 1.0) * 100.0
+    order = bloc_order(blocs)
+    return pct.unstack().reindex(index=order, columns=order)
+
+
+def bloc_trade(results: list[Result]) -> Table:
+    """Trade value change by exporter and importer bloc (or region), one column per scenario."""
+    ref = results[0]
+    kind, groups = trade_groups(ref)
+    order = bloc_order(groups)
+    pairs = [(e, i) for e in order for i in order]
+    frame = pd.DataFrame(pairs, columns=[f"exporter_{kind}", f"importer_{kind}"])
+    for r in results:
+        m = bloc_trade_matrix(r, groups)
+        frame[r.name] = [float(m.loc[e, i]) for e, i in pairs]
+    # Pairs without trade (a region with itself: trade.csv holds no domestic flows) are dropped.
+    frame = frame.dropna(how="all", subset=[r.name for r in results]).reset_index(drop=True)
+    return Table(
+        name="bloc_trade",
+        caption=f"Change in trade value by exporter and importer {kind}, %",
+        frame=frame,
+        labels=2,
+        decimals=2,
+        note=_several(results, f"Regions grouped into the blocs of {ref.name} for every scenario. ")
+        + "Values at market prices, summed over commodities, in the numeraire of each run.",
+    )
+
+
+def output(results: list[Result]) -> Table:
+    """Output volume change (%) by region and sector, one column per scenario."""
+    ref = results[0]
+    regions = region_order(ref)
+    frame = pd.DataFrame(
+        [(r, s) for r in regions for s in ref.sectors], columns=["region", "sector"]
+    )
+    for res in results:
+        values = res.output.set_index(["region", "sector"])["output_pct"]
+        frame[res.name] = [float(values[k]) for k in zip(frame.region, frame.sector, strict=True)]
+    return Table(
+        name="output",
+        caption="Change in output volume by region and sector, %",
+        frame=frame,
+        labels=2,
+        decimals=2,
+    )
+
+
+def all_tables(results: list[Result]) -> list[Table]:
+    """Every report table for the given results, in the order the report lists them."""
+    tables = [welfare(results), welfare(results, "ev")]
+    tables += [t for t in map(decomposition, results) if t is not None]
+    return tables + [bloc_trade(results), output(results)]
+
+
+def _several(results: list[Result], note: str) -> str:
+    """A note that only matters when scenarios are compared."""
+    return note if len(results) > 1 else ""
