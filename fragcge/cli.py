@@ -99,7 +99,7 @@ def _solve(args: argparse.Namespace) -> int:
     print(f"scenario   {run.resolved.label}")
     print(f"baseline   {run.resolved.baseline_label}")
     print(f"dataset    {sam.name}: {len(sam.regions)} regions x {len(sam.sectors)} sectors")
-    print(f"closure    {m.closure}")
+    print(f"closure    {m.closure.name}: {m.closure.description}")
     print(f"numeraire  {m.numeraire.describe()}")
     base, scen = run.base.result, run.scen.result
     print(

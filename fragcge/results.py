@@ -27,6 +27,13 @@ SORT_KEYS = {
     "output": ["region", "sector"],
 }
 
+WELFARE_MEASURES = {
+    "C": "EV of the household utility index C at baseline prices (G and I fixed); "
+    "ev_pct in % of baseline regional income",
+    "U": "EV of the regional utility U = C^ac G^ag I^ai (benchmark expenditure shares) at "
+    "baseline prices; ev_pct in % of baseline regional income",
+}
+
 PACKAGES = ("fragcge", "pyomo", "cyipopt-wheels", "casadi", "numpy", "pandas")
 
 
@@ -107,11 +114,10 @@ def manifest(run: Run) -> dict[str, object]:
             "sectors": list(sam.sectors),
             "factors": {f: sam.factor_kind[f] for f in sam.factors},
         },
-        "closure": model.closure,
+        "closure": {"name": model.closure.name, "meaning": model.closure.description},
         "numeraire": model.numeraire.describe(),
         "dropped_equation": model.system.dropped_label(),
-        "welfare_measure": "EV of the household utility index C at baseline prices "
-        "(G and I fixed in the default closure); ev_pct in % of baseline regional income",
+        "welfare_measure": WELFARE_MEASURES[model.closure.welfare],
         "blocs": run.resolved.blocs,
         "elasticities": _elasticities(run),
         "model": {

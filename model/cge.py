@@ -8,15 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from fragcge.calibration.calibrate import Calibration
-from fragcge.errors import FragcgeError
+from fragcge.model.closures import Closure, close, get_closure
 from fragcge.model.evaluator import Evaluator
 from fragcge.model.pyomo_model import build_pyomo
 from fragcge.model.shocks import PARAMETERS, ShockSet
 from fragcge.model.solve import SolveResult, solve
 from fragcge.model.system import Numeraire, System
-
-CLOSURES = ("default",)
-"""Closures available now; MODEL.md's gov-share, savings, short-run, real-wage come later."""
 
 
 @dataclass
@@ -44,14 +41,10 @@ class CGEModel:
         numeraire: Numeraire | None = None,
         pyomo: bool = True,
     ) -> None:
-        if closure not in CLOSURES:
-            raise FragcgeError(
-                f"closure {closure!r} is not available; available: {', '.join(CLOSURES)}"
-            )
-        self.closure = closure
-        self.cal = cal
+        self.closure: Closure = get_closure(closure)
+        self.cal = close(cal, self.closure)
         t0 = time.perf_counter()
-        self.system = System(cal, numeraire)
+        self.system = System(self.cal, numeraire, self.closure)
         t1 = time.perf_counter()
         self.pyomo = build_pyomo(self.system) if pyomo else None
         t2 = time.perf_counter()

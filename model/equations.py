@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from fragcge.model.system import System
 
 FIN = {"hh": "C", "gov": "G", "inv": "I"}
+FIXED_LEVEL = {"gov": "Gbar", "inv": "Ibar"}
+"""Parameters that set G and I where the closure keeps them exogenous."""
 FIN_PRICE = {"hh": "pc", "gov": "pg", "inv": "pinv"}
 
 
@@ -236,14 +238,25 @@ def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -
         common = [v["pa"].pos[i, g, r], price.pos[i, r]]
         p = [P.const(sigma[agent], len(i)), P.const(c.sam.esubd[i])]
         coef = -weight[i, g, r] / scale(i, r)
-        if agent == "hh":
+        endogenous = v[FIN[agent]].pos[r] >= 0
+        fixed = ~endogenous
+        sys.terms.add(
+            "dem_fin" + suffix,
+            rows_of(i[endogenous], r[endogenous]),
+            [v[FIN[agent]].pos[r][endogenous], fin_price[endogenous]]
+            + [a[endogenous] for a in common],
+            [a[endogenous] for a in p],
+            coef[endogenous],
+        )
+        if agent != "hh":
+            level = P.mutable[FIXED_LEVEL[agent]].pos[r][fixed]
             sys.terms.add(
-                "dem_fin" + suffix, rows_of(i, r), [v["C"].pos[r], fin_price, *common], p, coef
-            )
-        else:
-            activity = P.mutable[FIN[agent]].pos[r]
-            sys.terms.add(
-                "dem_fix" + suffix, rows_of(i, r), [fin_price, *common], p, coef, [activity]
+                "dem_fix" + suffix,
+                rows_of(i[fixed], r[fixed]),
+                [fin_price[fixed]] + [a[fixed] for a in common],
+                [a[fixed] for a in p],
+                coef[fixed],
+                [level],
             )
 
 
@@ -329,8 +342,15 @@ def mkt_pf(sys: System) -> None:
     """Factor markets: mobile pf[f,r]: evom = Σ_j demand; specific ps[f,j,r]: evom_s = demand."""
     c, P = sys.cal, sys.params
     pf, ps = sys.var["pf"], sys.var["ps"]
+    L = sys.var["L"]
     f, r = pf.members.T
-    sys.terms.add("const", pf.pos[f, r], [], [], 1.0, [P.mutable["endow"].pos[f, r]])
+    employed = L.pos[f, r] >= 0
+    full = ~employed
+    endow = P.mutable["endow"].pos[f, r]
+    sys.terms.add("const", pf.pos[f, r][full], [], [], 1.0, [endow[full]])
+    sys.terms.add(
+        "lin", pf.pos[f, r][employed], [L.pos[f, r][employed]], [], 1.0, [endow[employed]]
+    )
     f, j, r = ps.members.T
     sys.terms.add("const", ps.pos[f, j, r], [], [], 1.0, [P.mutable["endow_s"].pos[f, j, r]])
 
@@ -352,16 +372,55 @@ def mkt_pc(sys: System) -> None:
     rows = pc.pos[r]
     sys.terms.add("lin2", rows, [pc.pos[r], v["C"].pos[r]], [], 1.0)
     sys.terms.add("lin", rows, [v["RA"].pos[r]], [], -1.0 / vc)
-    for k, (price, activity) in enumerate((("pg", "G"), ("pinv", "I")), start=1):
-        has = v[price].pos[r] >= 0
+    for k, agent in enumerate(("gov", "inv"), start=1):
+        price, activity = v[FIN_PRICE[agent]].pos[r], v[FIN[agent]].pos[r]
+        endogenous, fixed = activity >= 0, (activity < 0) & (price >= 0)
+        share = c.vfd[k, r] / vc
+        sys.terms.add(
+            "lin2",
+            rows[endogenous],
+            [price[endogenous], activity[endogenous]],
+            [],
+            share[endogenous],
+        )
         sys.terms.add(
             "lin",
-            rows[has],
-            [v[price].pos[r[has]]],
+            rows[fixed],
+            [price[fixed]],
             [],
-            c.vfd[k, r[has]] / vc[has],
-            [P.mutable[activity].pos[r[has]]],
+            share[fixed],
+            [P.mutable[FIXED_LEVEL[agent]].pos[r[fixed]]],
         )
+
+
+def shr_G(sys: System) -> None:
+    """Government spending a fixed share of income (gov-share closure): pg·vg·G = (vg/RA0)·RA."""
+    _income_share(sys, "gov")
+
+
+def sav_I(sys: System) -> None:
+    """Investment from a fixed savings rate (savings closure): pinv·vi·I = (vi/RA0)·RA."""
+    _income_share(sys, "inv")
+
+
+def _income_share(sys: System, agent: str) -> None:
+    """pX·X − RA/RA0 = 0: spending on X stays the benchmark share of income (divided by vX)."""
+    v = sys.var
+    activity = v[FIN[agent]]
+    (r,) = activity.members.T
+    rows = activity.pos[r]
+    sys.terms.add("lin2", rows, [v[FIN_PRICE[agent]].pos[r], rows], [], 1.0)
+    sys.terms.add("lin", rows, [v["RA"].pos[r]], [], -1.0 / sys.cal.ra0[r])
+
+
+def rwg_L(sys: System) -> None:
+    """Fixed real wage (real-wage closure): pf[f,r] = pc[r], employment L[f,r] adjusts."""
+    v = sys.var
+    L = v["L"]
+    f, r = L.members.T
+    rows = L.pos[f, r]
+    sys.terms.add("lin", rows, [v["pf"].pos[f, r]], [], 1.0)
+    sys.terms.add("lin", rows, [v["pc"].pos[r]], [], -1.0)
 
 
 def mkt_pt(sys: System) -> None:
@@ -394,9 +453,20 @@ def inc_RA(sys: System) -> None:
         [P.mutable["vb"].pos[r], P.mutable["pnum"].pos[np.zeros_like(r)]],
     )
     pf, ps = v["pf"], v["ps"]
+    L = v["L"]
     f, r = pf.members.T
+    employed = L.pos[f, r] >= 0
+    full = ~employed
+    coef = -c.evom[f, r] / ra0[r]
+    endow = P.mutable["endow"].pos[f, r]
+    sys.terms.add("lin", RA.pos[r][full], [pf.pos[f, r][full]], [], coef[full], [endow[full]])
     sys.terms.add(
-        "lin", RA.pos[r], [pf.pos[f, r]], [], -c.evom[f, r] / ra0[r], [P.mutable["endow"].pos[f, r]]
+        "lin2",
+        RA.pos[r][employed],
+        [pf.pos[f, r][employed], L.pos[f, r][employed]],
+        [],
+        coef[employed],
+        [endow[employed]],
     )
     f, j, r = ps.members.T
     sys.terms.add(
@@ -451,5 +521,8 @@ BLOCKS = (
     mkt_pc,
     mkt_pt,
     inc_RA,
+    shr_G,
+    sav_I,
+    rwg_L,
 )
 """Every equation block; with the numeraire they make the square system."""

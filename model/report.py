@@ -45,13 +45,33 @@ def route_flows(model: CGEModel, eq: Equilibrium) -> dict[str, np.ndarray]:
 def welfare(
     model: CGEModel, base: Equilibrium, scen: Equilibrium, blocs: dict[str, str]
 ) -> pd.DataFrame:
-    """EV[r] = pc_b·vc·(C_s − C_b) and EV in % of baseline income, with bloc and WORLD rows."""
+    """Hicksian EV at baseline prices, EV in % of baseline income, with bloc and WORLD rows.
+
+    With G and I fixed (MODEL.md), EV[r] = pc_b·vc·(C_s − C_b). Where the closure lets G or
+    I vary, welfare is the regional household's utility U = C^αc·G^αg·I^αi (benchmark
+    expenditure shares α) and EV[r] = e_b·RA0·(U_s − U_b), e = pc^αc·pg^αg·pinv^αi.
+    """
     s, c = model.system, model.cal
     regions = c.sam.regions
-    pc_b = dense(s, base.x, "pc", 1.0)
-    C_b, C_s = dense(s, base.x, "C"), dense(s, scen.x, "C")
     ra_b = dense(s, base.x, "RA")
-    ev = pc_b * c.vfd[0] * (C_s - C_b)
+    if model.closure.welfare == "C":
+        ev = (
+            dense(s, base.x, "pc", 1.0) * c.vfd[0] * (dense(s, scen.x, "C") - dense(s, base.x, "C"))
+        )
+    else:
+        alpha = c.vfd / c.ra0
+
+        def index(eq: Equilibrium, names: tuple[str, ...]) -> np.ndarray:
+            return np.prod(
+                [dense(s, eq.x, k, 1.0) ** a for k, a in zip(names, alpha, strict=True)], axis=0
+            )
+
+        def utility(eq: Equilibrium) -> np.ndarray:
+            g = np.where(s.var["G"].pos >= 0, dense(s, eq.x, "G", 1.0), _param(s, eq.theta, "Gbar"))
+            i = np.where(s.var["I"].pos >= 0, dense(s, eq.x, "I", 1.0), _param(s, eq.theta, "Ibar"))
+            return dense(s, eq.x, "C") ** alpha[0] * g ** alpha[1] * i ** alpha[2]
+
+        ev = index(base, ("pc", "pg", "pinv")) * c.ra0 * (utility(scen) - utility(base))
     rows = [
         {"region": r, "bloc": blocs.get(r, "nonaligned"), "ev": ev[k], "income": ra_b[k]}
         for k, r in enumerate(regions)

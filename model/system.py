@@ -8,6 +8,7 @@ import numpy as np
 
 from fragcge.calibration.calibrate import Calibration
 from fragcge.model import equations
+from fragcge.model.closures import CLOSURES, Closure
 from fragcge.model.shocks import PARAMETERS, ShockSet
 from fragcge.model.structure import Block, Params, TermGroup, Terms, make_block
 
@@ -28,6 +29,9 @@ PAIRS = (
     ("YT", "prf_YT"),
     ("pt", "mkt_pt"),
     ("RA", "inc_RA"),
+    ("G", "shr_G"),
+    ("I", "sav_I"),
+    ("L", "rwg_L"),
 )
 """Each variable and the equation it is paired with, in global order."""
 
@@ -45,16 +49,25 @@ class Numeraire:
     def describe(self) -> str:
         """The numeraire in words, for reports and the manifest."""
         if self.kind == "factor-index":
-            return "Laspeyres index of mobile-factor prices, benchmark endowment weights = 1"
+            return (
+                "Laspeyres index of mobile-factor prices, benchmark endowment weights = 1 "
+                "(of their sector-specific prices where no factor is mobile)"
+            )
         return f"consumer price index pc[{self.region}] = 1"
 
 
 class System:
     """Variables, parameters and equation terms of MODEL.md for one calibrated economy."""
 
-    def __init__(self, cal: Calibration, numeraire: Numeraire | None = None) -> None:
+    def __init__(
+        self,
+        cal: Calibration,
+        numeraire: Numeraire | None = None,
+        closure: Closure = CLOSURES["default"],
+    ) -> None:
         self.cal = cal
         self.numeraire = numeraire or Numeraire()
+        self.closure = closure
         sam = cal.sam
         self.margin_rows = [m for m in range(len(sam.margins)) if cal.vtw[m] > 0]
         self.routes = np.argwhere(cal.vxmd > 0)
@@ -91,6 +104,9 @@ class System:
             "YT": np.isin(np.arange(len(sam.margins)), self.margin_rows),
             "pt": np.isin(np.arange(len(sam.margins)), self.margin_rows),
             "RA": region,
+            "G": (c.vfd[1] > 0) & self.closure.government_share,
+            "I": (c.vfd[2] > 0) & self.closure.savings_rate,
+            "L": (c.evom > 0) & self.closure.real_wage,
         }
         masks["pa"][:, :n, :] &= produced[None, :, :]
         axes = {
@@ -110,6 +126,9 @@ class System:
             "YT": ("m",),
             "pt": ("m",),
             "RA": ("r",),
+            "G": ("r",),
+            "I": ("r",),
+            "L": ("f", "r"),
         }
         blocks, offset = {}, 0
         for name, _ in PAIRS:
@@ -133,8 +152,8 @@ class System:
         P.add_mutable("A", ("j", "r"), bench.A)
         P.add_mutable("endow", ("f", "r"), bench.endow)
         P.add_mutable("endow_s", ("f", "j", "r"), bench.endow_s)
-        P.add_mutable("G", ("r",), np.ones(len(sam.regions)))
-        P.add_mutable("I", ("r",), np.ones(len(sam.regions)))
+        P.add_mutable("Gbar", ("r",), np.ones(len(sam.regions)))
+        P.add_mutable("Ibar", ("r",), np.ones(len(sam.regions)))
         P.add_mutable("pnum", (), np.ones(1))
         return P
 
@@ -148,14 +167,20 @@ class System:
         pnum = self.params.mutable["pnum"].pos[0]
         extra = self.n + 1
         if self.numeraire.kind == "factor-index":
-            pf = v["pf"]
-            if pf.size == 0:
-                raise ValueError("the factor-index numeraire needs a mobile factor")
-            f, r = pf.members.T
-            w = c.evom[f, r] / c.evom[f, r].sum()
-            self.terms.add("lin", np.full(len(f), extra), [pf.pos[f, r]], [], w)
-            k = int(np.argmax(c.evom[f, r]))
-            block, index, row = "mkt_pf", (int(f[k]), int(r[k])), int(pf.pos[f[k], r[k]])
+            # Where no factor is mobile (the short-run closure), the same index runs over the
+            # sector-specific prices, with the same benchmark endowment weights.
+            name, eq, endow = (
+                ("pf", "mkt_pf", c.evom) if v["pf"].size else ("ps", "mkt_ps", c.evom_s)
+            )
+            prices = v[name]
+            if prices.size == 0:
+                raise ValueError("the factor-index numeraire needs a factor")
+            idx = tuple(prices.members.T)
+            w = endow[idx] / endow[idx].sum()
+            self.terms.add("lin", np.full(prices.size, extra), [prices.pos[idx]], [], w)
+            k = int(np.argmax(endow[idx]))
+            index = tuple(int(a[k]) for a in idx)
+            block, row = eq, int(prices.pos[index])
         else:
             r = sam.regions.index(self.numeraire.region)
             pc = v["pc"]

@@ -15,7 +15,6 @@ from fragcge.scenarios.source import SourceFile
 from fragcge.scenarios.spec import (
     CLOSURES,
     INSTRUMENTS,
-    LATER_CLOSURES,
     LATER_INSTRUMENTS,
     NONALIGNED,
     SCALAR_ELASTICITIES,
@@ -181,10 +180,6 @@ def _same_data(a: str | Path, b: str | Path) -> bool:
 
 def _closure(value: object, where: str) -> str:
     closure = _text(value, where)
-    if closure in LATER_CLOSURES:
-        raise ScenarioError(
-            f"{where}: closure {closure!r} is not available yet; available: {', '.join(CLOSURES)}"
-        )
     if closure not in CLOSURES:
         raise unknown(where, "closure", closure, CLOSURES)
     return closure

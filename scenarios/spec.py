@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from fragcge.model.closures import CLOSURES as MODEL_CLOSURES
 from fragcge.scenarios.source import SourceFile
 
 INSTRUMENTS = (
@@ -21,8 +22,7 @@ INSTRUMENTS = (
 LATER_INSTRUMENTS = ("ntb_rent", "export_quota", "export_ban")
 """Instruments of SCENARIOS.md recognised but not yet applied."""
 
-CLOSURES = ("default",)
-LATER_CLOSURES = ("gov-share", "savings", "short-run", "real-wage")
+CLOSURES = tuple(MODEL_CLOSURES)
 
 SECTOR_ELASTICITIES = ("esubd", "esubm", "esubva", "esubt", "esubc")
 SCALAR_ELASTICITIES = ("esubp", "esubg", "esubi")

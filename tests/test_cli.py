@@ -50,7 +50,7 @@ def test_solve_writes_every_table_and_a_manifest(solved) -> None:
         "welfare.csv",
     ]
     man = json.loads((out / "manifest.json").read_text())
-    assert man["closure"] == "default"
+    assert man["closure"]["name"] == "default"
     assert man["numeraire"].startswith("Laspeyres index")
     assert man["dataset"]["name"] == "wiod2011_10x8" and len(man["dataset"]["sha256"]) == 64
     assert man["scenario"]["name"] == "friendshoring" and "ntb" in man["scenario"]["text"]

@@ -107,7 +107,9 @@ def test_uniform_endowment_growth_scales_every_quantity(tmp_path: Path, agents) 
     quantity by 1.1 and leave prices at 1 (the numeraire weights are benchmark endowments).
     G and I are fixed in real terms, so where they exist the test scales them too."""
     sam = synthetic_sam(3, 3, balanced=True, final_agents=agents, seed=2)
-    grow = {k: np.full(len(sam.regions), 1.1) for k in ("G", "I")} if len(agents) > 1 else None
+    grow = (
+        {k: np.full(len(sam.regions), 1.1) for k in ("Gbar", "Ibar")} if len(agents) > 1 else None
+    )
     shocks = '[[shock]]\ninstrument = "endowment"\nfactor = "all"\nrate = 0.1\n'
     model, eq, resolved = solve_scenario(tmp_path, sam, shocks, extra=grow)
     np.testing.assert_array_equal(resolved.shocks.endow, np.full_like(resolved.shocks.endow, 1.1))

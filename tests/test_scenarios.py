@@ -446,10 +446,12 @@ def test_instrument_of_a_later_version(tmp_path: Path) -> None:
     assert "available now: ntb, tariff, export_tax, endowment, productivity, transfer" in message
 
 
-def test_closure_not_available_yet(tmp_path: Path) -> None:
-    message = error(write(tmp_path, "bad.toml", HEAD + 'closure = "savings"\n'))
-    assert "bad.toml:4" in message and "closure" in message and "'savings'" in message
-    assert "not available yet" in message and "available: default" in message
+def test_every_closure_of_model_md_is_accepted(tmp_path: Path) -> None:
+    for closure in ("default", "gov-share", "savings", "short-run", "real-wage"):
+        scenario = load_scenario(
+            write(tmp_path, f"{closure}.toml", HEAD + f'closure = "{closure}"\n')
+        )
+        assert scenario.closure == closure
 
 
 def test_unknown_closure(tmp_path: Path) -> None:

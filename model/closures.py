@@ -1,0 +1,88 @@
+"""Closures of MODEL.md: who adjusts when the economy is shocked."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from fragcge.calibration.calibrate import Calibration
+from fragcge.errors import FragcgeError
+
+
+@dataclass(frozen=True)
+class Closure:
+    """A named closure: which of G, I, factor mobility and the real wage are endogenous."""
+
+    name: str
+    description: str
+    government_share: bool = False
+    savings_rate: bool = False
+    short_run: bool = False
+    real_wage: bool = False
+
+    @property
+    def welfare(self) -> str:
+        """The welfare measure: 'C' when G and I are fixed, else the regional utility 'U'."""
+        return "U" if self.government_share or self.savings_rate else "C"
+
+
+CLOSURES = {
+    c.name: c
+    for c in (
+        Closure(
+            "default",
+            "fixed real government and investment demand, fixed foreign transfers in "
+            "numeraire units, full employment, mobile factors mobile across sectors",
+        ),
+        Closure(
+            "gov-share",
+            "government spending a fixed share of regional income: pg·vg·G = (vg/RA0)·RA",
+            government_share=True,
+        ),
+        Closure(
+            "savings",
+            "investment driven by a fixed savings rate: pinv·vi·I = (vi/RA0)·RA",
+            savings_rate=True,
+        ),
+        Closure(
+            "short-run",
+            "every mobile factor (capital, or the va factor) tied to the sector that uses it",
+            short_run=True,
+        ),
+        Closure(
+            "real-wage",
+            "mobile factors' price fixed relative to the consumer price, pf = pc; employment L "
+            "adjusts (L < 1 is unemployment)",
+            real_wage=True,
+        ),
+    )
+}
+
+
+def get_closure(name: str) -> Closure:
+    """The closure called name, or an error listing the available ones."""
+    try:
+        return CLOSURES[name]
+    except KeyError:
+        raise FragcgeError(
+            f"closure {name!r} is not available; available: {', '.join(CLOSURES)}"
+        ) from None
+
+
+def close(cal: Calibration, closure: Closure) -> Calibration:
+    """The calibration the closure solves: in the short run mobile endowments become specific."""
+    if closure.real_wage and not np.any(cal.evom_s > 0):
+        raise FragcgeError(
+            f"the real-wage closure fixes the real price of every mobile factor "
+            f"({', '.join(cal.sam.mobile)}) and needs a sector-specific factor whose price "
+            f"adjusts; dataset {cal.sam.name} has none. With value added as one factor every "
+            "price of a region would be fixed by technology alone and a shock would leave no "
+            "equilibrium: split value added into labour and capital to use this closure"
+        )
+    if not closure.short_run:
+        return cal
+    mobile = cal.evom > 0
+    evom_s = cal.evom_s + np.where(mobile[:, None, :], cal.fd0, 0.0)
+    return dataclasses.replace(cal, evom=np.zeros_like(cal.evom), evom_s=evom_s)
