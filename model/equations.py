@@ -132,6 +132,8 @@ def _route_params(sys: System, i, s, r) -> list[np.ndarray]:
         P.const(c.theta_fob[i, s, r]),
         P.const(c.sam.tx0[i, s, r]),
         P.const(c.sam.tm0[i, s, r]),
+        P.mutable["tn"].pos[i, s, r],
+        P.mutable["trade_open"].pos[i, s, r],
     ]
     cols += [P.const(c.theta_t[m, i, s, r]) for m in sys.margin_rows]
     return cols
@@ -505,6 +507,7 @@ def inc_RA(sys: System) -> None:
         p + [P.const(c.vxmd[i, s, r])] + [P.const(c.vtwr[m, i, s, r]) for m in sys.margin_rows]
     )
     sys.terms.add("tariff_route", RA.pos[r], x, p_tariff, -1.0 / ra0[r])
+    sys.terms.add("rent_route", RA.pos[r], x, p_tariff, -1.0 / ra0[r])
 
 
 BLOCKS = (

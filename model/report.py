@@ -24,22 +24,37 @@ def _param(system: System, theta: np.ndarray, name: str) -> np.ndarray:
 
 
 def route_flows(model: CGEModel, eq: Equilibrium) -> dict[str, np.ndarray]:
-    """Delivered volumes V[i,s,r], shipped goods τ·V, fob and cif price indices on each route."""
+    """Delivered volumes V[i,s,r], shipped goods, fob and cif price indices on each route.
+
+    On a route being banned (0 < open < 1, an iceberg wedge w = open^(1/(1−σ)) on the way to
+    the ban), shipments are open·τ·V and the delivered volume is w^(−σ)·V; both are 0 once
+    the route is closed.
+    """
     s, c = model.system, model.cal
     x, th = eq.x, eq.theta
     py, pm, M = dense(s, x, "py", 1.0), dense(s, x, "pm", 1.0), dense(s, x, "M")
     pt_active = dense(s, x, "pt", 1.0)
-    tau, tx, tm = (_param(s, th, k) for k in ("tau", "tx", "tm"))
+    tau, tx, tm, tn, trade_open = (
+        _param(s, th, k) for k in ("tau", "tx", "tm", "tn", "trade_open")
+    )
     sam = c.sam
+    sigma = sam.esubm[:, None, None]
     pfob = py[:, :, None] * (1 + tx) / (1 + sam.tx0)
     pcif = c.theta_fob * pfob
     for k, m in enumerate(s.margin_rows):
         pcif = pcif + c.theta_t[m] * pt_active[k]
-    pdel = tau * pcif * (1 + tm) / (1 + sam.tm0)
+    pdel = tau * pcif * (1 + tm) / (1 + sam.tm0) * (1 + tn)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(c.vxmd > 0, pm[:, None, :] / pdel, 0.0)
-        V = np.where(c.vxmd > 0, M[:, None, :] * ratio ** sam.esubm[:, None, None], 0.0)
-    return {"V": V, "shipped": tau * V, "pfob": pfob, "pcif": pcif, "py": py}
+        V = np.where(c.vxmd > 0, M[:, None, :] * ratio**sigma, 0.0)
+        delivered = np.where(trade_open < 1, trade_open ** (sigma / (sigma - 1)) * V, V)
+    return {
+        "V": delivered,
+        "shipped": trade_open * tau * V,
+        "pfob": pfob,
+        "pcif": pcif,
+        "py": py,
+    }
 
 
 def welfare(

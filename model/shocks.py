@@ -9,7 +9,7 @@ import numpy as np
 from fragcge.calibration import accounts
 from fragcge.calibration.sam import GlobalSAM
 
-PARAMETERS = ("tau", "tm", "tx", "vb", "A", "endow", "endow_s")
+PARAMETERS = ("tau", "tm", "tx", "vb", "A", "endow", "endow_s", "tn", "trade_open")
 """The fields of a ShockSet, each named as the model's mutable parameter it sets."""
 
 
@@ -22,7 +22,9 @@ class ShockSet:
     exporter r to importer s (absolute rates, not changes); ``vb[r]`` net foreign
     transfers in numeraire units; ``A[j, r]`` Hicks-neutral output-augmenting productivity;
     ``endow[f, r]`` and ``endow_s[f, j, r]`` multipliers of the mobile and the specific
-    factor endowments (all three 1 in the benchmark).
+    factor endowments (all three 1 in the benchmark); ``tn[i, r, s]`` the tariff equivalent
+    of a non-tariff barrier whose rent goes to the importer (0 in the benchmark) and
+    ``trade_open[i, r, s]`` 1 for an open route, 0 for a banned one.
     """
 
     tau: np.ndarray
@@ -32,6 +34,8 @@ class ShockSet:
     A: np.ndarray
     endow: np.ndarray
     endow_s: np.ndarray
+    tn: np.ndarray
+    trade_open: np.ndarray
 
     @classmethod
     def benchmark(cls, sam: GlobalSAM) -> ShockSet:
@@ -45,4 +49,6 @@ class ShockSet:
             A=np.ones((n_j, n_r)),
             endow=np.ones((n_f, n_r)),
             endow_s=np.ones((n_f, n_j, n_r)),
+            tn=np.zeros_like(sam.vxmd),
+            trade_open=np.ones_like(sam.vxmd),
         )

@@ -152,6 +152,8 @@ class System:
         P.add_mutable("A", ("j", "r"), bench.A)
         P.add_mutable("endow", ("f", "r"), bench.endow)
         P.add_mutable("endow_s", ("f", "j", "r"), bench.endow_s)
+        P.add_mutable("tn", ("i", "r", "s"), bench.tn)
+        P.add_mutable("trade_open", ("i", "r", "s"), bench.trade_open)
         P.add_mutable("Gbar", ("r",), np.ones(len(sam.regions)))
         P.add_mutable("Ibar", ("r",), np.ones(len(sam.regions)))
         P.add_mutable("pnum", (), np.ones(1))

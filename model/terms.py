@@ -141,54 +141,71 @@ def _dem_fix_val(x, p, ops):
 
 
 def _pdel(py, pt, p, nm):
-    """Delivered price relative to benchmark: τ·(θfob·py·(1+tx)/(1+tx0) + Σ θt·pt)·(1+tm)/(1+tm0).
+    """Delivered price relative to benchmark.
 
-    p = [.., τ, tx, tm, θfob, tx0, tm0, θt_1..θt_nm] starting at p[2].
+    τ·(θfob·py·(1+tx)/(1+tx0) + Σ θt·pt)·(1+tm)/(1+tm0)·(1+tn), with
+    p = [.., τ, tx, tm, θfob, tx0, tm0, tn, open, θt_1..θt_nm] from p[2]; tn is the
+    tariff-equivalent of a non-tariff barrier whose rent goes to the importer (0 in the data).
     """
-    tau, tx, tm, thfob, tx0, tm0 = p[2], p[3], p[4], p[5], p[6], p[7]
+    tau, tx, tm, thfob, tx0, tm0, tn = p[2], p[3], p[4], p[5], p[6], p[7], p[8]
     world = thfob * py * (1 + tx) / (1 + tx0)
     for k in range(nm):
-        world = world + p[8 + k] * pt[k]
-    return tau * world * (1 + tm) / (1 + tm0)
+        world = world + p[10 + k] * pt[k]
+    return tau * world * (1 + tm) / (1 + tm0) * (1 + tn)
 
 
 def route_kinds(nm: int) -> dict[str, Kind]:
-    """Templates on a trade route (i, s → r), for a model with nm margin services."""
+    """Templates on a trade route (i, s → r), for a model with nm margin services.
+
+    ``open`` (p[9]) is 1, or 0 on a banned route: the route's CES term and every flow on it
+    vanish, with the other shares left as they are (the σ → ∞ price limit). Values between
+    are the same economy with an iceberg wedge w = open^(1/(1−σ)) on the route, so a ban can
+    be reached in steps: shipments, and the taxes and rents on them, scale by open.
+    """
 
     def ces_route(x, p, ops):
-        """θ_s·((pdel/pm)^e − 1)/e, e = 1−σm: one source's term of the import price index."""
-        return p[0] * ((_pdel(x[1], x[2:], p, nm) / x[0]) ** p[1] - 1) / p[1]
+        """θ_s·(open·(pdel/pm)^e − 1)/e, e = 1−σm: one source's term of the import price index."""
+        return p[0] * (p[9] * (_pdel(x[1], x[2:], p, nm) / x[0]) ** p[1] - 1) / p[1]
 
     def cd_route(x, p, ops):
-        """θ_s·log(pdel/pm): the Cobb-Douglas import price index."""
+        """θ_s·log(pdel/pm): the Cobb-Douglas import price index (a ban needs esubm > 1)."""
         return p[0] * ops.log(_pdel(x[1], x[2:], p, nm) / x[0])
 
+    def shipped(x, p):
+        """open·τ·V, V = M·(pm/pdel)^σm: units shipped on the route per unit of benchmark flow."""
+        m, pm, py = x[0], x[1], x[2]
+        return p[9] * p[2] * m * (pm / _pdel(py, x[3:], p, nm)) ** p[1]
+
+    def cif_value(x, p, first):
+        """py·(1+tx)·vxmd + Σ pt·vtwr: cif value of a benchmark unit (vxmd, vtwr from p[first])."""
+        value = x[2] * (1 + p[3]) * p[first]
+        for k in range(nm):
+            value = value + x[3 + k] * p[first + 1 + k]
+        return value
+
     def vol_route(x, p, ops):
-        """c·τ·V with V = M·(pm/pdel)^σm: goods or margins shipped on the route."""
-        m, pm = x[0], x[1]
-        return p[0] * p[2] * m * (pm / _pdel(x[2], x[3:], p, nm)) ** p[1]
+        """c·open·τ·V: goods or margins shipped on the route."""
+        return p[0] * shipped(x, p)
 
     def tariff_route(x, p, ops):
-        """c·tm·τ·V·(py·(1+tx)·vxmd + Σ pt·vtwr): tariff revenue; vxmd, vtwr are parameters."""
-        m, pm, py = x[0], x[1], x[2]
-        v = m * (pm / _pdel(py, x[3:], p, nm)) ** p[1]
-        base = py * (1 + p[3]) * p[8 + nm]
-        for k in range(nm):
-            base = base + x[3 + k] * p[9 + nm + k]
-        return p[0] * p[4] * p[2] * v * base
+        """c·tm·open·τ·V·(py·(1+tx)·vxmd + Σ pt·vtwr): tariff revenue of the importer."""
+        return p[0] * p[4] * shipped(x, p) * cif_value(x, p, 10 + nm)
+
+    def rent_route(x, p, ops):
+        """c·tn·(1+tm)·open·τ·V·(py·(1+tx)·vxmd + Σ pt·vtwr): the importer's barrier rent."""
+        return p[0] * p[8] * (1 + p[4]) * shipped(x, p) * cif_value(x, p, 10 + nm)
 
     def xtax_route(x, p, ops):
-        """c·tx·py·τ·V: export tax revenue of the exporter."""
-        m, pm, py = x[0], x[1], x[2]
-        v = m * (pm / _pdel(py, x[3:], p, nm)) ** p[1]
-        return p[0] * p[3] * py * p[2] * v
+        """c·tx·py·open·τ·V: export tax revenue of the exporter."""
+        return p[0] * p[3] * x[2] * shipped(x, p)
 
-    base = 8 + nm
+    base = 10 + nm
     return {
         "ces_route": Kind("ces_route", 2 + nm, base, ces_route),
         "cd_route": Kind("cd_route", 2 + nm, base, cd_route),
         "vol_route": Kind("vol_route", 3 + nm, base, vol_route),
         "tariff_route": Kind("tariff_route", 3 + nm, base + 1 + nm, tariff_route),
+        "rent_route": Kind("rent_route", 3 + nm, base + 1 + nm, rent_route),
         "xtax_route": Kind("xtax_route", 3 + nm, base, xtax_route),
     }
 

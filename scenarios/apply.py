@@ -15,8 +15,10 @@ from fragcge.scenarios.select import Selector
 from fragcge.scenarios.spec import (
     BilateralTable,
     Endowment,
+    ExportBan,
     ExportTax,
     Ntb,
+    NtbRent,
     Productivity,
     Scenario,
     Tariff,
@@ -32,12 +34,20 @@ def apply_shocks(start: ShockSet, scenario: Scenario, selector: Selector) -> Sho
     sam = selector.sam
     tau, tm, tx, vb = start.tau, start.tm, start.tx, start.vb
     A, endow, endow_s = start.A, start.endow, start.endow_s
+    tn, trade_open = start.tn, start.trade_open
     for shock in scenario.shocks:
         at = shock.origin.at
         match shock:
             case Ntb():
                 cells = selector.cells(shock.route, shock.sectors, at)
                 tau = np.where(cells, tau * (1.0 + shock.rate), tau)
+            case NtbRent():
+                cells = selector.cells(shock.route, shock.sectors, at)
+                tn = np.where(cells, (1.0 + tn) * (1.0 + shock.rate) - 1.0, tn)
+            case ExportBan():
+                cells = selector.cells(shock.route, shock.sectors, at) & (sam.vxmd > 0)
+                trade_open = np.where(cells, 0.0, trade_open)
+                _check_ban(trade_open, cells, sam, at())
             case Tariff():
                 cells = selector.cells(shock.route, shock.sectors, at)
                 tm = _ad_valorem(tm, cells, shock.rate, shock.mode, at("rate"), sam, "tariff")
@@ -73,7 +83,32 @@ def apply_shocks(start: ShockSet, scenario: Scenario, selector: Selector) -> Sho
         A=A.copy(),
         endow=endow.copy(),
         endow_s=endow_s.copy(),
+        tn=tn.copy(),
+        trade_open=trade_open.copy(),
     )
+
+
+def _check_ban(trade_open: np.ndarray, cells: np.ndarray, sam: GlobalSAM, where: str) -> None:
+    """A ban needs esubm > 1 (the exact σ → ∞ limit) and must leave each importer a source."""
+    low = np.flatnonzero(cells.any(axis=(1, 2)) & (sam.esubm <= 1.0))
+    if len(low):
+        names = ", ".join(f"{sam.sectors[i]} (esubm {sam.esubm[i]:g})" for i in low)
+        raise ScenarioError(
+            f"{where}: export_ban needs esubm > 1 for every banned commodity: dropping a "
+            f"source from a CES import composite with esubm <= 1 has no finite equilibrium "
+            f"(its price would have to become infinite); refused for {names}"
+        )
+    imports = sam.vxmd > 0
+    closed = (imports & (trade_open > 0)).sum(axis=1) == 0
+    i, r = np.nonzero(closed & imports.any(axis=1))
+    if len(i):
+        pairs = ", ".join(
+            f"{sam.sectors[a]} into {sam.regions[b]}" for a, b in zip(i, r, strict=True)
+        )
+        raise ScenarioError(
+            f"{where}: export_ban closes every source of {pairs}; removing an import composite "
+            "from the model is not supported yet: leave at least one source open"
+        )
 
 
 _RATE_NAMES = {"tariff": ("tariff", "tm"), "export_tax": ("export tax", "tx")}

@@ -22,8 +22,10 @@ from fragcge.scenarios.spec import (
     BilateralTable,
     Elasticity,
     Endowment,
+    ExportBan,
     ExportTax,
     Ntb,
+    NtbRent,
     Origin,
     Productivity,
     Route,
@@ -41,6 +43,8 @@ SCENARIO_KEYS = ("name", "title", "data", "baseline", "closure")
 _ROUTE_KEYS = ("between", "from", "to", "sectors")
 SHOCK_KEYS = {
     "ntb": ("instrument", *_ROUTE_KEYS, "rate"),
+    "ntb_rent": ("instrument", *_ROUTE_KEYS, "rate"),
+    "export_ban": ("instrument", *_ROUTE_KEYS),
     "tariff": ("instrument", *_ROUTE_KEYS, "rate", "mode"),
     "export_tax": ("instrument", *_ROUTE_KEYS, "rate", "mode"),
     "endowment": ("instrument", "factor", "regions", "rate"),
@@ -288,6 +292,11 @@ def _shock(table: dict, source: SourceFile, index: int) -> Shock:
     if instrument == "ntb":
         rate = _proportional(table, origin, "τ")
         return Ntb(origin, _route(table, at), _selection(table, "sectors", at), rate)
+    if instrument == "ntb_rent":
+        rate = _proportional(table, origin, "1 + tn")
+        return NtbRent(origin, _route(table, at), _selection(table, "sectors", at), rate)
+    if instrument == "export_ban":
+        return ExportBan(origin, _route(table, at), _selection(table, "sectors", at))
     if instrument in ("tariff", "export_tax"):
         return _ad_valorem(table, origin, instrument)
     if instrument == "endowment":

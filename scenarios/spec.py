@@ -10,6 +10,8 @@ from fragcge.scenarios.source import SourceFile
 
 INSTRUMENTS = (
     "ntb",
+    "ntb_rent",
+    "export_ban",
     "tariff",
     "export_tax",
     "endowment",
@@ -19,7 +21,7 @@ INSTRUMENTS = (
 )
 """Instruments this version applies."""
 
-LATER_INSTRUMENTS = ("ntb_rent", "export_quota", "export_ban")
+LATER_INSTRUMENTS = ("export_quota",)
 """Instruments of SCENARIOS.md recognised but not yet applied."""
 
 CLOSURES = tuple(MODEL_CLOSURES)
@@ -93,6 +95,35 @@ class Ntb:
     def label(self) -> str:
         """How the shock reads in a report."""
         return f"ntb {100 * self.rate:+g}% on {_sectors(self.sectors)} {self.route.label}"
+
+
+@dataclass(frozen=True)
+class NtbRent:
+    """Tariff-equivalent barrier with rent to the importer: (1 + tn) multiplied by (1 + rate)."""
+
+    origin: Origin
+    route: Route
+    sectors: str | tuple[str, ...]
+    rate: float
+
+    @property
+    def label(self) -> str:
+        """How the shock reads in a report."""
+        return f"ntb_rent {100 * self.rate:+g}% on {_sectors(self.sectors)} {self.route.label}"
+
+
+@dataclass(frozen=True)
+class ExportBan:
+    """The selected routes are closed: their CES terms and every flow on them vanish."""
+
+    origin: Origin
+    route: Route
+    sectors: str | tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        """How the shock reads in a report."""
+        return f"export_ban on {_sectors(self.sectors)} {self.route.label}"
 
 
 @dataclass(frozen=True)
@@ -212,7 +243,17 @@ class BilateralTable:
         return f"{self.apply}{mode} per route from {self.table.path.name} ({len(self.rows)} rows)"
 
 
-Shock = Ntb | Tariff | ExportTax | Endowment | Productivity | Transfer | BilateralTable
+Shock = (
+    Ntb
+    | NtbRent
+    | ExportBan
+    | Tariff
+    | ExportTax
+    | Endowment
+    | Productivity
+    | Transfer
+    | BilateralTable
+)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ def setup(request) -> tuple[CGEModel, np.ndarray]:
     rng = np.random.default_rng(seed)
     bench = ShockSet.benchmark(sam)
     routes = sam.vxmd > 0
-    shocks = ShockSet(
+    shocks = replace(
+        bench,
         tau=np.where(routes, rng.uniform(0.9, 1.2, routes.shape), 1.0),
         tm=np.where(routes, sam.tm0 + rng.uniform(0.0, 0.2, routes.shape), sam.tm0),
         tx=np.where(routes, sam.tx0 + rng.uniform(-0.05, 0.05, routes.shape), sam.tx0),
@@ -41,6 +42,8 @@ def setup(request) -> tuple[CGEModel, np.ndarray]:
         A=rng.uniform(0.9, 1.1, bench.A.shape),
         endow=rng.uniform(0.9, 1.1, bench.endow.shape),
         endow_s=rng.uniform(0.9, 1.1, bench.endow_s.shape),
+        tn=np.where(routes, rng.uniform(0.0, 0.2, routes.shape), 0.0),
+        trade_open=np.where(routes, rng.uniform(0.5, 1.0, routes.shape), 1.0),
     )
     model.system.set_shocks(shocks)
     x = model.benchmark() * rng.uniform(0.9, 1.1, model.system.n)

@@ -202,3 +202,70 @@ def test_productivity_in_one_sector_passes_the_reference(tmp_path: Path) -> None
     assert point["C"][0] > 1.001, "R1 gains from its own productivity"
     assert point["py"][0, 0] < 0.99, "the good becomes cheaper"
     assert_reference_holds(sam, resolved, point)
+
+
+def _no_tax_sam(esubm: float = 6.0) -> GlobalSAM:
+    from dataclasses import replace
+
+    sam = synthetic_sam(4, 2, taxes=False, margins=False, seed=24)
+    return replace(sam, esubm=np.full(len(sam.sectors), esubm))
+
+
+def test_ntb_rent_is_a_tariff_whose_revenue_goes_to_the_importer(tmp_path: Path) -> None:
+    """With no benchmark tariff, a rent wedge and a tariff at the same rate are one economy."""
+    sam = _no_tax_sam()
+    route = 'from = "R1"\nto = "R2"\nrate = 0.25\n'
+    _, rent, _ = solve_scenario(tmp_path, sam, f'[[shock]]\ninstrument = "ntb_rent"\n{route}')
+    _, tariff, _ = solve_scenario(tmp_path, sam, f'[[shock]]\ninstrument = "tariff"\n{route}')
+    assert np.max(np.abs(rent.x / tariff.x - 1)) < 1e-9
+    assert np.max(np.abs(rent.x - 1)) > 1e-3
+
+
+def test_ntb_wastes_what_ntb_rent_keeps(tmp_path: Path) -> None:
+    """Same price wedge, iceberg versus rent: the world loses more when the wedge is waste."""
+    sam = _no_tax_sam()
+    shock = 'between = ["R1", "R2"]\nrate = 0.3\n'
+    model, waste, _ = solve_scenario(tmp_path, sam, f'[[shock]]\ninstrument = "ntb"\n{shock}')
+    _, rent, _ = solve_scenario(tmp_path, sam, f'[[shock]]\ninstrument = "ntb_rent"\n{shock}')
+    c = model.cal
+
+    def world_real_consumption(eq: Equilibrium) -> float:
+        return float((c.vfd[0] * dense(model.system, eq.x, "C")).sum())
+
+    assert world_real_consumption(rent) > world_real_consumption(waste) + 1e-6
+
+
+def test_export_ban_closes_the_route_as_the_limit_of_infinite_trade_costs(tmp_path) -> None:
+    """A ban equals an iceberg cost so high that the route's CES term is gone (esubm = 8)."""
+    sam = _no_tax_sam(esubm=8.0)
+    model, ban, _ = solve_scenario(
+        tmp_path, sam, '[[shock]]\ninstrument = "export_ban"\nfrom = "R1"\nto = "R2"\n'
+    )
+    flows = route_flows(model, ban)
+    r1, r2 = sam.regions.index("R1"), sam.regions.index("R2")
+    assert np.all(flows["shipped"][:, r1, r2] == 0) and np.all(flows["V"][:, r1, r2] == 0)
+    assert np.any(flows["shipped"][:, r1, 2] > 0)
+    _, wall, _ = solve_scenario(
+        tmp_path, sam, '[[shock]]\ninstrument = "ntb"\nfrom = "R1"\nto = "R2"\nrate = 1e3\n'
+    )
+    C = dense(model.system, ban.x, "C")
+    assert np.max(np.abs(C / dense(model.system, wall.x, "C") - 1)) < 1e-9
+    assert np.max(np.abs(C - 1)) > 1e-4
+
+
+def test_export_ban_needs_esubm_above_one(tmp_path: Path) -> None:
+    from fragcge.errors import ScenarioError
+
+    sam = _no_tax_sam(esubm=0.8)
+    with pytest.raises(ScenarioError, match="export_ban needs esubm > 1"):
+        solve_scenario(
+            tmp_path, sam, '[[shock]]\ninstrument = "export_ban"\nfrom = "R1"\nto = "R2"\n'
+        )
+
+
+def test_export_ban_must_leave_a_source_open(tmp_path: Path) -> None:
+    from fragcge.errors import ScenarioError
+
+    sam = _no_tax_sam()
+    with pytest.raises(ScenarioError, match="closes every source"):
+        solve_scenario(tmp_path, sam, '[[shock]]\ninstrument = "export_ban"\nto = "R2"\n')

@@ -436,14 +436,14 @@ def test_unknown_instrument(tmp_path: Path) -> None:
     text = HEAD + '[[shock]]\ninstrument = "ntbs"\nbetween = ["USA", "CHN"]\nrate = 0.3\n'
     message = error(write(tmp_path, "bad.toml", text))
     assert "bad.toml:5" in message and "instrument" in message and "'ntbs'" in message
-    assert "ntb, tariff, export_tax, endowment, productivity, transfer, bilateral_table" in message
+    assert "ntb, ntb_rent, export_ban, tariff, export_tax, endowment, productivity" in message
 
 
 def test_instrument_of_a_later_version(tmp_path: Path) -> None:
-    text = HEAD + '[[shock]]\ninstrument = "export_ban"\nbetween = ["USA", "CHN"]\n'
+    text = HEAD + '[[shock]]\ninstrument = "export_quota"\nbetween = ["USA", "CHN"]\n'
     message = error(write(tmp_path, "bad.toml", text))
-    assert "bad.toml:5" in message and "'export_ban'" in message and "later version" in message
-    assert "available now: ntb, tariff, export_tax, endowment, productivity, transfer" in message
+    assert "bad.toml:5" in message and "'export_quota'" in message and "later version" in message
+    assert "available now: ntb, ntb_rent, export_ban, tariff, export_tax, endowment" in message
 
 
 def test_every_closure_of_model_md_is_accepted(tmp_path: Path) -> None:
@@ -547,7 +547,7 @@ def test_unknown_elasticity(tmp_path: Path) -> None:
         (
             HEAD + '[[shock]]\ninstrument = "bilateral_table"\nfile = "x.csv"\n'
             'apply = "export_ban"\n',
-            ["bad.toml:7: [[shock]] #1 apply", "'export_ban'", "later version", "ntb, tariff"],
+            ["bad.toml:7: [[shock]] #1 apply", "'export_ban'", "not set per route", "ntb, tariff"],
         ),
         (
             HEAD + '[[shock]]\ninstrument = "bilateral_table"\nfile = "x.csv"\napply = "ntb"\n',
