@@ -40,11 +40,12 @@ class CGEModel:
         closure: str = "default",
         numeraire: Numeraire | None = None,
         pyomo: bool = True,
+        quota: np.ndarray | None = None,
     ) -> None:
         self.closure: Closure = get_closure(closure)
         self.cal = close(cal, self.closure)
         t0 = time.perf_counter()
-        self.system = System(self.cal, numeraire, self.closure)
+        self.system = System(self.cal, numeraire, self.closure, quota)
         t1 = time.perf_counter()
         self.pyomo = build_pyomo(self.system) if pyomo else None
         t2 = time.perf_counter()
@@ -66,9 +67,16 @@ class CGEModel:
         shocks: ShockSet,
         x0: np.ndarray | None = None,
         extra: dict[str, np.ndarray] | None = None,
+        quota_volumes: np.ndarray | None = None,
     ) -> Equilibrium:
-        """Solve at the scenario's parameter levels from x0 (default: the benchmark)."""
+        """Solve at the scenario's parameter levels from x0 (default: the benchmark).
+
+        Export quotas cap a route's delivered volume at a share of ``quota_volumes`` (the
+        baseline's delivered volumes V[i,r,s]; default the benchmark's, 1 on every route).
+        """
         target = {k: np.asarray(getattr(shocks, k), dtype=float) for k in PARAMETERS}
+        target["qshare"] = self.system.quota_share(shocks)
+        target["qscale"] = np.ones_like(shocks.tau) if quota_volumes is None else quota_volumes
         target.update(extra or {})
         x0 = self.benchmark() if x0 is None else x0
         result = solve(self.system, self.evaluator, x0, target)

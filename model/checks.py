@@ -83,7 +83,9 @@ def homogeneity(model: CGEModel, shocks: ShockSet) -> Check:
         if name in PRICES or name in VALUES:
             b = s.var[name]
             factor[b.offset : b.offset + b.size] = NUMERAIRE_SCALE
-    dev = float(np.max(np.abs(scaled.x / (one.x * factor) - 1.0)))
+    expected = one.x * factor
+    # Relative to the value, or absolute for values near zero such as a slack quota's wedge.
+    dev = float(np.max(np.abs(scaled.x - expected) / np.maximum(np.abs(expected), 1.0)))
     return Check(
         "homogeneity",
         dev < RESIDUAL_TOL,

@@ -145,6 +145,17 @@ def _pt_cols(sys: System, n: int) -> list[np.ndarray]:
     return [np.full(n, pt.pos[k]) for k in range(len(sys.margin_rows))]
 
 
+def _route_terms(sys: System, kind: str, i, s, r, rows, x, p, coef) -> None:
+    """Route terms, in their quota variant (ρ as last variable) on the model's quota routes."""
+    n = len(i)
+    rows = np.broadcast_to(np.asarray(rows), (n,))
+    coef = np.broadcast_to(np.asarray(coef, dtype=float), (n,))
+    rho = sys.var["rho"].pos[i, s, r]
+    for q, name in ((rho < 0, kind), (rho >= 0, kind + "_q")):
+        xs = [a[q] for a in x] + ([rho[q]] if name != kind else [])
+        sys.terms.add(name, rows[q], xs, [a[q] for a in p], coef[q])
+
+
 def prf_M(sys: System) -> None:
     """Zero profit of M[i,r]: pm = CES over delivered prices pdel[i,s,r] (esubm)."""
     c = sys.cal
@@ -156,8 +167,16 @@ def prf_M(sys: System) -> None:
     x = [pm.pos[i, r], py.pos[i, s], *_pt_cols(sys, len(i))]
     p = [sys.params.const(1.0 - sigma), *_route_params(sys, i, s, r)]
     for mask, kind in ((~cd, "ces_route"), (cd, "cd_route")):
-        sys.terms.add(
-            kind, rows[mask], [a[mask] for a in x], [a[mask] for a in p], c.theta_s[i, s, r][mask]
+        _route_terms(
+            sys,
+            kind,
+            i[mask],
+            s[mask],
+            r[mask],
+            rows[mask],
+            [a[mask] for a in x],
+            [a[mask] for a in p],
+            c.theta_s[i, s, r][mask],
         )
 
 
@@ -267,7 +286,7 @@ def _route_volumes(sys: System, i, s, r, rows, coef) -> None:
     v = sys.var
     x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
     p = [sys.params.const(sys.cal.sam.esubm[i]), *_route_params(sys, i, s, r)]
-    sys.terms.add("vol_route", rows, x, p, coef)
+    _route_terms(sys, "vol_route", i, s, r, rows, x, p, coef)
 
 
 def mkt_py(sys: System) -> None:
@@ -502,12 +521,28 @@ def inc_RA(sys: System) -> None:
     i, s, r = sys.routes.T
     x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
     p = [P.const(c.sam.esubm[i]), *_route_params(sys, i, s, r)]
-    sys.terms.add("xtax_route", RA.pos[s], x, p, -c.vxmd[i, s, r] / ra0[s])
+    _route_terms(sys, "xtax_route", i, s, r, RA.pos[s], x, p, -c.vxmd[i, s, r] / ra0[s])
     p_tariff = (
         p + [P.const(c.vxmd[i, s, r])] + [P.const(c.vtwr[m, i, s, r]) for m in sys.margin_rows]
     )
-    sys.terms.add("tariff_route", RA.pos[r], x, p_tariff, -1.0 / ra0[r])
-    sys.terms.add("rent_route", RA.pos[r], x, p_tariff, -1.0 / ra0[r])
+    _route_terms(sys, "tariff_route", i, s, r, RA.pos[r], x, p_tariff, -1.0 / ra0[r])
+    _route_terms(sys, "rent_route", i, s, r, RA.pos[r], x, p_tariff, -1.0 / ra0[r])
+
+
+def fb_rho(sys: System) -> None:
+    """Export quota on a route: ρ ≥ 0 ⊥ share·V_b − V ≥ 0, smoothed Fischer–Burmeister."""
+    c, P, v = sys.cal, sys.params, sys.var
+    rho = v["rho"]
+    i, s, r = rho.members.T
+    x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
+    p = [
+        P.const(c.sam.esubm[i]),
+        *_route_params(sys, i, s, r),
+        P.mutable["qshare"].pos[i, s, r],
+        P.mutable["qscale"].pos[i, s, r],
+        np.full(len(i), P.mutable["qmu"].pos[0]),
+    ]
+    sys.terms.add("fb_route_q", rho.pos[i, s, r], [*x, rho.pos[i, s, r]], p, 1.0)
 
 
 BLOCKS = (
@@ -527,5 +562,6 @@ BLOCKS = (
     shr_G,
     sav_I,
     rwg_L,
+    fb_rho,
 )
 """Every equation block; with the numeraire they make the square system."""

@@ -24,6 +24,7 @@ class _PyomoOps:
 
     log = staticmethod(pyo.log)
     exp = staticmethod(pyo.exp)
+    sqrt = staticmethod(pyo.sqrt)
 
 
 @dataclass

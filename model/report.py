@@ -39,7 +39,8 @@ def route_flows(model: CGEModel, eq: Equilibrium) -> dict[str, np.ndarray]:
     )
     sam = c.sam
     sigma = sam.esubm[:, None, None]
-    pfob = py[:, :, None] * (1 + tx) / (1 + sam.tx0)
+    rho = dense(s, x, "rho")
+    pfob = py[:, :, None] * (1 + tx + rho) / (1 + sam.tx0)
     pcif = c.theta_fob * pfob
     for k, m in enumerate(s.margin_rows):
         pcif = pcif + c.theta_t[m] * pt_active[k]

@@ -24,7 +24,9 @@ class ShockSet:
     ``endow[f, r]`` and ``endow_s[f, j, r]`` multipliers of the mobile and the specific
     factor endowments (all three 1 in the benchmark); ``tn[i, r, s]`` the tariff equivalent
     of a non-tariff barrier whose rent goes to the importer (0 in the benchmark) and
-    ``trade_open[i, r, s]`` 1 for an open route, 0 for a banned one.
+    ``trade_open[i, r, s]`` 1 for an open route, 0 for a banned one; ``quota[i, r, s]`` the
+    cap on a route's delivered volume as a share of its volume at the baseline solution
+    (inf = no quota). Every field but ``quota`` is a mutable parameter of the model.
     """
 
     tau: np.ndarray
@@ -36,6 +38,7 @@ class ShockSet:
     endow_s: np.ndarray
     tn: np.ndarray
     trade_open: np.ndarray
+    quota: np.ndarray
 
     @classmethod
     def benchmark(cls, sam: GlobalSAM) -> ShockSet:
@@ -51,4 +54,5 @@ class ShockSet:
             endow_s=np.ones((n_f, n_j, n_r)),
             tn=np.zeros_like(sam.vxmd),
             trade_open=np.ones_like(sam.vxmd),
+            quota=np.full_like(sam.vxmd, np.inf),
         )

@@ -114,7 +114,8 @@ def run_ipopt(
     msg = info["status_msg"]
     message = msg.decode() if isinstance(msg, bytes) else str(msg)
     labels = system.variable_labels()
-    nonpositive = [(labels[k], float(x[k])) for k in np.flatnonzero(~(x > 0))[:5]]
+    floor = system.lower_bounds()
+    nonpositive = [(labels[k], float(x[k])) for k in np.flatnonzero(~(x > floor))[:5]]
     return SolveResult(
         x,
         int(info["status"]),

@@ -32,8 +32,15 @@ PAIRS = (
     ("G", "shr_G"),
     ("I", "sav_I"),
     ("L", "rwg_L"),
+    ("rho", "fb_rho"),
 )
 """Each variable and the equation it is paired with, in global order."""
+
+QUOTA_OFF = 1e3
+"""Quota share on a quota route when no quota applies: a thousand times the baseline volume."""
+
+QUOTA_MU = 1e-10
+"""Smoothing of the quota's Fischer–Burmeister condition: ρ ≈ μ/(2b) off the cap, V ≈ cap on it."""
 
 PRICES = ("py", "pva", "pint", "pa", "pm", "pf", "ps", "pc", "pg", "pinv", "pt")
 VALUES = ("RA",)
@@ -64,8 +71,10 @@ class System:
         cal: Calibration,
         numeraire: Numeraire | None = None,
         closure: Closure = CLOSURES["default"],
+        quota: np.ndarray | None = None,
     ) -> None:
         self.cal = cal
+        self.quota = np.zeros(cal.vxmd.shape, bool) if quota is None else quota & (cal.vxmd > 0)
         self.numeraire = numeraire or Numeraire()
         self.closure = closure
         sam = cal.sam
@@ -107,6 +116,7 @@ class System:
             "G": (c.vfd[1] > 0) & self.closure.government_share,
             "I": (c.vfd[2] > 0) & self.closure.savings_rate,
             "L": (c.evom > 0) & self.closure.real_wage,
+            "rho": self.quota,
         }
         masks["pa"][:, :n, :] &= produced[None, :, :]
         axes = {
@@ -129,6 +139,7 @@ class System:
             "G": ("r",),
             "I": ("r",),
             "L": ("f", "r"),
+            "rho": ("i", "r", "s"),
         }
         blocks, offset = {}, 0
         for name, _ in PAIRS:
@@ -154,6 +165,9 @@ class System:
         P.add_mutable("endow_s", ("f", "j", "r"), bench.endow_s)
         P.add_mutable("tn", ("i", "r", "s"), bench.tn)
         P.add_mutable("trade_open", ("i", "r", "s"), bench.trade_open)
+        P.add_mutable("qshare", ("i", "r", "s"), np.full_like(bench.tau, QUOTA_OFF))
+        P.add_mutable("qscale", ("i", "r", "s"), np.ones_like(bench.tau))
+        P.add_mutable("qmu", (), np.full(1, QUOTA_MU))
         P.add_mutable("Gbar", ("r",), np.ones(len(sam.regions)))
         P.add_mutable("Ibar", ("r",), np.ones(len(sam.regions)))
         P.add_mutable("pnum", (), np.ones(1))
@@ -205,6 +219,14 @@ class System:
         """Load scenario parameter levels into θ."""
         for name in PARAMETERS:
             self.set_param(name, getattr(shocks, name))
+        self.set_param("qshare", self.quota_share(shocks))
+
+    def quota_share(self, shocks: ShockSet) -> np.ndarray:
+        """The qshare parameter for a ShockSet's quotas; an error if a quota route is unknown."""
+        capped = np.isfinite(shocks.quota) & (self.cal.vxmd > 0)
+        if np.any(capped & ~self.quota):
+            raise ValueError("the model was built without these quota routes; pass quota=")
+        return np.where(capped, shocks.quota, QUOTA_OFF)
 
     def set_param(self, name: str, values: np.ndarray | float) -> None:
         """Set a mutable parameter (a dense array over its index space) in θ."""
@@ -217,11 +239,20 @@ class System:
         return self.theta[block.offset : block.offset + block.size].reshape(block.pos.shape)
 
     def start(self) -> np.ndarray:
-        """The benchmark point: every price and activity 1, income at its benchmark value."""
+        """The benchmark point: prices and activities 1, income at its value, quota wedges 0."""
         x = np.ones(self.n)
-        ra = self.var["RA"]
+        ra, rho = self.var["RA"], self.var["rho"]
         x[ra.offset : ra.offset + ra.size] = self.cal.ra0
+        x[rho.offset : rho.offset + rho.size] = 0.0
         return x
+
+    def lower_bounds(self) -> np.ndarray:
+        """What a solution must exceed: 0 for prices, activities and incomes; a quota's wedge
+        ρ may be 0 (slack), so it only has to stay above −1e-9 (the smoothing's noise)."""
+        floor = np.zeros(self.n)
+        rho = self.var["rho"]
+        floor[rho.offset : rho.offset + rho.size] = -1e-9
+        return floor
 
     def labels(self) -> list[str]:
         """Equation names by row, e.g. mkt_py[ELE,CHN], with the numeraire in the dropped row."""

@@ -140,15 +140,16 @@ def _dem_fix_val(x, p, ops):
     return _dem_fix(x, p, ops) * x[2]
 
 
-def _pdel(py, pt, p, nm):
+def _pdel(py, pt, p, nm, rho=0):
     """Delivered price relative to benchmark.
 
-    τ·(θfob·py·(1+tx)/(1+tx0) + Σ θt·pt)·(1+tm)/(1+tm0)·(1+tn), with
+    τ·(θfob·py·(1+tx+ρ)/(1+tx0) + Σ θt·pt)·(1+tm)/(1+tm0)·(1+tn), with
     p = [.., τ, tx, tm, θfob, tx0, tm0, tn, open, θt_1..θt_nm] from p[2]; tn is the
-    tariff-equivalent of a non-tariff barrier whose rent goes to the importer (0 in the data).
+    tariff-equivalent of a non-tariff barrier whose rent goes to the importer (0 in the data),
+    ρ the export-tax equivalent of a binding export quota (a variable on quota routes).
     """
     tau, tx, tm, thfob, tx0, tm0, tn = p[2], p[3], p[4], p[5], p[6], p[7], p[8]
-    world = thfob * py * (1 + tx) / (1 + tx0)
+    world = thfob * py * (1 + tx + rho) / (1 + tx0)
     for k in range(nm):
         world = world + p[10 + k] * pt[k]
     return tau * world * (1 + tm) / (1 + tm0) * (1 + tn)
@@ -161,20 +162,23 @@ def route_kinds(nm: int) -> dict[str, Kind]:
     vanish, with the other shares left as they are (the σ → ∞ price limit). Values between
     are the same economy with an iceberg wedge w = open^(1/(1−σ)) on the route, so a ban can
     be reached in steps: shipments, and the taxes and rents on them, scale by open.
+
+    Every template has a quota variant, named with ``_q``, whose last variable is the quota
+    wedge ρ of the route; ``fb_route_q`` is the quota's complementarity condition.
     """
 
-    def ces_route(x, p, ops):
+    def ces_route(x, p, ops, rho):
         """θ_s·(open·(pdel/pm)^e − 1)/e, e = 1−σm: one source's term of the import price index."""
-        return p[0] * (p[9] * (_pdel(x[1], x[2:], p, nm) / x[0]) ** p[1] - 1) / p[1]
+        return p[0] * (p[9] * (_pdel(x[1], x[2 : 2 + nm], p, nm, rho) / x[0]) ** p[1] - 1) / p[1]
 
-    def cd_route(x, p, ops):
+    def cd_route(x, p, ops, rho):
         """θ_s·log(pdel/pm): the Cobb-Douglas import price index (a ban needs esubm > 1)."""
-        return p[0] * ops.log(_pdel(x[1], x[2:], p, nm) / x[0])
+        return p[0] * ops.log(_pdel(x[1], x[2 : 2 + nm], p, nm, rho) / x[0])
 
-    def shipped(x, p):
-        """open·τ·V, V = M·(pm/pdel)^σm: units shipped on the route per unit of benchmark flow."""
+    def volume(x, p, rho):
+        """V = M·(pm/pdel)^σm: the delivered volume per unit of benchmark flow (route open)."""
         m, pm, py = x[0], x[1], x[2]
-        return p[9] * p[2] * m * (pm / _pdel(py, x[3:], p, nm)) ** p[1]
+        return m * (pm / _pdel(py, x[3 : 3 + nm], p, nm, rho)) ** p[1]
 
     def cif_value(x, p, first):
         """py·(1+tx)·vxmd + Σ pt·vtwr: cif value of a benchmark unit (vxmd, vtwr from p[first])."""
@@ -183,31 +187,51 @@ def route_kinds(nm: int) -> dict[str, Kind]:
             value = value + x[3 + k] * p[first + 1 + k]
         return value
 
-    def vol_route(x, p, ops):
+    def vol_route(x, p, ops, rho):
         """c·open·τ·V: goods or margins shipped on the route."""
-        return p[0] * shipped(x, p)
+        return p[0] * p[9] * p[2] * volume(x, p, rho)
 
-    def tariff_route(x, p, ops):
+    def tariff_route(x, p, ops, rho):
         """c·tm·open·τ·V·(py·(1+tx)·vxmd + Σ pt·vtwr): tariff revenue of the importer."""
-        return p[0] * p[4] * shipped(x, p) * cif_value(x, p, 10 + nm)
+        return p[0] * p[4] * p[9] * p[2] * volume(x, p, rho) * cif_value(x, p, 10 + nm)
 
-    def rent_route(x, p, ops):
+    def rent_route(x, p, ops, rho):
         """c·tn·(1+tm)·open·τ·V·(py·(1+tx)·vxmd + Σ pt·vtwr): the importer's barrier rent."""
-        return p[0] * p[8] * (1 + p[4]) * shipped(x, p) * cif_value(x, p, 10 + nm)
+        shipped = p[9] * p[2] * volume(x, p, rho)
+        return p[0] * p[8] * (1 + p[4]) * shipped * cif_value(x, p, 10 + nm)
 
-    def xtax_route(x, p, ops):
-        """c·tx·py·open·τ·V: export tax revenue of the exporter."""
-        return p[0] * p[3] * x[2] * shipped(x, p)
+    def xtax_route(x, p, ops, rho):
+        """c·(tx + ρ)·py·open·τ·V: export tax revenue and quota rent of the exporter."""
+        return p[0] * (p[3] + rho) * x[2] * p[9] * p[2] * volume(x, p, rho)
+
+    def fb_route(x, p, ops, rho):
+        """ρ + b − sqrt(ρ² + b² + μ), b = share − V/V_b: ρ ≥ 0 ⊥ cap − V ≥ 0, smoothed.
+
+        p[10+nm:] = [share, V_b, μ]; the cap on the delivered volume is share·V_b.
+        """
+        share, scale, mu = p[10 + nm], p[11 + nm], p[12 + nm]
+        b = share - volume(x, p, rho) / scale
+        return rho + b - ops.sqrt(rho**2 + b**2 + mu)
 
     base = 10 + nm
-    return {
-        "ces_route": Kind("ces_route", 2 + nm, base, ces_route),
-        "cd_route": Kind("cd_route", 2 + nm, base, cd_route),
-        "vol_route": Kind("vol_route", 3 + nm, base, vol_route),
-        "tariff_route": Kind("tariff_route", 3 + nm, base + 1 + nm, tariff_route),
-        "rent_route": Kind("rent_route", 3 + nm, base + 1 + nm, rent_route),
-        "xtax_route": Kind("xtax_route", 3 + nm, base, xtax_route),
+    shapes = {
+        "ces_route": (ces_route, 2 + nm, base),
+        "cd_route": (cd_route, 2 + nm, base),
+        "vol_route": (vol_route, 3 + nm, base),
+        "tariff_route": (tariff_route, 3 + nm, base + 1 + nm),
+        "rent_route": (rent_route, 3 + nm, base + 1 + nm),
+        "xtax_route": (xtax_route, 3 + nm, base),
     }
+    kinds = {}
+    for name, (f, nx, n_p) in shapes.items():
+        kinds[name] = Kind(name, nx, n_p, lambda x, p, ops, f=f: f(x, p, ops, 0))
+        kinds[name + "_q"] = Kind(
+            name + "_q", nx + 1, n_p, lambda x, p, ops, f=f, nx=nx: f(x, p, ops, x[nx])
+        )
+    kinds["fb_route_q"] = Kind(
+        "fb_route_q", 4 + nm, base + 3, lambda x, p, ops: fb_route(x, p, ops, x[3 + nm])
+    )
+    return kinds
 
 
 BASIC_KINDS = {

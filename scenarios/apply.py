@@ -16,6 +16,7 @@ from fragcge.scenarios.spec import (
     BilateralTable,
     Endowment,
     ExportBan,
+    ExportQuota,
     ExportTax,
     Ntb,
     NtbRent,
@@ -34,7 +35,7 @@ def apply_shocks(start: ShockSet, scenario: Scenario, selector: Selector) -> Sho
     sam = selector.sam
     tau, tm, tx, vb = start.tau, start.tm, start.tx, start.vb
     A, endow, endow_s = start.A, start.endow, start.endow_s
-    tn, trade_open = start.tn, start.trade_open
+    tn, trade_open, quota = start.tn, start.trade_open, start.quota
     for shock in scenario.shocks:
         at = shock.origin.at
         match shock:
@@ -48,6 +49,20 @@ def apply_shocks(start: ShockSet, scenario: Scenario, selector: Selector) -> Sho
                 cells = selector.cells(shock.route, shock.sectors, at) & (sam.vxmd > 0)
                 trade_open = np.where(cells, 0.0, trade_open)
                 _check_ban(trade_open, cells, sam, at())
+            case ExportQuota():
+                cells = selector.cells(shock.route, shock.sectors, at)
+                traded = cells & (sam.vxmd > 0)
+                if not traded.any():
+                    raise ScenarioError(
+                        f"{at()}: export_quota selects no route with benchmark trade; a quota "
+                        "caps a share of an existing flow"
+                    )
+                if shock.value == 0:
+                    trade_open = np.where(traded, 0.0, trade_open)
+                    _check_ban(trade_open, traded, sam, at())
+                else:
+                    _check_quota(traded, shock.value, sam, at("value"))
+                    quota = np.where(traded, shock.value, quota)
             case Tariff():
                 cells = selector.cells(shock.route, shock.sectors, at)
                 tm = _ad_valorem(tm, cells, shock.rate, shock.mode, at("rate"), sam, "tariff")
@@ -85,7 +100,26 @@ def apply_shocks(start: ShockSet, scenario: Scenario, selector: Selector) -> Sho
         endow_s=endow_s.copy(),
         tn=tn.copy(),
         trade_open=trade_open.copy(),
+        quota=quota.copy(),
     )
+
+
+def _check_quota(cells: np.ndarray, value: float, sam: GlobalSAM, where: str) -> None:
+    """With esubm < 1 a cap below M·θ_s^(σ/(1−σ)) has no equilibrium while M stays put."""
+    theta = accounts.vims(sam) / np.maximum(accounts.vim(sam)[:, None, :], 1e-300)
+    sigma = sam.esubm[:, None, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        floor = np.where(sigma < 1, theta ** (sigma / (1 - sigma)), 0.0)
+    low = np.argwhere(cells & (value < floor))
+    if len(low):
+        i, r, s = low[0]
+        raise ScenarioError(
+            f"{where}: a cap of {value:g} × the baseline volume on {sam.sectors[i]} from "
+            f"{sam.regions[r]} to {sam.regions[s]} is below M·θ_s^(σ/(1−σ)) = "
+            f"{floor[i, r, s]:.3g} × M with esubm = {sam.esubm[i]:g} < 1: the import composite "
+            "cannot do without that much of this source, so there is no equilibrium unless M "
+            "falls; raise the cap or esubm"
+        )
 
 
 def _check_ban(trade_open: np.ndarray, cells: np.ndarray, sam: GlobalSAM, where: str) -> None:

@@ -15,7 +15,6 @@ from fragcge.scenarios.source import SourceFile
 from fragcge.scenarios.spec import (
     CLOSURES,
     INSTRUMENTS,
-    LATER_INSTRUMENTS,
     NONALIGNED,
     SCALAR_ELASTICITIES,
     SECTOR_ELASTICITIES,
@@ -23,6 +22,7 @@ from fragcge.scenarios.spec import (
     Elasticity,
     Endowment,
     ExportBan,
+    ExportQuota,
     ExportTax,
     Ntb,
     NtbRent,
@@ -45,6 +45,7 @@ SHOCK_KEYS = {
     "ntb": ("instrument", *_ROUTE_KEYS, "rate"),
     "ntb_rent": ("instrument", *_ROUTE_KEYS, "rate"),
     "export_ban": ("instrument", *_ROUTE_KEYS),
+    "export_quota": ("instrument", *_ROUTE_KEYS, "value"),
     "tariff": ("instrument", *_ROUTE_KEYS, "rate", "mode"),
     "export_tax": ("instrument", *_ROUTE_KEYS, "rate", "mode"),
     "endowment": ("instrument", "factor", "regions", "rate"),
@@ -297,6 +298,14 @@ def _shock(table: dict, source: SourceFile, index: int) -> Shock:
         return NtbRent(origin, _route(table, at), _selection(table, "sectors", at), rate)
     if instrument == "export_ban":
         return ExportBan(origin, _route(table, at), _selection(table, "sectors", at))
+    if instrument == "export_quota":
+        value = _number(_required(table, "value", where), at("value"))
+        if value < 0:
+            raise ScenarioError(
+                f"{at('value')}: a quota share must be >= 0 (the allowed share of the baseline "
+                f"volume; 0 is a ban), got {value:g}"
+            )
+        return ExportQuota(origin, _route(table, at), _selection(table, "sectors", at), value)
     if instrument in ("tariff", "export_tax"):
         return _ad_valorem(table, origin, instrument)
     if instrument == "endowment":
@@ -334,18 +343,13 @@ def _ad_valorem(table: dict, origin: Origin, instrument: str) -> Tariff | Export
 
 
 def _available(instrument: str, where: str, available: tuple[str, ...]) -> None:
-    if instrument in LATER_INSTRUMENTS:
-        raise ScenarioError(
-            f"{where}: instrument {instrument!r} comes in a later version of fragcge; "
-            f"available now: {', '.join(available)}"
-        )
     if instrument in INSTRUMENTS and instrument not in available:
         raise ScenarioError(
             f"{where}: instrument {instrument!r} is not set per route; allowed: "
             f"{', '.join(available)}"
         )
     if instrument not in available:
-        raise unknown(where, "instrument", instrument, available + LATER_INSTRUMENTS)
+        raise unknown(where, "instrument", instrument, available)
 
 
 def _mode(table: dict, at: Where) -> str:

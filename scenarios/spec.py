@@ -12,6 +12,7 @@ INSTRUMENTS = (
     "ntb",
     "ntb_rent",
     "export_ban",
+    "export_quota",
     "tariff",
     "export_tax",
     "endowment",
@@ -21,8 +22,6 @@ INSTRUMENTS = (
 )
 """Instruments this version applies."""
 
-LATER_INSTRUMENTS = ("export_quota",)
-"""Instruments of SCENARIOS.md recognised but not yet applied."""
 
 CLOSURES = tuple(MODEL_CLOSURES)
 
@@ -124,6 +123,24 @@ class ExportBan:
     def label(self) -> str:
         """How the shock reads in a report."""
         return f"export_ban on {_sectors(self.sectors)} {self.route.label}"
+
+
+@dataclass(frozen=True)
+class ExportQuota:
+    """Cap on the delivered volume of the selected routes: ``value`` × the baseline volume."""
+
+    origin: Origin
+    route: Route
+    sectors: str | tuple[str, ...]
+    value: float
+
+    @property
+    def label(self) -> str:
+        """How the shock reads in a report."""
+        return (
+            f"export_quota {100 * self.value:g}% of the baseline volume on "
+            f"{_sectors(self.sectors)} {self.route.label}"
+        )
 
 
 @dataclass(frozen=True)

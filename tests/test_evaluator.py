@@ -29,10 +29,11 @@ def setup(request) -> tuple[CGEModel, np.ndarray]:
     n_regions, n_sectors, seed = request.param
     sam = synthetic_sam(n_regions, n_sectors, seed=seed)
     sam = replace(sam, esubt=np.full(n_sectors, 0.5), esubc=np.full(n_sectors, 0.5), esubp=0.7)
-    model = CGEModel(calibrate(sam), pyomo=True)
     rng = np.random.default_rng(seed)
     bench = ShockSet.benchmark(sam)
     routes = sam.vxmd > 0
+    quota = routes & (rng.random(routes.shape) < 0.3)
+    model = CGEModel(calibrate(sam), pyomo=True, quota=quota)
     shocks = replace(
         bench,
         tau=np.where(routes, rng.uniform(0.9, 1.2, routes.shape), 1.0),
@@ -44,9 +45,13 @@ def setup(request) -> tuple[CGEModel, np.ndarray]:
         endow_s=rng.uniform(0.9, 1.1, bench.endow_s.shape),
         tn=np.where(routes, rng.uniform(0.0, 0.2, routes.shape), 0.0),
         trade_open=np.where(routes, rng.uniform(0.5, 1.0, routes.shape), 1.0),
+        quota=np.where(quota, rng.uniform(0.6, 1.2, routes.shape), np.inf),
     )
     model.system.set_shocks(shocks)
     x = model.benchmark() * rng.uniform(0.9, 1.1, model.system.n)
+    rho = model.system.var["rho"]
+    assert rho.size > 0
+    x[rho.offset : rho.offset + rho.size] = rng.uniform(0.0, 0.1, rho.size)
     return model, x
 
 

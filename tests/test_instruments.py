@@ -32,7 +32,8 @@ def solve_scenario(
     path = folder / "scenario.toml"
     path.write_text(HEAD + shocks, encoding="utf-8")
     resolved = resolve(load_scenario(path), sam)
-    model = CGEModel(calibrate(resolved.sam), pyomo=False)
+    quota = np.isfinite(resolved.shocks.quota)
+    model = CGEModel(calibrate(resolved.sam), pyomo=False, quota=quota)
     eq = model.solve(resolved.shocks, extra=extra)
     assert eq.result.ok, eq.result.message
     assert abs(eq.walras) < TOL, f"Walras' law: dropped market residual {eq.walras:.3e}"
@@ -269,3 +270,43 @@ def test_export_ban_must_leave_a_source_open(tmp_path: Path) -> None:
     sam = _no_tax_sam()
     with pytest.raises(ScenarioError, match="closes every source"):
         solve_scenario(tmp_path, sam, '[[shock]]\ninstrument = "export_ban"\nto = "R2"\n')
+
+
+QUOTA = '[[shock]]\ninstrument = "export_quota"\nfrom = "R1"\nto = "R2"\nsectors = ["S1"]\n'
+
+
+def test_binding_export_quota_is_an_export_tax_at_its_rent_rate(tmp_path: Path) -> None:
+    """The flow equals the cap, the rent rate is positive, and an export tax at that rate
+    (revenue to the exporter, as the rent) gives the same economy."""
+    sam = _no_tax_sam()
+    model, eq, _ = solve_scenario(tmp_path, sam, QUOTA + "value = 0.7\n")
+    i, r, s = sam.sectors.index("S1"), sam.regions.index("R1"), sam.regions.index("R2")
+    V = route_flows(model, eq)["V"]
+    assert abs(V[i, r, s] - 0.7) < 1e-8
+    rho = dense(model.system, eq.x, "rho")[i, r, s]
+    assert rho > 1e-3
+    text = '[[shock]]\ninstrument = "export_tax"\nfrom = "R1"\nto = "R2"\nsectors = ["S1"]\n'
+    text += f'mode = "set"\nrate = {float(rho)!r}\n'
+    tax_model, tax, _ = solve_scenario(tmp_path, sam, text)
+    for name in ("py", "pm", "C", "RA", "Y", "M"):
+        a, b = dense(model.system, eq.x, name), dense(tax_model.system, tax.x, name)
+        assert np.max(np.abs(a - b)) < 1e-7 * np.max(np.abs(b)), name
+
+
+def test_a_cap_that_does_not_bind_changes_nothing(tmp_path: Path) -> None:
+    sam = _no_tax_sam()
+    model, eq, _ = solve_scenario(tmp_path, sam, QUOTA + "value = 3.0\n")
+    i, r, s = sam.sectors.index("S1"), sam.regions.index("R1"), sam.regions.index("R2")
+    assert 0 <= dense(model.system, eq.x, "rho")[i, r, s] < 1e-8
+    free = np.delete(eq.x, model.system.var["rho"].offset)
+    assert (
+        np.max(np.abs(free - np.delete(model.benchmark(), model.system.var["rho"].offset))) < 1e-8
+    )
+
+
+def test_a_zero_quota_is_a_ban(tmp_path: Path) -> None:
+    sam = _no_tax_sam()
+    m1, quota, _ = solve_scenario(tmp_path, sam, QUOTA + "value = 0.0\n")
+    ban = '[[shock]]\ninstrument = "export_ban"\nfrom = "R1"\nto = "R2"\nsectors = ["S1"]\n'
+    m2, banned, _ = solve_scenario(tmp_path, sam, ban)
+    assert np.max(np.abs(dense(m1.system, quota.x, "C") - dense(m2.system, banned.x, "C"))) < 1e-10

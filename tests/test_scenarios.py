@@ -436,14 +436,13 @@ def test_unknown_instrument(tmp_path: Path) -> None:
     text = HEAD + '[[shock]]\ninstrument = "ntbs"\nbetween = ["USA", "CHN"]\nrate = 0.3\n'
     message = error(write(tmp_path, "bad.toml", text))
     assert "bad.toml:5" in message and "instrument" in message and "'ntbs'" in message
-    assert "ntb, ntb_rent, export_ban, tariff, export_tax, endowment, productivity" in message
+    assert "ntb, ntb_rent, export_ban, export_quota, tariff, export_tax, endowment" in message
 
 
-def test_instrument_of_a_later_version(tmp_path: Path) -> None:
-    text = HEAD + '[[shock]]\ninstrument = "export_quota"\nbetween = ["USA", "CHN"]\n'
+def test_negative_quota_share_is_refused(tmp_path: Path) -> None:
+    text = HEAD + '[[shock]]\ninstrument = "export_quota"\nbetween = ["USA", "CHN"]\nvalue = -0.1\n'
     message = error(write(tmp_path, "bad.toml", text))
-    assert "bad.toml:5" in message and "'export_quota'" in message and "later version" in message
-    assert "available now: ntb, ntb_rent, export_ban, tariff, export_tax, endowment" in message
+    assert "bad.toml:7" in message and "value" in message and "must be >= 0" in message
 
 
 def test_every_closure_of_model_md_is_accepted(tmp_path: Path) -> None:
