@@ -100,7 +100,7 @@ def _solve(args: argparse.Namespace) -> int:
     print(f"baseline   {run.resolved.baseline_label}")
     print(f"dataset    {sam.name}: {len(sam.regions)} regions x {len(sam.sectors)} sectors")
     print(f"closure    {m.closure.name}: {m.closure.description}")
-    print(f"numeraire  {m.numeraire.describe()}")
+    print(f"numeraire  {m.describe_numeraire()}")
     base, scen = run.base.result, run.scen.result
     print(
         f"solved     baseline {base.iterations} and scenario {scen.iterations} Ipopt iterations "
@@ -143,7 +143,7 @@ def _check(args: argparse.Namespace) -> int:
     sam = load_dataset(args.data)
     model = CGEModel(calibrate(sam), pyomo=False)
     print(f"dataset    {sam.name}: {model.system.n} variables, {model.evaluator.nnz} non-zeros")
-    print(f"numeraire  {model.numeraire.describe()}")
+    print(f"numeraire  {model.describe_numeraire()}")
     checks = run_checks(model)
     for c in checks:
         print(f"{'PASS' if c.passed else 'FAIL'}  {c.name:<22} {c.detail}")

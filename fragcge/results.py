@@ -115,7 +115,7 @@ def manifest(run: Run) -> dict[str, object]:
             "factors": {f: sam.factor_kind[f] for f in sam.factors},
         },
         "closure": {"name": model.closure.name, "meaning": model.closure.description},
-        "numeraire": model.numeraire.describe(),
+        "numeraire": model.describe_numeraire(),
         "dropped_equation": model.system.dropped_label(),
         "welfare_measure": WELFARE_MEASURES[model.closure.welfare],
         "blocs": run.resolved.blocs,

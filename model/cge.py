@@ -58,6 +58,10 @@ class CGEModel:
         """The fixed price level."""
         return self.system.numeraire
 
+    def describe_numeraire(self) -> str:
+        """The numeraire in words, as this model's closure makes it."""
+        return self.numeraire.describe(mobile=self.system.var["pf"].size > 0)
+
     def benchmark(self) -> np.ndarray:
         """The calibrated benchmark point."""
         return self.system.start()

@@ -53,12 +53,14 @@ class Numeraire:
     kind: str = "factor-index"
     region: str | None = None
 
-    def describe(self) -> str:
+    def describe(self, mobile: bool = True) -> str:
         """The numeraire in words, for reports and the manifest."""
+        if self.kind == "factor-index" and mobile:
+            return "Laspeyres index of mobile-factor prices, benchmark endowment weights = 1"
         if self.kind == "factor-index":
             return (
-                "Laspeyres index of mobile-factor prices, benchmark endowment weights = 1 "
-                "(of their sector-specific prices where no factor is mobile)"
+                "Laspeyres index of factor prices, benchmark endowment weights = 1 (no factor "
+                "is mobile: the index runs over their sector-specific prices)"
             )
         return f"consumer price index pc[{self.region}] = 1"
 
