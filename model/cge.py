@@ -52,6 +52,9 @@ class CGEModel:
         self.evaluator = Evaluator(self.system)
         t3 = time.perf_counter()
         self.timings = {"system": t1 - t0, "pyomo": t2 - t1, "evaluator": t3 - t2}
+        self.quota_reference = np.ones_like(self.cal.vxmd)
+        """Delivered volumes V[i,r,s] that export quota shares refer to: the benchmark's (1)
+        until the caller sets the baseline's."""
 
     @property
     def numeraire(self) -> Numeraire:
@@ -71,16 +74,14 @@ class CGEModel:
         shocks: ShockSet,
         x0: np.ndarray | None = None,
         extra: dict[str, np.ndarray] | None = None,
-        quota_volumes: np.ndarray | None = None,
     ) -> Equilibrium:
         """Solve at the scenario's parameter levels from x0 (default: the benchmark).
 
-        Export quotas cap a route's delivered volume at a share of ``quota_volumes`` (the
-        baseline's delivered volumes V[i,r,s]; default the benchmark's, 1 on every route).
+        Export quotas cap a route's delivered volume at a share of :attr:`quota_reference`.
         """
         target = {k: np.asarray(getattr(shocks, k), dtype=float) for k in PARAMETERS}
         target["qshare"] = self.system.quota_share(shocks)
-        target["qscale"] = np.ones_like(shocks.tau) if quota_volumes is None else quota_volumes
+        target["qscale"] = self.quota_reference
         target.update(extra or {})
         x0 = self.benchmark() if x0 is None else x0
         result = solve(self.system, self.evaluator, x0, target)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from fragcge.calibration.sam import GlobalSAM
+from fragcge.errors import ScenarioError
 from fragcge.model.shocks import ShockSet
 from fragcge.scenarios.apply import apply_shocks
 from fragcge.scenarios.elasticities import with_elasticities
@@ -46,6 +49,11 @@ def resolve(scenario: Scenario, sam: GlobalSAM) -> ResolvedScenario:
     baseline = ShockSet.benchmark(sam)
     for link in scenario.chain[:-1]:
         baseline = apply_shocks(baseline, link, Selector.build(link, sam))
+        if np.isfinite(baseline.quota).any():
+            raise ScenarioError(
+                f"{link.path}: export_quota in a baseline is not supported yet (a quota is a "
+                "share of the volume at the scenario's own baseline); move it to the scenario"
+            )
     selector = Selector.build(scenario, sam)
     return ResolvedScenario(
         scenario=scenario,
