@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.dataset import load_dataset
-from fragcge.model import report
+from fragcge.model import decomposition, report
 from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.scenarios.load import load_scenario
 from fragcge.scenarios.resolve import ResolvedScenario, resolve
@@ -36,11 +37,16 @@ def solve_scenario(path: str | Path) -> Run:
     scenario = load_scenario(Path(path))
     sam = load_dataset(scenario.data)
     resolved = resolve(scenario, sam)
-    model = CGEModel(calibrate(resolved.sam), closure=scenario.closure)
+    quota = np.isfinite(resolved.shocks.quota)
+    model = CGEModel(calibrate(resolved.sam), closure=scenario.closure, quota=quota)
     base = model.solve(resolved.baseline)
+    # Quota shares are shares of the baseline's delivered volumes.
+    model.quota_reference = report.route_flows(model, base)["V"]
     scen = model.solve(resolved.shocks, x0=base.x)
+    welfare = report.welfare(model, base, scen, resolved.blocs)
+    parts = decomposition.decompose(model, base, scen)
     tables = {
-        "welfare": report.welfare(model, base, scen, resolved.blocs),
+        "welfare": decomposition.add_to_welfare(welfare, parts),
         "macro": report.macro(model, base, scen),
         "trade": report.trade(model, base, scen),
         "output": report.output(model, base, scen),

@@ -28,7 +28,7 @@ PARTS = ("tot", "alloc", "iceberg", "rents", "endowment", "transfers")
 
 @pytest.fixture(scope="module")
 def solved(tmp_path_factory) -> dict[str, Path]:
-    """Result folders of two scenarios, and one with a made-up welfare decomposition."""
+    """Result folders of two scenarios, one with a made-up welfare decomposition, one without."""
     root = tmp_path_factory.mktemp("results")
     out = {}
     for name in ("friendshoring", "tariff-war"):
@@ -41,6 +41,10 @@ def solved(tmp_path_factory) -> dict[str, Path]:
         w[part] = w.ev * (0.5 - 0.1 * k)
     w["residual"] = w.ev - w[list(PARTS)].sum(axis=1)
     w.to_csv(out["decomposed"] / "welfare.csv", index=False, float_format="%.6f")
+    out["plain"] = root / "plain"
+    shutil.copytree(out["friendshoring"], out["plain"])
+    w = pd.read_csv(out["plain"] / "welfare.csv")
+    w.drop(columns=[*PARTS, "residual"]).to_csv(out["plain"] / "welfare.csv", index=False)
     return out
 
 
@@ -148,7 +152,7 @@ def test_latex_escapes_and_uses_true_minus_signs(solved) -> None:
 def test_figures_are_non_empty_png_and_pdf(reported) -> None:
     out = reported["pair"]
     files = sorted(p.name for p in (out / "figures").iterdir())
-    stems = ("bloc_trade", "output", "welfare")
+    stems = ("bloc_trade", "output", "welfare", "welfare_decomposition")
     assert files == sorted(f"{s}.{ext}" for s in stems for ext in ("pdf", "png"))
     for stem in stems:
         png, pdf = (
@@ -162,8 +166,8 @@ def test_figures_are_non_empty_png_and_pdf(reported) -> None:
 def test_decomposition_shown_only_when_welfare_csv_has_it(solved, reported) -> None:
     result = load_result(solved["decomposed"])
     assert result.decomposition == [*PARTS, "residual"]
-    assert tables.decomposition(load_result(solved["friendshoring"])) is None
-    assert figures.decomposition([load_result(solved["friendshoring"])]) is None
+    assert tables.decomposition(load_result(solved["plain"])) is None
+    assert figures.decomposition([load_result(solved["plain"])]) is None
     out = reported["decomposed"]
     assert (out / "figures" / "welfare_decomposition.png").stat().st_size > 10_000
     text = (out / "tables" / "welfare_decomposition_friendshoring.md").read_text()
@@ -190,7 +194,9 @@ def test_appendix_reruns_byte_identical(solved, tmp_path) -> None:
         assert f"## {name}" in index and f"scenarios/{name}/tables/welfare.tex" in index
     assert "## Comparison" in index and "comparison/figures/output.pdf" in index
     snapshot = _tables_and_index(out)
-    assert len(snapshot) == 3 * 4 * 3 + 1
+    # 5 tables per scenario (with its decomposition); the comparison's 4 and one decomposition
+    # per scenario; 3 formats each; and the index
+    assert len(snapshot) == 2 * 5 * 3 + (4 + 2) * 3 + 1
 
     (out / "scenarios" / "stale.md").write_text("from an earlier run")
     second = build_appendix(files, out, log=lambda _: None)
