@@ -184,6 +184,7 @@ def test_bloc_and_world_rows_are_sums_of_regions() -> None:
         "tariff-war",
         "decoupling",
         "export-control-jpn-kor",
+        "export-control-chn-jpn",
     ],
 )
 def test_shipped_scenarios_residual_under_one_percent(name: str) -> None:
