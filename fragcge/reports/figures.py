@@ -138,7 +138,14 @@ def decomposition(results: list[Result]) -> Figure | None:
             left = np.where(v >= 0, left_pos, left_neg)
             ax.barh(y, v, left=left, color=colours[c], height=0.7, label=c)
             left_pos, left_neg = left_pos + np.maximum(v, 0), left_neg + np.minimum(v, 0)
-        ax.scatter(frame[total_col].to_numpy(float), y, color="black", s=14, zorder=3, label="EV")
+        ev = frame[total_col].to_numpy(float)
+        ax.scatter(ev, y, color="black", s=14, zorder=3, label="EV")
+        # Explicit limits: zero-width segments stacked at a bar's end would otherwise pin
+        # the axis there (matplotlib's sticky bar edges) and clip the bar and its EV dot.
+        lo = min(np.nanmin(left_neg), np.nanmin(ev), 0.0)
+        hi = max(np.nanmax(left_pos), np.nanmax(ev), 0.0)
+        pad = 0.06 * (hi - lo or 1.0)
+        ax.set_xlim(lo - pad, hi + pad)
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_title(_title(res, width), fontsize=8.5)
         unit = "% of baseline income" if total_col == "ev_pct" else res.unit
