@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from fragcge.model.closures import CLOSURES as MODEL_CLOSURES
 from fragcge.scenarios.source import SourceFile
@@ -82,9 +83,10 @@ class Route:
 
 
 @dataclass(frozen=True)
-class Ntb:
-    """Iceberg trade cost: τ multiplied by (1 + rate) on the selected routes and sectors."""
+class _ProportionalOnRoutes:
+    """A shock that multiplies a route parameter by (1 + rate) on routes and sectors."""
 
+    instrument: ClassVar[str]
     origin: Origin
     route: Route
     sectors: str | tuple[str, ...]
@@ -93,22 +95,24 @@ class Ntb:
     @property
     def label(self) -> str:
         """How the shock reads in a report."""
-        return f"ntb {100 * self.rate:+g}% on {_sectors(self.sectors)} {self.route.label}"
+        return (
+            f"{self.instrument} {100 * self.rate:+g}% on {_sectors(self.sectors)} "
+            f"{self.route.label}"
+        )
 
 
 @dataclass(frozen=True)
-class NtbRent:
+class Ntb(_ProportionalOnRoutes):
+    """Iceberg trade cost: τ multiplied by (1 + rate) on the selected routes and sectors."""
+
+    instrument: ClassVar[str] = "ntb"
+
+
+@dataclass(frozen=True)
+class NtbRent(_ProportionalOnRoutes):
     """Tariff-equivalent barrier with rent to the importer: (1 + tn) multiplied by (1 + rate)."""
 
-    origin: Origin
-    route: Route
-    sectors: str | tuple[str, ...]
-    rate: float
-
-    @property
-    def label(self) -> str:
-        """How the shock reads in a report."""
-        return f"ntb_rent {100 * self.rate:+g}% on {_sectors(self.sectors)} {self.route.label}"
+    instrument: ClassVar[str] = "ntb_rent"
 
 
 @dataclass(frozen=True)
