@@ -39,14 +39,9 @@ DEFAULT_STEPS = 6
 FIN_AGENTS = (("hh", "C", "pc"), ("gov", "G", "pg"), ("inv", "I", "pinv"))
 
 
-def _param(model: CGEModel, theta: np.ndarray, name: str, default: float) -> np.ndarray:
-    """A mutable parameter's dense values in theta; default where the model has no such one.
-
-    Only route parameters (tn, trade_open) may be missing from a model, hence the shape.
-    """
-    block = model.system.params.mutable.get(name)
-    if block is None:
-        return np.full_like(model.cal.vxmd, default)
+def _param(model: CGEModel, theta: np.ndarray, name: str) -> np.ndarray:
+    """A mutable parameter's dense values in theta."""
+    block = model.system.params.mutable[name]
     return theta[block.offset : block.offset + block.size].reshape(block.pos.shape)
 
 
@@ -66,11 +61,11 @@ class RouteWedge:
 
 
 ROUTE_WEDGES: list[RouteWedge] = [
-    RouteWedge("tariff", "alloc", lambda m, th: _param(m, th, "tm", 0.0)),
+    RouteWedge("tariff", "alloc", lambda m, th: _param(m, th, "tm")),
     RouteWedge(
         "ntb_rent",
         "rents",
-        lambda m, th: _param(m, th, "tn", 0.0) * (1 + _param(m, th, "tm", 0.0)),
+        lambda m, th: _param(m, th, "tn") * (1 + _param(m, th, "tm")),
     ),
 ]
 """Wedges on imports: each instrument's revenue or rent, credited to the importer."""
@@ -120,7 +115,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
         return dense(s, x, name, fill)
 
     py, pm, pt = var("py"), var("pm"), var("pt")
-    A = _param(model, th, "A", 1.0)
+    A = _param(model, th, "A")
     Y = var("Y", 0.0)
     # firms' purchases and final demands
     dd = np.zeros_like(c.dd0)
@@ -152,11 +147,11 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
         * (pva[None] / pfac) ** sam.esubva[None, :, None]
     )
     L = var("L")
-    endow = _param(model, th, "endow", 1.0) * np.where(s.var["L"].pos >= 0, L, 1.0)
+    endow = _param(model, th, "endow") * np.where(s.var["L"].pos >= 0, L, 1.0)
     # routes
-    tau, tx, tm = (_param(model, th, k, 0.0) for k in ("tau", "tx", "tm"))
-    tn = _param(model, th, "tn", 0.0)
-    opn = _param(model, th, "trade_open", 1.0)
+    tau, tx, tm = (_param(model, th, k) for k in ("tau", "tx", "tm"))
+    tn = _param(model, th, "tn")
+    opn = _param(model, th, "trade_open")
     esubm = sam.esubm[:, None, None]
     rho = var("rho", 0.0)
     pfob = py[:, :, None] * (1 + tx + rho) / (1 + sam.tx0)
@@ -176,7 +171,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     for k, m in enumerate(s.margin_rows):
         i = sam.margin_index[m]
         msup[i] += c.vst[m] * YT[k] * pt[k] / py[i]
-    pnum = float(_param(model, th, "pnum", 1.0).ravel()[0])
+    pnum = float(_param(model, th, "pnum").ravel()[0])
     X = np.array([var("C"), *(_level(model, eq, act) for act in ("G", "I"))])
     if model.closure.welfare == "U":
         spend = c.vfd * np.array([var(p) for _, _, p in FIN_AGENTS]) * X
@@ -206,10 +201,10 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
         pf_endow=np.where(mobile, pf, 0.0) * c.evom,
         endow=endow,
         ps_endow=np.where(s.var["ps"].pos >= 0, ps, 0.0) * c.evom_s,
-        endow_s=_param(model, th, "endow_s", 1.0),
+        endow_s=_param(model, th, "endow_s"),
         qA=(1 - sam.to0) * py * c.vom * Y,
         A=A,
-        vb=_param(model, th, "vb", 0.0) * pnum,
+        vb=_param(model, th, "vb") * pnum,
         X=X,
         spend_gap=gap,
     )
@@ -218,7 +213,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
 def _level(model: CGEModel, eq: Equilibrium, act: str) -> np.ndarray:
     """G or I: the variable where the closure makes it one, else its fixed level."""
     s = model.system
-    fixed = _param(model, eq.theta, {"G": "Gbar", "I": "Ibar"}[act], 1.0)
+    fixed = _param(model, eq.theta, {"G": "Gbar", "I": "Ibar"}[act])
     return np.where(s.var[act].pos >= 0, dense(s, eq.x, act, 1.0), fixed)
 
 

@@ -22,7 +22,7 @@ from fragcge.calibration.synthetic import synthetic_sam
 from fragcge.model import report
 from fragcge.model.cge import CGEModel
 from fragcge.model.decomposition import COMPONENTS, add_to_welfare, decompose
-from fragcge.model.shocks import PARAMETERS, ShockSet
+from fragcge.model.shocks import ShockSet
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 PARTS = [*COMPONENTS, "residual"]
@@ -132,7 +132,6 @@ def test_every_tax_and_shock_together_leave_a_small_residual(closure: str) -> No
     assert (df[["tot", "alloc", "iceberg", "endowment", "transfers"]].abs().sum() > 0).all()
 
 
-@pytest.mark.skipif("tn" not in PARAMETERS, reason="ntb_rent not in this version")
 def test_rent_wedge_is_credited_to_the_importer() -> None:
     sam = replace(synthetic_sam(4, 2, taxes=False, margins=True, seed=24), esubm=np.full(2, 6.0))
 
@@ -148,7 +147,6 @@ def test_rent_wedge_is_credited_to_the_importer() -> None:
     assert_small_residual(df, 1e-4)
 
 
-@pytest.mark.skipif("trade_open" not in PARAMETERS, reason="export_ban not in this version")
 def test_a_ban_on_the_path_to_closure_leaves_a_small_residual() -> None:
     sam = replace(synthetic_sam(4, 2, taxes=True, margins=True, seed=24), esubm=np.full(2, 6.0))
 
