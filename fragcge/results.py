@@ -9,6 +9,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+import cyipopt
 import numpy as np
 import pandas as pd
 
@@ -87,7 +88,10 @@ def _elasticities(run: Run) -> dict[str, object]:
 
 def versions() -> dict[str, str]:
     """Versions of Python and the packages that decide the numbers."""
-    out = {"python": platform.python_version()}
+    out = {
+        "python": platform.python_version(),
+        "ipopt": ".".join(str(v) for v in cyipopt.IPOPT_VERSION),
+    }
     for pkg in PACKAGES:
         try:
             out[pkg] = metadata.version(pkg)
