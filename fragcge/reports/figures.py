@@ -56,10 +56,18 @@ def save(fig: Figure, folder: Path, name: str) -> list[Path]:
     return [png, pdf]
 
 
+PANELS_PER_ROW = 4
+"""More scenarios than this wrap onto further rows, so a page stays readable."""
+
+
 def _panels(n: int, width: float, height: float, **kw) -> tuple[Figure, list]:
-    fig = Figure(figsize=(width * n, height), layout="constrained")
-    axes = fig.subplots(1, n, squeeze=False, **kw)[0]
-    return fig, list(axes)
+    cols = min(n, PANELS_PER_ROW)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
+    grid = fig.subplots(rows, cols, squeeze=False, **kw).ravel()
+    for ax in grid[n:]:
+        fig.delaxes(ax)
+    return fig, list(grid[:n])
 
 
 def _title(result: Result, width: float) -> str:
@@ -75,7 +83,7 @@ def _signed(value: float, decimals: int) -> str:
 
 def welfare(results: list[Result]) -> Figure:
     """Horizontal bars of EV (% of income) by region, coloured by bloc, one panel per scenario."""
-    ref = results[0]
+    ref = tables.reference(results)
     rows = tables.region_order(ref) + [WORLD]
     # A gap separates the world bar from the regions.
     y = np.r_[np.arange(len(rows) - 1), len(rows)]
@@ -118,7 +126,7 @@ def decomposition(results: list[Result]) -> Figure | None:
     have = [r for r in results if r.decomposition]
     if not have:
         return None
-    ref = results[0]
+    ref = tables.reference(results)
     rows = tables.region_order(ref) + [WORLD]
     y = np.r_[np.arange(len(rows) - 1), len(rows)]
     components = list(dict.fromkeys(c for r in have for c in r.decomposition))
@@ -199,7 +207,7 @@ def _heatmaps(
 
 def bloc_trade(results: list[Result]) -> Figure:
     """Heatmap of the trade value change (%) from exporter to importer bloc, per scenario."""
-    ref = results[0]
+    ref = tables.reference(results)
     kind, groups = tables.trade_groups(ref)
     matrices = [tables.bloc_trade_matrix(r, groups) for r in results]
     by_bloc = kind == "bloc"
@@ -222,7 +230,7 @@ def bloc_trade(results: list[Result]) -> Figure:
 
 def output(results: list[Result]) -> Figure:
     """Heatmap of output volume change (%) by region (rows) and sector (columns), per scenario."""
-    ref = results[0]
+    ref = tables.reference(results)
     regions = tables.region_order(ref)
     matrices = [
         r.output.pivot(index="region", columns="sector", values="output_pct").reindex(
@@ -257,7 +265,7 @@ def all_figures(results: list[Result]) -> dict[str, tuple[str, Figure]]:
     decomp = decomposition(results)
     if decomp is not None:
         figures["welfare_decomposition"] = ("Decomposition of EV by region", decomp)
-    kind, _ = tables.trade_groups(results[0])
+    kind, _ = tables.trade_groups(tables.reference(results))
     figures["bloc_trade"] = (
         f"Change in trade value by exporter and importer {kind}, %",
         bloc_trade(results),

@@ -65,8 +65,8 @@ def _welfare_column(result: Result, ref: Result, rows: pd.DataFrame, col: str) -
 
 
 def welfare(results: list[Result], col: str = "ev_pct") -> Table:
-    """EV by region, bloc and world, one column per scenario (blocs of the first result)."""
-    ref = results[0]
+    """EV by region, bloc and world, one column per scenario (blocs of the reference result)."""
+    ref = reference(results)
     frame = _welfare_rows(ref)
     for r in results:
         frame[r.name] = _welfare_column(r, ref, frame, col)
@@ -111,6 +111,11 @@ def decomposition(result: Result) -> Table | None:
     )
 
 
+def reference(results: list[Result]) -> Result:
+    """The result whose blocs group the others: the first that defines two or more blocs."""
+    return next((r for r in results if len(set(r.blocs.values())) > 1), results[0])
+
+
 def trade_groups(ref: Result) -> tuple[str, dict[str, str]]:
     """How trade is grouped: by the blocs of ref, or by region when ref defines no blocs."""
     if len(set(ref.blocs.values())) > 1:
@@ -134,7 +139,7 @@ def bloc_trade_matrix(result: Result, blocs: dict[str, str]) -> pd.DataFrame:
 
 def bloc_trade(results: list[Result]) -> Table:
     """Trade value change by exporter and importer bloc (or region), one column per scenario."""
-    ref = results[0]
+    ref = reference(results)
     kind, groups = trade_groups(ref)
     order = bloc_order(groups)
     pairs = [(e, i) for e in order for i in order]
@@ -157,7 +162,7 @@ def bloc_trade(results: list[Result]) -> Table:
 
 def output(results: list[Result]) -> Table:
     """Output volume change (%) by region and sector, one column per scenario."""
-    ref = results[0]
+    ref = reference(results)
     regions = region_order(ref)
     frame = pd.DataFrame(
         [(r, s) for r in regions for s in ref.sectors], columns=["region", "sector"]
