@@ -1,0 +1,420 @@
+"""Batch files: a scenario swept over its keys and drawn over its elasticities, as a list of runs.
+
+A batch file names one scenario and varies it::
+
+    [batch]
+    name = "friendshoring-rates"
+    scenario = "friendshoring.toml"      # relative to the batch file
+
+    [sweep]                              # outer product of the lists, or zip = true
+    "shock.1.rate" = [0.1, 0.2, 0.3]     # the first [[shock]]'s rate
+    "elasticities.esubm.scale" = [1.0, 2.0]
+
+    [uncertainty]
+    method = "quadrature"                # or "montecarlo" (the default): draws, seed (0)
+    [uncertainty.esubm]
+    distribution = "uniform"             # "triangular" (mode, default the midpoint),
+                                         # "normal" (mean, sd; truncated to the bounds)
+    lower = 0.5
+    upper = 1.5
+
+An uncertain parameter is a multiplier of a sector elasticity (``scope = "scale"``, GTAP's
+systematic sensitivity convention): every sector's value, including sectors the scenario
+sets, is multiplied by the same draw, on top of any swept scale. Sweeps and draws change
+only the named scenario file, not its baselines; ``resolve`` solves the baselines with the
+scenario's elasticities, so a draw moves them too. Every sweep point runs with every draw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from fragcge.errors import ScenarioError
+from fragcge.scenarios.design import (
+    DISTRIBUTIONS,
+    MIN_NORMAL_MASS,
+    Distribution,
+    monte_carlo,
+    quadrature,
+)
+from fragcge.scenarios.load import _check_keys, _number, _text, load_scenario
+from fragcge.scenarios.messages import unknown
+from fragcge.scenarios.provenance import chain_sha256
+from fragcge.scenarios.source import SourceFile
+from fragcge.scenarios.spec import (
+    SCALAR_ELASTICITIES,
+    SECTOR_ELASTICITIES,
+    Endowment,
+    ExportQuota,
+    ExportTax,
+    Ntb,
+    NtbRent,
+    Productivity,
+    ScalarElasticity,
+    Scenario,
+    SectorElasticity,
+    Tariff,
+)
+
+TABLES = ("batch", "sweep", "uncertainty")
+BATCH_KEYS = ("name", "scenario")
+METHODS = ("montecarlo", "quadrature")
+UNCERTAINTY_KEYS = ("method", "draws", "seed")
+PARAMETER_KEYS = {
+    "uniform": ("distribution", "lower", "upper", "scope"),
+    "triangular": ("distribution", "lower", "upper", "mode", "scope"),
+    "normal": ("distribution", "lower", "upper", "mean", "sd", "scope"),
+}
+SCOPES = ("scale",)
+DEFAULT_SEED = 0
+_PROPORTIONAL = (Ntb, NtbRent, Endowment, Productivity)
+"""Shocks whose rate multiplies a level by 1 + rate, so that rate must stay above -1."""
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Swept scenario keys and their points: one tuple of values (one per key) per point."""
+
+    keys: tuple[str, ...]
+    points: tuple[tuple[float, ...], ...]
+    zipped: bool
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """Elasticity multipliers drawn by Monte Carlo or placed by Stroud quadrature."""
+
+    method: str
+    parameters: dict[str, Distribution]
+    draws: int | None
+    seed: int | None
+
+    def design(self) -> tuple[np.ndarray, np.ndarray]:
+        """Multipliers (points × parameters, in ``parameters`` order) and their weights."""
+        distributions = list(self.parameters.values())
+        if self.method == "quadrature":
+            return quadrature(distributions)
+        return monte_carlo(distributions, self.draws, self.seed)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A loaded batch file: the scenario it varies, its sweep and its uncertainty (or None)."""
+
+    source: SourceFile
+    name: str
+    scenario: Scenario
+    sweep: Sweep | None
+    uncertainty: Uncertainty | None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One scenario of a batch: its id, the swept values, the elasticity draws and their weight.
+
+    ``id`` hashes the scenario chain with the overrides and multipliers, so that a rerun of
+    the same batch finds the runs already solved. ``weight`` is 1/N for a Monte Carlo draw
+    and the quadrature weight otherwise; a sweep alone gives weight 1.
+    """
+
+    id: str
+    overrides: dict[str, float]
+    multipliers: dict[str, float]
+    weight: float
+
+
+def load_batch(path: str | Path) -> Batch:
+    """Read a batch file and the scenario it names, checking every key and value."""
+    path = Path(path)
+    source = SourceFile.read(path)
+    try:
+        doc = tomllib.loads(source.text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    for key in doc:
+        if key not in TABLES or not isinstance(doc[key], dict):
+            raise unknown(source.where("", line_of=key), "table", key, [f"[{t}]" for t in TABLES])
+    meta = doc.get("batch")
+    if meta is None:
+        raise ScenarioError(f"{path}: missing table [batch] (with scenario = ...)")
+    _check_keys(meta, BATCH_KEYS, source, "batch")
+    if "scenario" not in meta:
+        raise ScenarioError(f"{source.where('batch')}: missing key scenario (a scenario file)")
+    name = _text(meta.get("name", path.stem), source.where("batch", "name"))
+    if not all(c.isalnum() or c in "._-" for c in name):
+        raise ScenarioError(
+            f"{source.where('batch', 'name')}: {name!r} names the results folder: "
+            "use letters, digits, '.', '_', '-'"
+        )
+    where = source.where("batch", "scenario")
+    target = path.parent / _text(meta["scenario"], where)
+    if not target.is_file():
+        raise ScenarioError(f"{where}: no scenario file {target}")
+    scenario = load_scenario(target)
+    sweep = _sweep(doc["sweep"], source, scenario) if "sweep" in doc else None
+    uncertainty = _uncertainty(doc["uncertainty"], source) if "uncertainty" in doc else None
+    if sweep is None and uncertainty is None:
+        raise ScenarioError(
+            f"{path}: a batch needs a [sweep] table, an [uncertainty] table or both"
+        )
+    return Batch(source, name, scenario, sweep, uncertainty)
+
+
+def expand(batch: Batch) -> list[Run]:
+    """Every run of the batch: each sweep point with each draw, sweep points outermost."""
+    points = batch.sweep.points if batch.sweep else ((),)
+    keys = batch.sweep.keys if batch.sweep else ()
+    if batch.uncertainty:
+        names = tuple(batch.uncertainty.parameters)
+        multipliers, weights = batch.uncertainty.design()
+        draws = [
+            (dict(zip(names, map(float, row), strict=True)), float(w))
+            for row, w in zip(multipliers, weights, strict=True)
+        ]
+    else:
+        draws = [({}, 1.0)]
+    chain = chain_sha256(batch.scenario)
+    runs = []
+    for point in points:
+        overrides = dict(zip(keys, point, strict=True))
+        for draw, weight in draws:
+            runs.append(Run(_run_id(chain, overrides, draw), overrides, draw, weight))
+    return runs
+
+
+def apply_run(scenario: Scenario, run: Run) -> Scenario:
+    """``scenario`` with the run's swept values, then its elasticity multipliers, applied."""
+    for key, value in run.overrides.items():
+        scenario = _override(scenario, key, value)
+    for name, factor in run.multipliers.items():
+        current = _sector_elasticity(scenario, name)
+        scaled = SectorElasticity(
+            name,
+            (current.scale if current.scale is not None else 1.0) * factor,
+            {sector: value * factor for sector, value in current.values.items()},
+        )
+        scenario = _with_elasticity(scenario, scaled)
+    return scenario
+
+
+def sweep_keys(scenario: Scenario) -> list[str]:
+    """The keys of ``scenario`` a sweep may vary."""
+    keys = [
+        f"shock.{n}.{field}"
+        for n, shock in enumerate(scenario.shocks, 1)
+        for field in _fields(shock)
+    ]
+    keys += [f"elasticities.{name}.scale" for name in SECTOR_ELASTICITIES]
+    return keys + [f"elasticities.{name}" for name in SCALAR_ELASTICITIES]
+
+
+def _run_id(chain: str, overrides: dict[str, float], multipliers: dict[str, float]) -> str:
+    # repr-exact floats in sorted JSON: the same batch always hashes to the same ids.
+    payload = json.dumps({"overrides": overrides, "multipliers": multipliers}, sort_keys=True)
+    return hashlib.sha256(f"{chain}\n{payload}".encode()).hexdigest()
+
+
+def _fields(shock: object) -> tuple[str, ...]:
+    if isinstance(shock, ExportQuota):
+        return ("value",)
+    return ("rate",) if isinstance(shock, (*_PROPORTIONAL, Tariff, ExportTax)) else ()
+
+
+def _override(scenario: Scenario, key: str, value: float) -> Scenario:
+    parts = key.split(".")
+    if parts[0] == "shock":
+        shocks = list(scenario.shocks)
+        index = int(parts[1]) - 1
+        shocks[index] = replace(shocks[index], **{parts[2]: value})
+        return replace(scenario, shocks=tuple(shocks))
+    if len(parts) == 2:
+        return _with_elasticity(scenario, ScalarElasticity(parts[1], value))
+    return _with_elasticity(scenario, replace(_sector_elasticity(scenario, parts[1]), scale=value))
+
+
+def _sector_elasticity(scenario: Scenario, name: str) -> SectorElasticity:
+    """The scenario's override of ``name``, or one that leaves the data's values as they are."""
+    for elasticity in scenario.elasticities:
+        if elasticity.name == name:
+            return elasticity
+    return SectorElasticity(name, None, {})
+
+
+def _with_elasticity(scenario: Scenario, new: SectorElasticity | ScalarElasticity) -> Scenario:
+    kept = [e for e in scenario.elasticities if e.name != new.name]
+    # Sorted by name, as load_scenario keeps them, so equal overrides compare equal.
+    elasticities = tuple(sorted([*kept, new], key=lambda e: e.name))
+    return replace(scenario, elasticities=elasticities)
+
+
+def _sweep(table: dict, source: SourceFile, scenario: Scenario) -> Sweep:
+    zipped = table.get("zip", False)
+    if not isinstance(zipped, bool):
+        raise ScenarioError(
+            f"{source.where('sweep', 'zip')}: expected true or false, got {zipped!r}"
+        )
+    lists = _flatten({k: v for k, v in table.items() if k != "zip"})
+    if not lists:
+        raise ScenarioError(
+            f"{source.where('sweep')}: no key to sweep; allowed: " + ", ".join(sweep_keys(scenario))
+        )
+    allowed = sweep_keys(scenario)
+    values: dict[str, tuple[float, ...]] = {}
+    for key, raw in lists.items():
+        where = source.where("sweep", key)
+        if key not in allowed:
+            raise unknown(f"{where} (of {scenario.path.name})", "sweep key", key, allowed)
+        if not isinstance(raw, list) or not raw:
+            raise ScenarioError(f"{where}: expected a non-empty list of values, got {raw!r}")
+        values[key] = tuple(_swept_value(scenario, key, item, where) for item in raw)
+    keys = tuple(values)
+    if zipped:
+        lengths = {key: len(v) for key, v in values.items()}
+        if len(set(lengths.values())) > 1:
+            sizes = ", ".join(f"{key} has {n}" for key, n in lengths.items())
+            raise ScenarioError(
+                f"{source.where('sweep', 'zip')}: zip = true pairs the lists element by "
+                f"element, so they must have equal lengths: {sizes}"
+            )
+        points = tuple(zip(*values.values(), strict=True))
+    else:
+        points = tuple(itertools.product(*values.values()))
+    if len(set(points)) < len(points):
+        raise ScenarioError(f"{source.where('sweep')}: a point is listed twice; each run once")
+    return Sweep(keys, points, zipped)
+
+
+def _flatten(table: dict, prefix: str = "") -> dict[str, object]:
+    """Quoted ("shock.1.rate" = ...) and bare (shock.1.rate = ...) dotted keys alike."""
+    flat: dict[str, object] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _swept_value(scenario: Scenario, key: str, value: object, where: str) -> float:
+    number = _number(value, where)
+    parts = key.split(".")
+    if parts[0] == "shock":
+        shock = scenario.shocks[int(parts[1]) - 1]
+        bounded = isinstance(shock, _PROPORTIONAL) or getattr(shock, "mode", "add") == "set"
+        if parts[2] == "rate" and bounded and number <= -1:
+            raise ScenarioError(f"{where}: rate = {number:g} must be > -1")
+        if parts[2] == "value" and number < 0:
+            raise ScenarioError(f"{where}: a quota share must be >= 0, got {number:g}")
+    elif parts[-1] == "scale" and number <= 0:
+        raise ScenarioError(f"{where}: scale = {number:g} must be > 0")
+    elif number < 0:
+        raise ScenarioError(f"{where}: an elasticity must be >= 0, got {number:g}")
+    return number
+
+
+def _uncertainty(table: dict, source: SourceFile) -> Uncertainty:
+    at = source.where
+    for key, value in table.items():
+        if not isinstance(value, dict) and key not in UNCERTAINTY_KEYS:
+            names = [*UNCERTAINTY_KEYS, *(f"[uncertainty.{e}]" for e in SECTOR_ELASTICITIES)]
+            raise unknown(at("uncertainty", line_of=key), "key", key, names)
+    method = _text(table.get("method", "montecarlo"), at("uncertainty", "method"))
+    if method not in METHODS:
+        raise unknown(at("uncertainty", "method"), "method", method, METHODS)
+    draws = seed = None
+    if method == "quadrature":
+        for key in ("draws", "seed"):
+            if key in table:
+                raise ScenarioError(
+                    f'{at("uncertainty", key)}: {key} is for method = "montecarlo"; '
+                    "quadrature places 2N points for N parameters"
+                )
+    else:
+        if "draws" not in table:
+            raise ScenarioError(f"{at('uncertainty')}: missing key draws (Monte Carlo draws)")
+        draws = _integer(table["draws"], at("uncertainty", "draws"))
+        if draws < 1:
+            raise ScenarioError(f"{at('uncertainty', 'draws')}: draws = {draws} must be >= 1")
+        seed = _integer(table.get("seed", DEFAULT_SEED), at("uncertainty", "seed"))
+        if seed < 0:
+            raise ScenarioError(f"{at('uncertainty', 'seed')}: seed = {seed} must be >= 0")
+    parameters = {
+        name: _parameter(name, table[name], source)
+        for name in sorted(k for k, v in table.items() if isinstance(v, dict))
+    }
+    if not parameters:
+        raise ScenarioError(
+            f"{at('uncertainty')}: no uncertain parameter; add a table such as "
+            "[uncertainty.esubm] with distribution, lower and upper"
+        )
+    uncertainty = Uncertainty(method, parameters, draws, seed)
+    if method == "quadrature":
+        lowest = uncertainty.design()[0].min(axis=0)
+        for name, low in zip(parameters, lowest, strict=True):
+            if low <= 0:
+                raise ScenarioError(
+                    f"{at(f'uncertainty.{name}')}: a quadrature point puts the {name} scale at "
+                    f"{low:g}, but a scale must be > 0; narrow the distribution"
+                )
+    return uncertainty
+
+
+def _parameter(name: str, table: dict, source: SourceFile) -> Distribution:
+    section = f"uncertainty.{name}"
+    at = source.where
+    if name not in SECTOR_ELASTICITIES:
+        raise unknown(at(section), "uncertain parameter", name, SECTOR_ELASTICITIES)
+    if "distribution" not in table:
+        raise ScenarioError(
+            f"{at(section)}: missing key distribution; allowed: " + ", ".join(DISTRIBUTIONS)
+        )
+    kind = _text(table["distribution"], at(section, "distribution"))
+    if kind not in DISTRIBUTIONS:
+        raise unknown(at(section, "distribution"), "distribution", kind, DISTRIBUTIONS)
+    _check_keys(table, PARAMETER_KEYS[kind], source, section)
+    scope = _text(table.get("scope", "scale"), at(section, "scope"))
+    if scope not in SCOPES:
+        raise unknown(at(section, "scope"), "scope", scope, SCOPES)
+    needed = [k for k in PARAMETER_KEYS[kind] if k not in ("distribution", "scope", "mode")]
+    numbers = {}
+    for key in needed:
+        if key not in table:
+            raise ScenarioError(f"{at(section)}: missing key {key} (distribution = {kind!r})")
+        numbers[key] = _number(table[key], at(section, key))
+    lower, upper = numbers["lower"], numbers["upper"]
+    if not 0 < lower < upper:
+        raise ScenarioError(
+            f"{at(section, 'lower')}: bounds of a scale must satisfy 0 < lower < upper, "
+            f"got lower = {lower:g}, upper = {upper:g}"
+        )
+    if kind == "triangular":
+        mode = _number(table.get("mode", (lower + upper) / 2), at(section, "mode"))
+        if not lower <= mode <= upper:
+            raise ScenarioError(
+                f"{at(section, 'mode')}: mode = {mode:g} must lie between lower and upper"
+            )
+        return Distribution(kind, lower, upper, mode=mode)
+    if kind == "normal":
+        if numbers["sd"] <= 0:
+            raise ScenarioError(f"{at(section, 'sd')}: sd = {numbers['sd']:g} must be > 0")
+        normal = Distribution(kind, lower, upper, mean=numbers["mean"], sd=numbers["sd"])
+        if normal.normal_mass() < MIN_NORMAL_MASS:
+            raise ScenarioError(
+                f"{at(section)}: the bounds keep less than {MIN_NORMAL_MASS:g} of the normal's "
+                "mass; move mean inside them or widen them"
+            )
+        return normal
+    return Distribution(kind, lower, upper)
+
+
+def _integer(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScenarioError(f"{where}: expected a whole number, got {value!r}")
+    return value
