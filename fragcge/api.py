@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +13,15 @@ from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.dataset import load_dataset
 from fragcge.model import decomposition, report
 from fragcge.model.cge import CGEModel, Equilibrium
+from fragcge.model.shocks import PARAMETERS
 from fragcge.scenarios.load import load_scenario
 from fragcge.scenarios.resolve import ResolvedScenario, resolve
+from fragcge.scenarios.spec import Scenario
+
+ELASTICITIES = ("esubd", "esubm", "esubva", "esubt", "esubc", "esubp", "esubg", "esubi")
+
+ModelCache = dict[str, tuple[CGEModel, Equilibrium]]
+"""Built models with their solved baselines, by :func:`model_key`."""
 
 
 @dataclass
@@ -34,14 +42,30 @@ class Run:
 
 def solve_scenario(path: str | Path) -> Run:
     """Load, validate and solve a scenario file and its baseline; raises on bad input or failure."""
-    scenario = load_scenario(Path(path))
-    sam = load_dataset(scenario.data)
-    resolved = resolve(scenario, sam)
+    return solve_loaded(load_scenario(Path(path)))
+
+
+def solve_loaded(scenario: Scenario, model_cache: ModelCache | None = None) -> Run:
+    """Solve a loaded scenario and its baseline, reusing a model and baseline from the cache.
+
+    A cached model is one built for the same dataset, closure, elasticities, quota routes and
+    baseline shocks, so reuse gives the same numbers as a fresh build: the baseline is the
+    same solve and the scenario starts from it either way.
+    """
+    resolved = resolve(scenario, load_dataset(scenario.data))
     quota = np.isfinite(resolved.shocks.quota)
-    model = CGEModel(calibrate(resolved.sam), closure=scenario.closure, quota=quota)
-    base = model.solve(resolved.baseline)
-    # Quota shares are shares of the baseline's delivered volumes.
-    model.quota_reference = report.route_flows(model, base)["V"]
+    key = model_key(resolved, quota)
+    cache = {} if model_cache is None else model_cache
+    if key not in cache:
+        model = CGEModel(calibrate(resolved.sam), closure=scenario.closure, quota=quota)
+        base = model.solve(resolved.baseline)
+        # Quota shares are shares of the baseline's delivered volumes.
+        model.quota_reference = report.route_flows(model, base)["V"]
+        cache[key] = (model, base)
+    model, base = cache[key]
+    # From the baseline's parameters, as after a fresh build: should a step fail, the
+    # halving path (and so the solution) must not depend on the runs solved before.
+    model.system.theta[:] = base.theta
     scen = model.solve(resolved.shocks, x0=base.x)
     welfare = report.welfare(model, base, scen, resolved.blocs)
     parts = decomposition.decompose(model, base, scen)
@@ -52,3 +76,15 @@ def solve_scenario(path: str | Path) -> Run:
         "output": report.output(model, base, scen),
     }
     return Run(resolved, model, base, scen, tables)
+
+
+def model_key(resolved: ResolvedScenario, quota: np.ndarray) -> str:
+    """sha256 of what a built model and its baseline depend on, beyond the scenario's shocks."""
+    sam = resolved.sam
+    digest = hashlib.sha256(f"{sam.digest}\0{resolved.scenario.closure}\n".encode())
+    for name in ELASTICITIES:
+        digest.update(np.ascontiguousarray(getattr(sam, name), dtype=float).tobytes())
+    digest.update(np.ascontiguousarray(quota).tobytes())
+    for name in PARAMETERS:
+        digest.update(np.ascontiguousarray(getattr(resolved.baseline, name), dtype=float).tobytes())
+    return digest.hexdigest()

@@ -1,4 +1,4 @@
-"""The command line: fragcge solve | report | appendix | check | data show."""
+"""The command line: fragcge solve | batch | report | appendix | check | data show."""
 
 from __future__ import annotations
 
@@ -49,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("scenario", type=Path, help="scenario file (.toml)")
     solve.add_argument("--out", type=Path, help="result folder (default: results/<name>)")
     solve.set_defaults(run=_solve)
+    batch = sub.add_parser("batch", help="solve every run of a batch file (sweep, uncertainty)")
+    batch.add_argument("batch", type=Path, help="batch file (.toml)")
+    batch.add_argument(
+        "--workers", type=_positive, default=1, help="processes solving runs (default 1)"
+    )
+    batch.add_argument("--out", type=Path, help="result folder (default: results/<batch name>)")
+    batch.set_defaults(run=_batch)
     report = sub.add_parser(
         "report", help="tables and figures from result folders, side by side when several"
     )
@@ -114,6 +121,41 @@ def _solve(args: argparse.Namespace) -> int:
     print()
     print(f"results    {out}  ({time.perf_counter() - t0:.1f} s)")
     return 0
+
+
+def _positive(text: str) -> int:
+    """A whole number >= 1, for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from fragcge.batch import Outcome, run_batch
+
+    def log(outcome: Outcome) -> None:
+        run = outcome.run
+        values = [f"{key}={value:g}" for key, value in run.overrides.items()]
+        values += [f"{name}x{factor:.4g}" for name, factor in run.multipliers.items()]
+        reason = f"  {outcome.message.splitlines()[0]}" if outcome.message else ""
+        print(
+            f"{run.id[:8]}  {' '.join(values):<30} {outcome.status:<8}"
+            f"{outcome.seconds:6.1f} s{reason}",
+            flush=True,
+        )
+
+    result = run_batch(args.batch, args.out, args.workers, on_run=log)
+    failed = result.count("failed")
+    print(
+        f"batch      {result.name}: {len(result.outcomes)} runs, {result.count('solved')} solved, "
+        f"{result.count('skipped')} skipped, {failed} failed in {result.seconds:.1f} s; "
+        f"results in {result.out}"
+    )
+    return 1 if failed else 0
 
 
 def _report(args: argparse.Namespace) -> int:

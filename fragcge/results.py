@@ -39,8 +39,8 @@ WELFARE_MEASURES = {
 PACKAGES = ("fragcge", "pyomo", "cyipopt-wheels", "casadi", "numpy", "pandas")
 
 
-def write_run(run: Run, out: Path) -> list[Path]:
-    """Write manifest.json and the tables into out, replacing its previous contents at once."""
+def write_run(run: Run, out: Path, extra: dict[str, object] | None = None) -> list[Path]:
+    """Write manifest.json (plus ``extra``'s keys) and the tables into out, replacing it at once."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
@@ -52,7 +52,8 @@ def write_run(run: Run, out: Path) -> list[Path]:
                 tmp / f"{name}.csv", index=False, float_format=FLOAT_FORMAT, lineterminator="\n"
             )
         (tmp / "manifest.json").write_text(
-            json.dumps(manifest(run), indent=2, sort_keys=False) + "\n", encoding="utf-8"
+            json.dumps({**manifest(run), **(extra or {})}, indent=2, sort_keys=False) + "\n",
+            encoding="utf-8",
         )
         if out.exists():
             shutil.rmtree(out)

@@ -1,0 +1,116 @@
+"""Running a batch: workers, resume, reuse against a cold solve, failures, the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fragcge.batch import BatchResult, run_batch
+from fragcge.cli import main
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+TABLES = ("summary.csv", "sweep.csv", "failures.csv")
+
+
+def _write_batch(folder: Path, scenario: Path, sweep: str, name: str = "rates") -> Path:
+    path = folder / f"{name}.toml"
+    path.write_text(
+        f'[batch]\nname = "{name}"\nscenario = "{scenario.as_posix()}"\n\n[sweep]\n{sweep}\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def rates(tmp_path_factory) -> tuple[Path, Path, BatchResult]:
+    """The friendshoring sweep over 0.1, 0.2, 0.3, solved in process."""
+    folder = tmp_path_factory.mktemp("rates")
+    batch = _write_batch(
+        folder, SCENARIOS / "friendshoring.toml", '"shock.1.rate" = [0.1, 0.2, 0.3]'
+    )
+    out = folder / "serial"
+    return batch, out, run_batch(batch, out, workers=1)
+
+
+def _tables(out: Path) -> dict[str, bytes]:
+    return {name: (out / name).read_bytes() for name in TABLES}
+
+
+def test_workers_give_byte_identical_tables(rates, tmp_path) -> None:
+    batch, serial, result = rates
+    assert [o.status for o in result.outcomes] == ["solved"] * 3
+    parallel = run_batch(batch, tmp_path / "parallel", workers=2)
+    assert [o.status for o in parallel.outcomes] == ["solved"] * 3
+    assert _tables(tmp_path / "parallel") == _tables(serial)
+
+
+def test_rerun_skips_every_run_and_rewrites_the_same_tables(rates) -> None:
+    batch, out, _ = rates
+    before = _tables(out)
+    again = run_batch(batch, out, workers=1)
+    assert [o.status for o in again.outcomes] == ["skipped"] * 3
+    assert _tables(out) == before
+    record = json.loads((out / "batch.json").read_text())
+    assert (record["runs"], record["solved"], record["skipped"], record["failed"]) == (3, 0, 3, 0)
+    assert record["text"] == batch.read_text()
+
+
+def test_each_run_is_written_with_its_place_in_the_batch(rates) -> None:
+    _, out, result = rates
+    for outcome in result.outcomes:
+        manifest = json.loads((out / "runs" / outcome.run.id / "manifest.json").read_text())
+        assert manifest["batch"]["id"] == outcome.run.id
+        assert manifest["batch"]["overrides"] == outcome.run.overrides
+        assert manifest["batch"]["weight"] == 1.0
+
+
+def test_world_ev_falls_with_the_rate_and_matches_a_cold_solve(rates, tmp_path) -> None:
+    _, out, _ = rates
+    sweep = pd.read_csv(out / "sweep.csv", keep_default_na=False)
+    world = sweep[sweep.region == "WORLD"].sort_values("shock.1.rate")
+    assert list(world["shock.1.rate"]) == [0.1, 0.2, 0.3]
+    assert world.ev.is_monotonic_decreasing and world.ev.iloc[0] < 0
+    assert main(["solve", str(SCENARIOS / "friendshoring.toml"), "--out", str(tmp_path)]) == 0
+    cold = pd.read_csv(tmp_path / "welfare.csv", keep_default_na=False).set_index("region")
+    swept = sweep[sweep["shock.1.rate"] == 0.3].set_index("region")
+    assert list(swept.index) == list(cold.index)
+    assert (swept.ev - cold.ev).abs().max() < 1e-6
+    summary = pd.read_csv(out / "summary.csv", keep_default_na=False).set_index("region")
+    assert summary.loc["WORLD", "runs"] == 3
+    assert summary.loc["WORLD", "ev_mean"] == pytest.approx(world.ev.mean(), abs=1e-5)
+
+
+def test_a_failing_run_is_recorded_and_the_others_solve(tmp_path, capsys) -> None:
+    scenario = tmp_path / "tariffs.toml"
+    scenario.write_text(
+        '[scenario]\nname = "tariffs"\ndata = "wiod2011_10x8"\n\n'
+        '[[shock]]\ninstrument = "tariff"\nbetween = ["USA", "CHN"]\nsectors = "all"\n'
+        "rate = 0.05\n",
+        encoding="utf-8",
+    )
+    # A cut of 150 points leaves 1 + tm <= 0 on every route: refused when the run resolves.
+    batch = _write_batch(tmp_path, scenario, '"shock.1.rate" = [0.05, -1.5]', "cuts")
+    out = tmp_path / "out"
+    assert main(["batch", str(batch), "--out", str(out)]) == 1
+    failures = pd.read_csv(out / "failures.csv")
+    assert len(failures) == 1
+    assert json.loads(failures.overrides[0]) == {"shock.1.rate": -1.5}
+    assert "must stay > 0" in failures.message[0]
+    sweep = pd.read_csv(out / "sweep.csv", keep_default_na=False)
+    assert set(sweep["shock.1.rate"]) == {0.05}
+    lines = capsys.readouterr().out.splitlines()
+    assert any("shock.1.rate=0.05" in line and "solved" in line for line in lines)
+    assert any("shock.1.rate=-1.5" in line and "failed" in line for line in lines)
+    assert "1 solved, 0 skipped, 1 failed" in lines[-1]
+    record = json.loads((out / "batch.json").read_text())
+    assert (record["solved"], record["failed"]) == (1, 1)
+
+
+def test_a_bad_batch_file_exits_2(tmp_path, capsys) -> None:
+    batch = _write_batch(tmp_path, SCENARIOS / "friendshoring.toml", '"shock.9.rate" = [0.1]')
+    assert main(["batch", str(batch), "--out", str(tmp_path / "out")]) == 2
+    assert "shock.9.rate" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
