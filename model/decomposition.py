@@ -39,12 +39,6 @@ DEFAULT_STEPS = 6
 FIN_AGENTS = (("hh", "C", "pc"), ("gov", "G", "pg"), ("inv", "I", "pinv"))
 
 
-def _param(model: CGEModel, theta: np.ndarray, name: str) -> np.ndarray:
-    """A mutable parameter's dense values in theta."""
-    block = model.system.params.mutable[name]
-    return theta[block.offset : block.offset + block.size].reshape(block.pos.shape)
-
-
 @dataclass(frozen=True)
 class RouteWedge:
     """An ad-valorem wedge on the importer's cif value of a route's flow.
@@ -61,11 +55,11 @@ class RouteWedge:
 
 
 ROUTE_WEDGES: list[RouteWedge] = [
-    RouteWedge("tariff", "alloc", lambda m, th: _param(m, th, "tm")),
+    RouteWedge("tariff", "alloc", lambda m, th: m.system.param("tm", th)),
     RouteWedge(
         "ntb_rent",
         "rents",
-        lambda m, th: _param(m, th, "tn") * (1 + _param(m, th, "tm")),
+        lambda m, th: m.system.param("tn", th) * (1 + m.system.param("tm", th)),
     ),
 ]
 """Wedges on imports: each instrument's revenue or rent, credited to the importer."""
@@ -115,7 +109,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
         return dense(s, x, name, fill)
 
     py, pm, pt = var("py"), var("pm"), var("pt")
-    A = _param(model, th, "A")
+    A = model.system.param("A", th)
     Y = var("Y", 0.0)
     # firms' purchases and final demands
     dd = np.zeros_like(c.dd0)
@@ -147,11 +141,11 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
         * (pva[None] / pfac) ** sam.esubva[None, :, None]
     )
     L = var("L")
-    endow = _param(model, th, "endow") * np.where(s.var["L"].pos >= 0, L, 1.0)
+    endow = model.system.param("endow", th) * np.where(s.var["L"].pos >= 0, L, 1.0)
     # routes
-    tau, tx, tm = (_param(model, th, k) for k in ("tau", "tx", "tm"))
-    tn = _param(model, th, "tn")
-    opn = _param(model, th, "trade_open")
+    tau, tx, tm = (model.system.param(k, th) for k in ("tau", "tx", "tm"))
+    tn = model.system.param("tn", th)
+    opn = model.system.param("trade_open", th)
     esubm = sam.esubm[:, None, None]
     rho = var("rho", 0.0)
     pfob = py[:, :, None] * (1 + tx + rho) / (1 + sam.tx0)
@@ -171,7 +165,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     for k, m in enumerate(s.margin_rows):
         i = sam.margin_index[m]
         msup[i] += c.vst[m] * YT[k] * pt[k] / py[i]
-    pnum = float(_param(model, th, "pnum").ravel()[0])
+    pnum = float(model.system.param("pnum", th).ravel()[0])
     X = np.array([var("C"), *(_level(model, eq, act) for act in ("G", "I"))])
     if model.closure.welfare == "U":
         spend = c.vfd * np.array([var(p) for _, _, p in FIN_AGENTS]) * X
@@ -201,10 +195,10 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
         pf_endow=np.where(mobile, pf, 0.0) * c.evom,
         endow=endow,
         ps_endow=np.where(s.var["ps"].pos >= 0, ps, 0.0) * c.evom_s,
-        endow_s=_param(model, th, "endow_s"),
+        endow_s=model.system.param("endow_s", th),
         qA=(1 - sam.to0) * py * c.vom * Y,
         A=A,
-        vb=_param(model, th, "vb") * pnum,
+        vb=model.system.param("vb", th) * pnum,
         X=X,
         spend_gap=gap,
     )
@@ -213,7 +207,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
 def _level(model: CGEModel, eq: Equilibrium, act: str) -> np.ndarray:
     """G or I: the variable where the closure makes it one, else its fixed level."""
     s = model.system
-    fixed = _param(model, eq.theta, {"G": "Gbar", "I": "Ibar"}[act])
+    fixed = model.system.param({"G": "Gbar", "I": "Ibar"}[act], eq.theta)
     return np.where(s.var[act].pos >= 0, dense(s, eq.x, act, 1.0), fixed)
 
 

@@ -18,11 +18,6 @@ def dense(system: System, x: np.ndarray, name: str, fill: float = 0.0) -> np.nda
     return out
 
 
-def _param(system: System, theta: np.ndarray, name: str) -> np.ndarray:
-    block = system.params.mutable[name]
-    return theta[block.offset : block.offset + block.size].reshape(block.pos.shape)
-
-
 def route_flows(model: CGEModel, eq: Equilibrium) -> dict[str, np.ndarray]:
     """Delivered volumes V[i,s,r], shipped goods, fob and cif price indices on each route.
 
@@ -34,9 +29,7 @@ def route_flows(model: CGEModel, eq: Equilibrium) -> dict[str, np.ndarray]:
     x, th = eq.x, eq.theta
     py, pm, M = dense(s, x, "py", 1.0), dense(s, x, "pm", 1.0), dense(s, x, "M")
     pt_active = dense(s, x, "pt", 1.0)
-    tau, tx, tm, tn, trade_open = (
-        _param(s, th, k) for k in ("tau", "tx", "tm", "tn", "trade_open")
-    )
+    tau, tx, tm, tn, trade_open = (s.param(k, th) for k in ("tau", "tx", "tm", "tn", "trade_open"))
     sam = c.sam
     sigma = sam.esubm[:, None, None]
     rho = dense(s, x, "rho")
@@ -83,8 +76,8 @@ def welfare(
             )
 
         def utility(eq: Equilibrium) -> np.ndarray:
-            g = np.where(s.var["G"].pos >= 0, dense(s, eq.x, "G", 1.0), _param(s, eq.theta, "Gbar"))
-            i = np.where(s.var["I"].pos >= 0, dense(s, eq.x, "I", 1.0), _param(s, eq.theta, "Ibar"))
+            g = np.where(s.var["G"].pos >= 0, dense(s, eq.x, "G", 1.0), s.param("Gbar", eq.theta))
+            i = np.where(s.var["I"].pos >= 0, dense(s, eq.x, "I", 1.0), s.param("Ibar", eq.theta))
             return dense(s, eq.x, "C") ** alpha[0] * g ** alpha[1] * i ** alpha[2]
 
         ev = index(base, ("pc", "pg", "pinv")) * c.ra0 * (utility(scen) - utility(base))
@@ -111,7 +104,7 @@ def _gdp_volume(model: CGEModel, eq: Equilibrium) -> np.ndarray:
     """Real GDP [r]: value added at benchmark prices, output minus inputs (double deflation)."""
     s, c = model.system, model.cal
     n = c.n_sectors
-    A = _param(s, eq.theta, "A")
+    A = s.param("A", eq.theta)
     Y = dense(s, eq.x, "Y")
     output = (c.vom * A * Y).sum(axis=0)
     inputs = np.zeros(len(c.sam.regions))
@@ -130,7 +123,7 @@ def _firm_purchases(model: CGEModel, eq: Equilibrium, flows: np.ndarray, price: 
     Y, py = dense(s, x, "Y"), dense(s, x, "py", 1.0)
     pint, pa = dense(s, x, "pint", 1.0), dense(s, x, "pa", 1.0)[:, :n, :]
     p = dense(s, x, price, 1.0)
-    A = _param(s, eq.theta, "A")
+    A = s.param("A", eq.theta)
     top = (py * A / pint) ** sam.esubt[:, None]
     mid = (pint[None] / pa) ** sam.esubc[None, :, None]
     low = (pa / p[:, None, :]) ** sam.esubd[:, None, None]
@@ -206,8 +199,8 @@ def output(model: CGEModel, base: Equilibrium, scen: Equilibrium) -> pd.DataFram
     s, c = model.system, model.cal
     sam = c.sam
     j, r = np.nonzero(c.vom > 0)
-    q_b = (_param(s, base.theta, "A") * dense(s, base.x, "Y"))[j, r]
-    q_s = (_param(s, scen.theta, "A") * dense(s, scen.x, "Y"))[j, r]
+    q_b = (s.param("A", base.theta) * dense(s, base.x, "Y"))[j, r]
+    q_s = (s.param("A", scen.theta) * dense(s, scen.x, "Y"))[j, r]
     return pd.DataFrame(
         {
             "region": np.array(sam.regions)[r],

@@ -235,10 +235,11 @@ class System:
         block = self.params.mutable[name]
         self.theta[block.offset : block.offset + block.size] = np.ravel(values)
 
-    def param(self, name: str) -> np.ndarray:
-        """Current dense values of a mutable parameter."""
+    def param(self, name: str, theta: np.ndarray | None = None) -> np.ndarray:
+        """Dense values of a mutable parameter in θ (default: the current one)."""
         block = self.params.mutable[name]
-        return self.theta[block.offset : block.offset + block.size].reshape(block.pos.shape)
+        theta = self.theta if theta is None else theta
+        return theta[block.offset : block.offset + block.size].reshape(block.pos.shape)
 
     def start(self) -> np.ndarray:
         """The benchmark point: prices and activities 1, income at its value, quota wedges 0."""
