@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from fragcge.model.cge import CGEModel, Equilibrium
-from fragcge.model.report import _firm_purchases, dense
+from fragcge.model.report import _firm_purchases, dense, route_flows
 from fragcge.model.solve import solve
 
 COMPONENTS = ("tot", "alloc", "iceberg", "rents", "endowment", "transfers")
@@ -143,22 +143,16 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     L = var("L")
     endow = model.system.param("endow", th) * np.where(s.var["L"].pos >= 0, L, 1.0)
     # routes
-    tau, tx, tm = (model.system.param(k, th) for k in ("tau", "tx", "tm"))
-    tn = model.system.param("tn", th)
+    tau, tx = model.system.param("tau", th), model.system.param("tx", th)
     opn = model.system.param("trade_open", th)
     esubm = sam.esubm[:, None, None]
     rho = var("rho", 0.0)
-    pfob = py[:, :, None] * (1 + tx + rho) / (1 + sam.tx0)
-    pcif = c.theta_fob * pfob
-    for k, m in enumerate(s.margin_rows):
-        pcif = pcif + c.theta_t[m] * pt[k]
-    pdel = tau * pcif * (1 + tm) / (1 + sam.tm0) * (1 + tn)
+    flows = route_flows(model, eq)
+    V, pcif = flows["volume"], flows["pcif"]
     has = c.vxmd > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        V = np.where(has, var("M", 0.0)[:, None, :] * (pm[:, None, :] / pdel) ** esubm, 0.0)
-        cd = np.isclose(esubm, 1.0)
-        Ddw = np.where(has & ~cd, tau * V / np.where(cd, 1.0, 1.0 - esubm), 0.0)
-    S = opn * tau * V
+    cd = np.isclose(esubm, 1.0)
+    Ddw = np.where(has & ~cd, tau * V / np.where(cd, 1.0, 1.0 - esubm), 0.0)
+    S = flows["shipped"]
     # margin supplies, in units of the domestic good
     msup = np.zeros_like(py)
     YT = var("YT")

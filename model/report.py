@@ -21,6 +21,8 @@ def dense(system: System, x: np.ndarray, name: str, fill: float = 0.0) -> np.nda
 def route_flows(model: CGEModel, eq: Equilibrium) -> dict[str, np.ndarray]:
     """Delivered volumes V[i,s,r], shipped goods, fob and cif price indices on each route.
 
+    ``volume`` is M·(pm/pdel)^σm, the volume of an open route per unit of benchmark flow.
+
     On a route being banned (0 < open < 1, an iceberg wedge w = open^(1/(1−σ)) on the way to
     the ban), shipments are open·τ·V and the delivered volume is w^(−σ)·V; both are 0 once
     the route is closed.
@@ -44,6 +46,7 @@ def route_flows(model: CGEModel, eq: Equilibrium) -> dict[str, np.ndarray]:
         delivered = np.where(trade_open < 1, trade_open ** (sigma / (sigma - 1)) * V, V)
     return {
         "V": delivered,
+        "volume": V,
         "shipped": trade_open * tau * V,
         "pfob": pfob,
         "pcif": pcif,
