@@ -69,7 +69,6 @@ def build_pyomo(system: System, x: np.ndarray | None = None) -> PyomoModel:
             xs = [var_of[int(k)] for k in g.x[t]]
             ps = [coef] + [p_value(k) for k in g.p[t]]
             bodies[int(g.rows[t])].append(f(xs, ps, _PyomoOps))
-    labels = system.labels()
     block, idx, num_row = system.dropped
     dropped_key = _key(tuple(_codes(system, block, idx)))
     row = 0
@@ -89,7 +88,6 @@ def build_pyomo(system: System, x: np.ndarray | None = None) -> PyomoModel:
     m.numeraire = pyo.Constraint(expr=_equation(bodies[num_row]))
     getattr(m, block)[dropped_key].deactivate()
     m.walras_check = pyo.Expression(expr=sum(bodies[system.n]))
-    assert labels[num_row] == "numeraire"
     return PyomoModel(m, [var_of[k] for k in range(system.n)], param_of)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -259,12 +260,19 @@ class System:
 
     def labels(self) -> list[str]:
         """Equation names by row, e.g. mkt_py[ELE,CHN], with the numeraire in the dropped row."""
-        out = []
+        return self._label_cache[0]
+
+    @cached_property
+    def _label_cache(self) -> tuple[list[str], list[str]]:
+        # Built once: every Ipopt run names its worst equations and any non-positive variable.
+        variables, equations = [], []
         for name, eq in PAIRS:
             for idx in self.var[name].members:
-                out.append(f"{eq}[{','.join(self._codes(name, idx))}]")
-        out[self.dropped[2]] = "numeraire"
-        return out
+                codes = ",".join(self._codes(name, idx))
+                variables.append(f"{name}[{codes}]")
+                equations.append(f"{eq}[{codes}]")
+        equations[self.dropped[2]] = "numeraire"
+        return equations, variables
 
     def dropped_label(self) -> str:
         """Name of the market equation left out of the square system, e.g. mkt_pf[va,USA]."""
@@ -274,11 +282,7 @@ class System:
 
     def variable_labels(self) -> list[str]:
         """Variable names by column, e.g. py[ELE,CHN]."""
-        return [
-            f"{name}[{','.join(self._codes(name, idx))}]"
-            for name, _ in PAIRS
-            for idx in self.var[name].members
-        ]
+        return self._label_cache[1]
 
     def _codes(self, name: str, idx: np.ndarray) -> list[str]:
         return self.codes(self.var[name].axes, idx)
