@@ -148,9 +148,10 @@ class ExportQuota:
 
 
 @dataclass(frozen=True)
-class Tariff:
-    """Import tariff: ``rate`` added to tm (mode "add") or replacing it (mode "set")."""
+class _PointsOnRoutes:
+    """An ad valorem rate: ``rate`` added to it (mode "add") or replacing it (mode "set")."""
 
+    instrument: ClassVar[str]
     origin: Origin
     route: Route
     sectors: str | tuple[str, ...]
@@ -161,24 +162,21 @@ class Tariff:
     def label(self) -> str:
         """How the shock reads in a report."""
         size = _points(self.rate, self.mode)
-        return f"tariff {size} on {_sectors(self.sectors)} {self.route.label}"
+        return f"{self.instrument} {size} on {_sectors(self.sectors)} {self.route.label}"
 
 
 @dataclass(frozen=True)
-class ExportTax:
+class Tariff(_PointsOnRoutes):
+    """Import tariff: ``rate`` added to tm (mode "add") or replacing it (mode "set")."""
+
+    instrument: ClassVar[str] = "tariff"
+
+
+@dataclass(frozen=True)
+class ExportTax(_PointsOnRoutes):
     """Export tax: ``rate`` added to tx (mode "add") or replacing it (mode "set")."""
 
-    origin: Origin
-    route: Route
-    sectors: str | tuple[str, ...]
-    rate: float
-    mode: str
-
-    @property
-    def label(self) -> str:
-        """How the shock reads in a report."""
-        size = _points(self.rate, self.mode)
-        return f"export tax {size} on {_sectors(self.sectors)} {self.route.label}"
+    instrument: ClassVar[str] = "export tax"
 
 
 @dataclass(frozen=True)
