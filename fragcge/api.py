@@ -63,10 +63,7 @@ def solve_loaded(scenario: Scenario, model_cache: ModelCache | None = None) -> R
         model.quota_reference = report.route_flows(model, base)["V"]
         cache[key] = (model, base)
     model, base = cache[key]
-    # From the baseline's parameters, as after a fresh build: should a step fail, the
-    # halving path (and so the solution) must not depend on the runs solved before.
-    model.system.theta[:] = base.theta
-    scen = model.solve(resolved.shocks, x0=base.x)
+    scen = model.solve(resolved.shocks, x0=base)
     welfare = report.welfare(model, base, scen, resolved.blocs)
     parts = decomposition.decompose(model, base, scen)
     tables = {

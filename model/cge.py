@@ -72,13 +72,19 @@ class CGEModel:
     def solve(
         self,
         shocks: ShockSet,
-        x0: np.ndarray | None = None,
+        x0: np.ndarray | Equilibrium | None = None,
         extra: dict[str, np.ndarray] | None = None,
     ) -> Equilibrium:
         """Solve at the scenario's parameter levels from x0 (default: the benchmark).
 
-        Export quotas cap a route's delivered volume at a share of :attr:`quota_reference`.
+        From an Equilibrium, the parameters start at its own too, so that should the full
+        step fail, the path of smaller steps (and so the answer) does not depend on what the
+        model solved before. Export quotas cap a route's delivered volume at a share of
+        :attr:`quota_reference`.
         """
+        if isinstance(x0, Equilibrium):
+            self.system.theta[:] = x0.theta
+            x0 = x0.x
         target = {k: np.asarray(getattr(shocks, k), dtype=float) for k in PARAMETERS}
         target["qshare"] = self.system.quota_share(shocks)
         target["qscale"] = self.quota_reference
