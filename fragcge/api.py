@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,15 +14,30 @@ from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.dataset import load_dataset
 from fragcge.model import decomposition, report
 from fragcge.model.cge import CGEModel, Equilibrium
+from fragcge.model.equations import ELASTICITIES, elasticity_pattern
 from fragcge.model.shocks import PARAMETERS
 from fragcge.scenarios.load import load_scenario
 from fragcge.scenarios.resolve import ResolvedScenario, resolve
 from fragcge.scenarios.spec import Scenario
 
-ELASTICITIES = ("esubd", "esubm", "esubva", "esubt", "esubc", "esubp", "esubg", "esubi")
+BASELINES_KEPT = 4
+"""Solved baselines a cache keeps, the most recently used: a sweep shares one baseline."""
 
-ModelCache = dict[str, tuple[CGEModel, Equilibrium]]
-"""Built models with their solved baselines, by :func:`model_key`."""
+
+@dataclass
+class ModelCache:
+    """Built models by :func:`model_key`, and their most recently used solved baselines."""
+
+    models: dict[str, CGEModel] = field(default_factory=dict)
+    baselines: OrderedDict[str, Equilibrium] = field(default_factory=OrderedDict)
+
+
+@dataclass(frozen=True)
+class Solved:
+    """A scenario equilibrium and the key of the model that solved it: a start for similar runs."""
+
+    model: str
+    eq: Equilibrium
 
 
 @dataclass
@@ -33,11 +49,18 @@ class Run:
     base: Equilibrium
     scen: Equilibrium
     tables: dict[str, pd.DataFrame]
+    key: str = ""
+    """The model's :func:`model_key`."""
 
     @property
     def name(self) -> str:
         """The scenario's name."""
         return self.resolved.scenario.name
+
+    @property
+    def solved(self) -> Solved:
+        """The scenario's equilibrium, as a start for another run of the same model."""
+        return Solved(self.key, self.scen)
 
 
 def solve_scenario(path: str | Path) -> Run:
@@ -45,25 +68,30 @@ def solve_scenario(path: str | Path) -> Run:
     return solve_loaded(load_scenario(Path(path)))
 
 
-def solve_loaded(scenario: Scenario, model_cache: ModelCache | None = None) -> Run:
+def solve_loaded(
+    scenario: Scenario, cache: ModelCache | None = None, start: Solved | None = None
+) -> Run:
     """Solve a loaded scenario and its baseline, reusing a model and baseline from the cache.
 
-    A cached model is one built for the same dataset, closure, elasticities, quota routes and
-    baseline shocks, so reuse gives the same numbers as a fresh build: the baseline is the
-    same solve and the scenario starts from it either way.
+    A cached model is one built for the same dataset, closure, quota routes and elasticity
+    pattern; the elasticities themselves are parameters. The baseline is always solved from
+    the benchmark, so a cached one is the same numbers as a fresh one. The scenario starts
+    from ``start`` when it was solved by the same model (a nearby run of a batch), else from
+    its baseline; either way the answer is the same equilibrium, to the solver's tolerance.
     """
     resolved = resolve(scenario, load_dataset(scenario.data))
     quota = np.isfinite(resolved.shocks.quota)
+    cache = ModelCache() if cache is None else cache
     key = model_key(resolved, quota)
-    cache = {} if model_cache is None else model_cache
-    if key not in cache:
-        model = CGEModel(calibrate(resolved.sam), closure=scenario.closure, quota=quota)
-        base = model.solve(resolved.baseline)
-        # Quota shares are shares of the baseline's delivered volumes.
-        model.quota_reference = report.route_flows(model, base)["V"]
-        cache[key] = (model, base)
-    model, base = cache[key]
-    scen = model.solve(resolved.shocks, x0=base)
+    if key not in cache.models:
+        cache.models[key] = CGEModel(calibrate(resolved.sam), scenario.closure, quota=quota)
+    model = cache.models[key]
+    model.set_elasticities(resolved.sam)
+    base = _baseline(model, resolved, baseline_key(key, resolved), cache)
+    # Quota shares are shares of the baseline's delivered volumes.
+    model.quota_reference = report.route_flows(model, base)["V"]
+    near = start is not None and start.model == key
+    scen = model.solve(resolved.shocks, x0=start.eq if near else base)
     welfare = report.welfare(model, base, scen, resolved.blocs)
     parts = decomposition.decompose(model, base, scen)
     tables = {
@@ -72,16 +100,34 @@ def solve_loaded(scenario: Scenario, model_cache: ModelCache | None = None) -> R
         "trade": report.trade(model, base, scen),
         "output": report.output(model, base, scen),
     }
-    return Run(resolved, model, base, scen, tables)
+    return Run(resolved, model, base, scen, tables, key)
+
+
+def _baseline(model: CGEModel, resolved: ResolvedScenario, key: str, cache: ModelCache):
+    """The baseline equilibrium from the cache, or solved from the benchmark and cached."""
+    if key in cache.baselines:
+        cache.baselines.move_to_end(key)
+    else:
+        cache.baselines[key] = model.solve(resolved.baseline)
+        while len(cache.baselines) > BASELINES_KEPT:
+            cache.baselines.popitem(last=False)
+    return cache.baselines[key]
 
 
 def model_key(resolved: ResolvedScenario, quota: np.ndarray) -> str:
-    """sha256 of what a built model and its baseline depend on, beyond the scenario's shocks."""
+    """sha256 of what a built model's equations depend on, beyond its mutable parameters."""
     sam = resolved.sam
     digest = hashlib.sha256(f"{sam.digest}\0{resolved.scenario.closure}\n".encode())
-    for name in ELASTICITIES:
-        digest.update(np.ascontiguousarray(getattr(sam, name), dtype=float).tobytes())
+    digest.update(elasticity_pattern(sam))
     digest.update(np.ascontiguousarray(quota).tobytes())
+    return digest.hexdigest()
+
+
+def baseline_key(model: str, resolved: ResolvedScenario) -> str:
+    """sha256 of what a baseline depends on: the model, the elasticities, the baseline shocks."""
+    digest = hashlib.sha256(model.encode())
+    for name in ELASTICITIES:
+        digest.update(np.ascontiguousarray(getattr(resolved.sam, name), dtype=float).tobytes())
     for name in PARAMETERS:
         digest.update(np.ascontiguousarray(getattr(resolved.baseline, name), dtype=float).tobytes())
     return digest.hexdigest()

@@ -1,37 +1,49 @@
-"""Running a batch file locally: every run solved and written, then summary tables.
+"""Running a batch file: every run solved and written, then summary tables and figures.
 
-Runs go to ``OUT/runs/<run id>/`` exactly as ``fragcge solve`` writes a scenario, with the
-run's place in the batch under the manifest's "batch" key. A run whose manifest exists is
-skipped, so rerunning a batch resumes it; a failed run leaves no folder and is retried.
-The summary tables are computed from the written welfare tables, so that they are the same
-bytes whatever the number of workers and whichever runs were resumed. Workers are spawned
-processes, so a script calling run_batch with workers > 1 needs the usual
-``if __name__ == "__main__":`` guard.
+Runs go to ``OUT/runs/<run id>/`` exactly as ``fragcge solve`` writes a scenario (each
+folder appears whole, or not at all), with the run's place in the batch under the
+manifest's "batch" key. A run whose manifest exists is skipped, so rerunning a batch
+resumes it; a failed run leaves no folder and is retried. Runs are solved in the strands of
+:mod:`fragcge.schedule`, each from the nearest solved run of its strand, so the tables are
+the same bytes whatever the executor and the number of workers. (A resumed batch's remaining
+runs may start from other points than they would have; they reach the same equilibria to
+the solver's tolerance.) The summary tables are computed from the written welfare tables.
+
+Executors: ``local`` (this process for one worker, else spawned processes: a script calling
+run_batch with workers > 1 needs the usual ``if __name__ == "__main__":`` guard) and
+``dask`` (a Dask scheduler at ``scheduler``, or a LocalCluster of ``workers`` processes).
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import time
+import traceback
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from fragcge.api import ModelCache, solve_loaded
+from fragcge.api import ModelCache, Solved, solve_loaded
 from fragcge.errors import FragcgeError
+from fragcge.executors import Executor, make_executor
+from fragcge.reports.batch_figures import batch_figures
 from fragcge.results import FLOAT_FORMAT, write_run
 from fragcge.scenarios.batch import Batch, Run, apply_run, expand, load_batch
 from fragcge.scenarios.design import summarise
 from fragcge.scenarios.spec import Scenario
+from fragcge.schedule import Schedule
 
 MEASURES = ("ev", "ev_pct")
 STATISTICS = ("mean", "sd", "p5", "p95")
+EXECUTORS = ("local", "dask")
+ATTEMPTS = 2
+"""Tries of a run whose worker process died under it (killed, out of memory): a second
+death fails the run rather than every worker in turn."""
 
-_WORKER_MODELS: ModelCache = {}
+_WORKER_MODELS = ModelCache()
 """A worker process's models and baselines, kept across the runs it is given."""
 
 
@@ -53,6 +65,7 @@ class BatchResult:
     out: Path
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
+    interrupted: bool = False
 
     def count(self, status: str) -> int:
         """How many runs ended with ``status``."""
@@ -64,14 +77,20 @@ def run_batch(
     out_dir: str | Path | None = None,
     workers: int = 1,
     on_run: Callable[[Outcome], None] | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> BatchResult:
     """Solve a batch file's runs not yet in out_dir (default results/<name>), then its tables.
 
-    ``on_run`` is called with each run's outcome as it finishes. Raises ScenarioError on a
-    bad batch file; a run that fails is recorded in failures.csv and the batch goes on.
+    ``on_run`` is called with each run's outcome as it finishes (skipped runs first). Raises
+    ScenarioError on a bad batch file; a run that fails is recorded in failures.csv and the
+    batch goes on. On Ctrl-C the runs solved so far are kept, the tables are written from
+    them, and KeyboardInterrupt is raised again.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     t0 = time.perf_counter()
     batch = load_batch(batch_path)
     out = Path("results") / batch.name if out_dir is None else Path(out_dir)
@@ -83,45 +102,105 @@ def run_batch(
         if on_run is not None:
             on_run(outcome)
 
-    todo = []
     for run in runs:
         if (_run_dir(out, run) / "manifest.json").is_file():
             finish(Outcome(run, "skipped", 0.0))
-        else:
-            todo.append(run)
-    if workers == 1 or len(todo) <= 1:
-        models: ModelCache = {}
-        for run in todo:
-            finish(_solve_run(batch.scenario, run, out, models))
-    else:
-        # spawn, not fork: the parent may hold Ipopt and thread state a fork would copy.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [pool.submit(_solve_in_worker, batch.scenario, run, out) for run in todo]
-            for future in as_completed(futures):
-                finish(future.result())
-    result = BatchResult(batch.name, out, [outcomes[run.id] for run in runs])
+    schedule = Schedule(runs)
+    todo = [[run for run in strand if run.id not in outcomes] for strand in schedule.strands]
+    todo = [strand for strand in todo if strand]
+    interrupted = False
+    if todo:
+        pool = make_executor(executor, workers, scheduler)
+        try:
+            _solve_strands(pool, batch.scenario, out, todo, schedule, finish)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            pool.close(cancel=interrupted)
+    result = BatchResult(batch.name, out, [outcomes[run.id] for run in runs if run.id in outcomes])
+    result.interrupted = interrupted
     _write_tables(batch, result)
     result.seconds = time.perf_counter() - t0
-    _write_record(batch, result, workers)
+    _write_record(batch, result, workers, executor if scheduler is None else scheduler)
+    if interrupted:
+        raise KeyboardInterrupt
     return result
+
+
+def _solve_strands(
+    pool: Executor,
+    scenario: Scenario,
+    out: Path,
+    strands: list[list[Run]],
+    schedule: Schedule,
+    finish: Callable[[Outcome], None],
+) -> None:
+    """Solve each strand's runs in order, strands side by side, one run per strand at a time."""
+    solved: list[list[tuple[Run, Solved]]] = [[] for _ in strands]
+    position = [0] * len(strands)
+    attempts: dict[str, int] = {}
+    pending: dict[object, int] = {}
+
+    def submit(k: int) -> None:
+        run = strands[k][position[k]]
+        near = schedule.nearest(run, [r for r, _ in solved[k]])
+        start = next((s for r, s in solved[k] if r is near), None)
+        attempts[run.id] = attempts.get(run.id, 0) + 1
+        pending[pool.submit(_solve_task, scenario, run, out, start)] = k
+
+    def advance(k: int) -> None:
+        position[k] += 1
+        if position[k] < len(strands[k]):
+            submit(k)
+
+    for k in range(len(strands)):
+        submit(k)
+    while pending:
+        for future in pool.wait(pending):
+            k = pending.pop(future)
+            run = strands[k][position[k]]
+            try:
+                outcome, state = future.result()
+            except BrokenProcessPool:
+                if attempts[run.id] < ATTEMPTS:
+                    pool.restart()
+                    submit(k)
+                    continue
+                outcome, state = Outcome(run, "failed", 0.0, _DIED), None
+            except Exception as exc:
+                outcome, state = Outcome(run, "failed", 0.0, _unexpected(exc)), None
+            if state is not None:
+                solved[k].append((run, state))
+            finish(outcome)
+            advance(k)
+
+
+_DIED = (
+    "worker processes died twice while this run was queued or being solved (killed, or out "
+    "of memory); nothing was written for it"
+)
+
+
+def _unexpected(exc: BaseException) -> str:
+    """A failure that is not the model's: the exception's type, message and where it arose."""
+    where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    place = f" ({where[0].filename}:{where[0].lineno})" if where else ""
+    return f"internal error {type(exc).__name__}: {exc}{place}"
 
 
 def _run_dir(out: Path, run: Run) -> Path:
     return out / "runs" / run.id
 
 
-def _solve_in_worker(scenario: Scenario, run: Run, out: Path) -> Outcome:
-    return _solve_run(scenario, run, out, _WORKER_MODELS)
-
-
-def _solve_run(scenario: Scenario, run: Run, out: Path, models: ModelCache) -> Outcome:
-    """Solve and write one run; a FragcgeError (SolveError included) becomes a failed outcome."""
+def _solve_task(
+    scenario: Scenario, run: Run, out: Path, start: Solved | None
+) -> tuple[Outcome, Solved | None]:
+    """Solve and write one run in a worker; a FragcgeError (SolveError too) is a failed run."""
     t0 = time.perf_counter()
     try:
-        solved = solve_loaded(apply_run(scenario, run), models)
+        solved = solve_loaded(apply_run(scenario, run), _WORKER_MODELS, start)
     except FragcgeError as exc:
-        return Outcome(run, "failed", time.perf_counter() - t0, str(exc))
+        return Outcome(run, "failed", time.perf_counter() - t0, str(exc)), None
     place = {
         "id": run.id,
         "overrides": run.overrides,
@@ -129,11 +208,12 @@ def _solve_run(scenario: Scenario, run: Run, out: Path, models: ModelCache) -> O
         "weight": run.weight,
     }
     write_run(solved, _run_dir(out, run), extra={"batch": place})
-    return Outcome(run, "solved", time.perf_counter() - t0)
+    return Outcome(run, "solved", time.perf_counter() - t0), solved.solved
 
 
 def _write_tables(batch: Batch, result: BatchResult) -> None:
-    """summary.csv, failures.csv and, for a sweep without uncertainty, sweep.csv."""
+    """summary.csv and failures.csv; sweep.csv for a sweep without uncertainty, runs.csv for
+    an uncertain batch (every run's EV per region, with its multipliers and weight); figures."""
     keys = list(batch.sweep.keys) if batch.sweep else []
     done = [o.run for o in result.outcomes if o.status != "failed"]
     welfare = {run.id: _welfare(result.out, run) for run in done}
@@ -168,6 +248,19 @@ def _write_tables(batch: Batch, result: BatchResult) -> None:
             frames.append(frame)
         sweep = pd.concat(frames) if frames else pd.DataFrame(columns=[*keys, "region"])
         _csv(sweep.reindex(columns=[*keys, "region", "bloc", *MEASURES]), result.out / "sweep.csv")
+    if batch.uncertainty is not None:
+        frames = []
+        for run in done:
+            frame = welfare[run.id][["region", "bloc", *MEASURES]].copy()
+            scales = {f"elasticities.{name}.scale": m for name, m in run.multipliers.items()}
+            place = {"id": run.id, "weight": run.weight, **run.overrides, **scales}
+            for column, value in reversed(place.items()):
+                frame.insert(0, column, value)
+            frames.append(frame)
+        scales = [f"elasticities.{name}.scale" for name in batch.uncertainty.parameters]
+        columns = ["id", "weight", *keys, *scales, "region", "bloc", *MEASURES]
+        table = pd.concat(frames) if frames else pd.DataFrame(columns=columns)
+        _csv(table.reindex(columns=columns), result.out / "runs.csv")
     failures = [
         {"id": o.run.id, "overrides": json.dumps(o.run.overrides), "message": o.message}
         for o in result.outcomes
@@ -176,6 +269,7 @@ def _write_tables(batch: Batch, result: BatchResult) -> None:
     _csv(
         pd.DataFrame(failures, columns=["id", "overrides", "message"]), result.out / "failures.csv"
     )
+    batch_figures(result.out, keys, batch.uncertainty is not None, weighted=quadrature)
 
 
 def _welfare(out: Path, run: Run) -> pd.DataFrame:
@@ -187,7 +281,7 @@ def _csv(table: pd.DataFrame, path: Path) -> None:
     table.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
 
 
-def _write_record(batch: Batch, result: BatchResult, workers: int) -> None:
+def _write_record(batch: Batch, result: BatchResult, workers: int, executor: str) -> None:
     record = {
         "name": batch.name,
         "file": str(batch.source.path),
@@ -198,6 +292,8 @@ def _write_record(batch: Batch, result: BatchResult, workers: int) -> None:
         "skipped": result.count("skipped"),
         "failed": result.count("failed"),
         "workers": workers,
+        "executor": executor,
+        "interrupted": result.interrupted,
         "seconds": round(result.seconds, 3),
     }
     (result.out / "batch.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -55,6 +55,17 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=_positive, default=1, help="processes solving runs (default 1)"
     )
     batch.add_argument("--out", type=Path, help="result folder (default: results/<batch name>)")
+    batch.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="local processes (default), or a Dask LocalCluster of --workers processes",
+    )
+    batch.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="a running Dask scheduler to send the runs to (implies --executor dask)",
+    )
     batch.set_defaults(run=_batch)
     report = sub.add_parser(
         "report", help="tables and figures from result folders, side by side when several"
@@ -135,26 +146,32 @@ def _positive(text: str) -> int:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from fragcge.batch import Outcome, run_batch
+    from fragcge.batch import run_batch
+    from fragcge.progress import Progress
+    from fragcge.scenarios.batch import expand, load_batch
 
-    def log(outcome: Outcome) -> None:
-        run = outcome.run
-        values = [f"{key}={value:g}" for key, value in run.overrides.items()]
-        values += [f"{name}x{factor:.4g}" for name, factor in run.multipliers.items()]
-        reason = f"  {outcome.message.splitlines()[0]}" if outcome.message else ""
-        print(
-            f"{run.id[:8]}  {' '.join(values):<30} {outcome.status:<8}"
-            f"{outcome.seconds:6.1f} s{reason}",
-            flush=True,
+    progress = Progress(len(expand(load_batch(args.batch))))
+    try:
+        result = run_batch(
+            args.batch, args.out, args.workers, progress, args.executor, args.scheduler
         )
-
-    result = run_batch(args.batch, args.out, args.workers, on_run=log)
+    except KeyboardInterrupt:
+        progress.close()
+        print(
+            f"interrupted: {progress.counts['solved']} runs solved in this session are saved, "
+            "with the tables of every solved run; run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return 130
+    progress.close()
     failed = result.count("failed")
     print(
         f"batch      {result.name}: {len(result.outcomes)} runs, {result.count('solved')} solved, "
         f"{result.count('skipped')} skipped, {failed} failed in {result.seconds:.1f} s; "
         f"results in {result.out}"
     )
+    if failed:
+        print(f"failures   {result.out / 'failures.csv'}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from fragcge.calibration.calibrate import Calibration
+from fragcge.calibration.sam import GlobalSAM
 from fragcge.model.closures import Closure, close, get_closure
+from fragcge.model.equations import ELASTICITIES, elasticity_pattern
 from fragcge.model.evaluator import Evaluator
 from fragcge.model.pyomo_model import build_pyomo
 from fragcge.model.shocks import PARAMETERS, ShockSet
@@ -29,9 +31,10 @@ class Equilibrium:
 class CGEModel:
     """Pyomo model, evaluator and solver of MODEL.md for one calibrated dataset and closure.
 
-    Scenario parameters are mutable: :meth:`solve` takes a ShockSet, loads it into the
-    Pyomo model's mutable Params and the evaluator, and warm-starts from a given point;
-    nothing is rebuilt between scenarios.
+    Scenario parameters and elasticities are mutable: :meth:`solve` takes a ShockSet, loads
+    it and the elasticities of :meth:`set_elasticities` into the Pyomo model's mutable Params
+    and the evaluator, and warm-starts from a given point; nothing is rebuilt between
+    scenarios, nor for new elasticities with the same :func:`elasticity_pattern`.
     """
 
     def __init__(
@@ -52,6 +55,10 @@ class CGEModel:
         self.evaluator = Evaluator(self.system)
         t3 = time.perf_counter()
         self.timings = {"system": t1 - t0, "pyomo": t2 - t1, "evaluator": t3 - t2}
+        self.pattern = elasticity_pattern(self.cal.sam)
+        self.elasticities = {k: self.system.param(k).copy() for k in ELASTICITIES}
+        """The elasticities every solve moves to: the data's until :meth:`set_elasticities`."""
+        self._benchmark_theta = self.system.theta.copy()
         self.quota_reference = np.ones_like(self.cal.vxmd)
         """Delivered volumes V[i,r,s] that export quota shares refer to: the benchmark's (1)
         until the caller sets the baseline's."""
@@ -69,6 +76,21 @@ class CGEModel:
         """The calibrated benchmark point."""
         return self.system.start()
 
+    def set_elasticities(self, sam: GlobalSAM) -> None:
+        """Solve from now on with sam's elasticities, which must fit this model's equations.
+
+        Raises ValueError where sam puts σ = 1 or 0, or esubt = esubc, elsewhere than the
+        data did: those cells have a different functional form and need a model of their own.
+        """
+        if elasticity_pattern(sam) != self.pattern:
+            raise ValueError(
+                "these elasticities need other equations (σ = 1 or 0, or esubt = esubc, in "
+                "other cells than the model was built with): build a model for them"
+            )
+        self.elasticities = {
+            k: np.atleast_1d(np.asarray(getattr(sam, k), dtype=float)) for k in ELASTICITIES
+        }
+
     def solve(
         self,
         shocks: ShockSet,
@@ -77,15 +99,22 @@ class CGEModel:
     ) -> Equilibrium:
         """Solve at the scenario's parameter levels from x0 (default: the benchmark).
 
-        From an Equilibrium, the parameters start at its own too, so that should the full
-        step fail, the path of smaller steps (and so the answer) does not depend on what the
-        model solved before. Export quotas cap a route's delivered volume at a share of
-        :attr:`quota_reference`.
+        From an Equilibrium, the parameters start at its own too, and from the benchmark at
+        the benchmark's (with the target elasticities: the benchmark is an equilibrium for
+        any), so that should the full step fail, the path of smaller steps (and so the answer)
+        does not depend on what the model solved before. The path moves the elasticities too,
+        so an equilibrium at other elasticities is a valid start. Export quotas cap a route's
+        delivered volume at a share of :attr:`quota_reference`.
         """
         if isinstance(x0, Equilibrium):
             self.system.theta[:] = x0.theta
             x0 = x0.x
+        elif x0 is None:
+            self.system.theta[:] = self._benchmark_theta
+            for k, v in self.elasticities.items():
+                self.system.set_param(k, v)
         target = {k: np.asarray(getattr(shocks, k), dtype=float) for k in PARAMETERS}
+        target.update(self.elasticities)
         target["qshare"] = self.system.quota_share(shocks)
         target["qscale"] = self.quota_reference
         target.update(extra or {})

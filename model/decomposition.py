@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from fragcge.model.cge import CGEModel, Equilibrium
+from fragcge.model.equations import ESUB_FIN
 from fragcge.model.report import _firm_purchases, dense, route_flows
 from fragcge.model.solve import solve
 
@@ -117,7 +118,8 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     dd[:, :n] = _firm_purchases(model, eq, c.dd0, "py")
     di[:, :n] = _firm_purchases(model, eq, c.di0, "pm")
     pa = var("pa")
-    sigma = {"hh": sam.esubp, "gov": sam.esubg, "inv": sam.esubi}
+    sigma = {agent: s.esub(name, th) for agent, name in ESUB_FIN.items()}
+    esubd = s.esub("esubd", th)
     for k, (agent, act, price) in enumerate(FIN_AGENTS):
         g = n + k
         level = var(act) if act == "C" else _level(model, eq, act)
@@ -127,7 +129,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
                 flows[:, g]
                 * level[None]
                 * (P[None] / pa[:, g]) ** sigma[agent]
-                * (pa[:, g] / p) ** sam.esubd[:, None]
+                * (pa[:, g] / p) ** esubd[:, None]
             )
     # factors
     pf, ps, pva = var("pf", np.nan), var("ps", np.nan), var("pva")
@@ -137,15 +139,15 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     fd = (
         c.fd0
         * Y[None]
-        * ((py * A / pva) ** sam.esubt[:, None])[None]
-        * (pva[None] / pfac) ** sam.esubva[None, :, None]
+        * ((py * A / pva) ** s.esub("esubt", th)[:, None])[None]
+        * (pva[None] / pfac) ** s.esub("esubva", th)[None, :, None]
     )
     L = var("L")
     endow = model.system.param("endow", th) * np.where(s.var["L"].pos >= 0, L, 1.0)
     # routes
     tau, tx = model.system.param("tau", th), model.system.param("tx", th)
     opn = model.system.param("trade_open", th)
-    esubm = sam.esubm[:, None, None]
+    esubm = s.esub("esubm", th)[:, None, None]
     rho = var("rho", 0.0)
     flows = route_flows(model, eq)
     V, pcif = flows["volume"], flows["pcif"]

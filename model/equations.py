@@ -21,19 +21,47 @@ FIN = {"hh": "C", "gov": "G", "inv": "I"}
 FIXED_LEVEL = {"gov": "Gbar", "inv": "Ibar"}
 """Parameters that set G and I where the closure keeps them exogenous."""
 FIN_PRICE = {"hh": "pc", "gov": "pg", "inv": "pinv"}
+ESUB_FIN = {"hh": "esubp", "gov": "esubg", "inv": "esubi"}
+ELASTICITIES = ("esubd", "esubm", "esubva", "esubt", "esubc", "esubp", "esubg", "esubi")
+"""Every substitution elasticity of the data: mutable parameters of the model."""
+
+
+def _sigma(sys: System, name: str, idx=None) -> tuple[np.ndarray, np.ndarray]:
+    """An elasticity's data values and θ positions for terms in sectors idx (None: a scalar).
+
+    Elasticities are mutable parameters: the values only choose each term's functional form
+    (Cobb-Douglas at σ = 1, Leontief nests at 0), which :func:`elasticity_pattern` records.
+    """
+    values = np.atleast_1d(np.asarray(getattr(sys.cal.sam, name), dtype=float))
+    pos = sys.params.mutable[name].pos
+    k = np.zeros(1, dtype=np.int64) if idx is None else idx
+    return values[k], pos[k]
+
+
+def elasticity_pattern(sam) -> bytes:
+    """What of the elasticities fixes the equations: where σ = 1 or 0, and where esubt = esubc.
+
+    Two sets of elasticities with the same pattern share one model; only θ differs.
+    """
+    masks = [np.isclose(np.atleast_1d(getattr(sam, n)), 1.0) for n in ELASTICITIES]
+    masks += [np.asarray(sam.esubt) == 0, np.asarray(sam.esubc) == 0, sam.esubt == sam.esubc]
+    return b"".join(np.ascontiguousarray(m, dtype=np.uint8).tobytes() + b"|" for m in masks)
 
 
 def _ces_children(sys: System, rows, child, parent, theta, sigma, scale=None) -> None:
-    """Terms θ·(child/(parent·scale))^(1−σ) of a CES price index, log form where σ = 1."""
-    sigma = np.broadcast_to(np.asarray(sigma, dtype=float), np.shape(rows))
+    """Terms θ·(child/(parent·scale))^(1−σ) of a CES price index, log form where σ = 1.
+
+    ``sigma`` is (values, θ positions) from :func:`_sigma`, one entry per term or one for all.
+    """
+    values, pos = (np.broadcast_to(a, np.shape(rows)) for a in sigma)
     scale = sys.params.const(1.0, len(rows)) if scale is None else scale
-    cd = np.isclose(sigma, 1.0)
+    cd = np.isclose(values, 1.0)
     for mask, kind in ((~cd, "ces"), (cd, "cd")):
         sys.terms.add(
             kind,
             rows[mask],
             [child[mask], parent[mask]],
-            [sys.params.const(1.0 - sigma[mask]), scale[mask]],
+            [pos[mask], scale[mask]],
             theta[mask],
         )
 
@@ -51,9 +79,8 @@ def prf_Y(sys: System) -> None:
     for child, theta in ((pva, c.theta_va), (pint, c.theta_int)):
         j, r = child.members.T
         rows = Y.pos[j, r]
-        _ces_children(
-            sys, rows, child.pos[j, r], py.pos[j, r], theta[j, r], c.sam.esubt[j], A.pos[j, r]
-        )
+        esubt = _sigma(sys, "esubt", j)
+        _ces_children(sys, rows, child.pos[j, r], py.pos[j, r], theta[j, r], esubt, A.pos[j, r])
     n = c.n_sectors
     i, j, r = np.argwhere((pa.pos[:, :n, :] >= 0) & (pint.pos[None] < 0)).T
     _ces_children(
@@ -62,7 +89,7 @@ def prf_Y(sys: System) -> None:
         pa.pos[i, j, r],
         py.pos[j, r],
         c.theta_int[j, r] * c.theta_a[i, j, r],
-        c.sam.esubt[j],
+        _sigma(sys, "esubt", j),
         A.pos[j, r],
     )
 
@@ -74,7 +101,7 @@ def def_pva(sys: System) -> None:
     f, j, r = np.argwhere((c.sam.vfm > 0) & (pva.pos[None] >= 0)).T
     child = np.where(pf.pos[f, r] >= 0, pf.pos[f, r], ps.pos[f, j, r])
     rows = pva.pos[j, r]
-    _ces_children(sys, rows, child, rows, c.theta_f[f, j, r], c.sam.esubva[j])
+    _ces_children(sys, rows, child, rows, c.theta_f[f, j, r], _sigma(sys, "esubva", j))
 
 
 def def_pint(sys: System) -> None:
@@ -84,7 +111,7 @@ def def_pint(sys: System) -> None:
     n = c.n_sectors
     i, j, r = np.argwhere((pa.pos[:, :n, :] >= 0) & (pint.pos[None] >= 0)).T
     rows = pint.pos[j, r]
-    _ces_children(sys, rows, pa.pos[i, j, r], rows, c.theta_a[i, j, r], c.sam.esubc[j])
+    _ces_children(sys, rows, pa.pos[i, j, r], rows, c.theta_a[i, j, r], _sigma(sys, "esubc", j))
 
 
 def def_pa(sys: System) -> None:
@@ -104,7 +131,7 @@ def def_pa(sys: System) -> None:
             price.pos[i[has], r[has]],
             rows[has],
             theta[i[has], g[has], r[has]],
-            c.sam.esubd[i[has]],
+            _sigma(sys, "esubd", i[has]),
         )
 
 
@@ -112,14 +139,14 @@ def prf_final(sys: System) -> None:
     """Final demand price indices: pc[r] (zero profit of C), pg[r], pinv[r] = CES over pa."""
     c = sys.cal
     pa = sys.var["pa"]
-    sigma = {"hh": c.sam.esubp, "gov": c.sam.esubg, "inv": c.sam.esubi}
     for k, agent in enumerate(("hh", "gov", "inv")):
         g = c.n_sectors + k
         price = sys.var[FIN_PRICE[agent]]
         own = sys.var["C"] if agent == "hh" else price
         i, r = np.argwhere((pa.pos[:, g, :] >= 0) & (price.pos[None] >= 0)).T
         rows = own.pos[r]
-        _ces_children(sys, rows, pa.pos[i, g, r], price.pos[r], c.theta_a[i, g, r], sigma[agent])
+        esub = _sigma(sys, ESUB_FIN[agent])
+        _ces_children(sys, rows, pa.pos[i, g, r], price.pos[r], c.theta_a[i, g, r], esub)
 
 
 def _route_params(sys: System, i, s, r) -> list[np.ndarray]:
@@ -162,10 +189,10 @@ def prf_M(sys: System) -> None:
     M, pm, py = sys.var["M"], sys.var["pm"], sys.var["py"]
     i, s, r = sys.routes.T
     rows = M.pos[i, r]
-    sigma = c.sam.esubm[i]
+    sigma, esubm = _sigma(sys, "esubm", i)
     cd = np.isclose(sigma, 1.0)
     x = [pm.pos[i, r], py.pos[i, s], *_pt_cols(sys, len(i))]
-    p = [sys.params.const(1.0 - sigma), *_route_params(sys, i, s, r)]
+    p = [esubm, *_route_params(sys, i, s, r)]
     for mask, kind in ((~cd, "ces_route"), (cd, "cd_route")):
         _route_terms(
             sys,
@@ -192,7 +219,7 @@ def prf_YT(sys: System) -> None:
             "cd",
             np.full(n, YT.pos[k]),
             [py.pos[i, r], np.full(n, pt.pos[k])],
-            [sys.params.const(0.0, n), sys.params.const(1.0, n)],
+            [sys.params.const(1.0, n), sys.params.const(1.0, n)],
             c.vst[m, r] / c.vtw[m],
         )
 
@@ -210,7 +237,8 @@ def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -
     weight = flows if value_rate is None else flows * value_rate
     i, j, r = np.argwhere(weight[:, :n, :] != 0).T
     coef = -weight[i, j, r] / scale(i, r)
-    esubt, esubc = c.sam.esubt[j], c.sam.esubc[j]
+    (esubt, t), (esubc, cc) = _sigma(sys, "esubt", j), _sigma(sys, "esubc", j)
+    d = _sigma(sys, "esubd", i)[1]
     leo = (esubt == 0) & (esubc == 0)
     flat = (esubt == esubc) & ~leo
     full = esubt != esubc
@@ -226,9 +254,9 @@ def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -
         ],
         [
             A.pos[j, r][full],
-            P.const(esubt[full]),
-            P.const(esubc[full]),
-            P.const(c.sam.esubd[i][full]),
+            t[full],
+            cc[full],
+            d[full],
         ],
         coef[full],
     )
@@ -241,23 +269,22 @@ def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -
             v["pa"].pos[i, j, r][flat],
             price.pos[i, r][flat],
         ],
-        [A.pos[j, r][flat], P.const(esubt[flat]), P.const(c.sam.esubd[i][flat])],
+        [A.pos[j, r][flat], t[flat], d[flat]],
         coef[flat],
     )
     sys.terms.add(
         "dem_prod_leo" + suffix,
         rows_of(i[leo], r[leo]),
         [v["Y"].pos[j, r][leo], v["pa"].pos[i, j, r][leo], price.pos[i, r][leo]],
-        [P.const(c.sam.esubd[i][leo])],
+        [d[leo]],
         coef[leo],
     )
-    sigma = {"hh": c.sam.esubp, "gov": c.sam.esubg, "inv": c.sam.esubi}
     for k, agent in enumerate(("hh", "gov", "inv")):
         g = n + k
         i, r = np.argwhere(weight[:, g, :] != 0).T
         fin_price = v[FIN_PRICE[agent]].pos[r]
         common = [v["pa"].pos[i, g, r], price.pos[i, r]]
-        p = [P.const(sigma[agent], len(i)), P.const(c.sam.esubd[i])]
+        p = [np.full(len(i), _sigma(sys, ESUB_FIN[agent])[1][0]), _sigma(sys, "esubd", i)[1]]
         coef = -weight[i, g, r] / scale(i, r)
         endogenous = v[FIN[agent]].pos[r] >= 0
         fixed = ~endogenous
@@ -285,7 +312,7 @@ def _route_volumes(sys: System, i, s, r, rows, coef) -> None:
     """Terms coef·τ·V[i,s,r] for goods or margins shipped on routes (i, s → r)."""
     v = sys.var
     x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
-    p = [sys.params.const(sys.cal.sam.esubm[i]), *_route_params(sys, i, s, r)]
+    p = [_sigma(sys, "esubm", i)[1], *_route_params(sys, i, s, r)]
     _route_terms(sys, "vol_route", i, s, r, rows, x, p, coef)
 
 
@@ -337,7 +364,9 @@ def _factor_demands(sys: System, rows_of, scale, rate=None) -> None:
     suffix = "" if rate is None else "_val"
     rows = rows_of(f, j, r)
     coef = -weight[f, j, r] / scale(f, j, r)
-    leo = c.sam.esubt[j] == 0
+    esubt, t = _sigma(sys, "esubt", j)
+    va = _sigma(sys, "esubva", j)[1]
+    leo = esubt == 0
     full = ~leo
     sys.terms.add(
         "dem_fac" + suffix,
@@ -345,8 +374,8 @@ def _factor_demands(sys: System, rows_of, scale, rate=None) -> None:
         [v["Y"].pos[j, r][full], v["py"].pos[j, r][full], v["pva"].pos[j, r][full], price[full]],
         [
             P.mutable["A"].pos[j, r][full],
-            P.const(c.sam.esubt[j][full]),
-            P.const(c.sam.esubva[j][full]),
+            t[full],
+            va[full],
         ],
         coef[full],
     )
@@ -354,7 +383,7 @@ def _factor_demands(sys: System, rows_of, scale, rate=None) -> None:
         "dem_fac_leo" + suffix,
         rows[leo],
         [v["Y"].pos[j, r][leo], v["pva"].pos[j, r][leo], price[leo]],
-        [P.const(c.sam.esubva[j][leo])],
+        [va[leo]],
         coef[leo],
     )
 
@@ -520,7 +549,7 @@ def inc_RA(sys: System) -> None:
     _agent_demands(sys, c.di0, v["pm"], income_scale, income_row, value_rate=c.sam.tif0)
     i, s, r = sys.routes.T
     x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
-    p = [P.const(c.sam.esubm[i]), *_route_params(sys, i, s, r)]
+    p = [_sigma(sys, "esubm", i)[1], *_route_params(sys, i, s, r)]
     _route_terms(sys, "xtax_route", i, s, r, RA.pos[s], x, p, -c.vxmd[i, s, r] / ra0[s])
     p_tariff = (
         p + [P.const(c.vxmd[i, s, r])] + [P.const(c.vtwr[m, i, s, r]) for m in sys.margin_rows]
@@ -531,12 +560,12 @@ def inc_RA(sys: System) -> None:
 
 def fb_rho(sys: System) -> None:
     """Export quota on a route: ρ ≥ 0 ⊥ share·V_b − V ≥ 0, smoothed Fischer–Burmeister."""
-    c, P, v = sys.cal, sys.params, sys.var
+    P, v = sys.params, sys.var
     rho = v["rho"]
     i, s, r = rho.members.T
     x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
     p = [
-        P.const(c.sam.esubm[i]),
+        _sigma(sys, "esubm", i)[1],
         *_route_params(sys, i, s, r),
         P.mutable["qshare"].pos[i, s, r],
         P.mutable["qscale"].pos[i, s, r],

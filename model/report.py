@@ -33,7 +33,7 @@ def route_flows(model: CGEModel, eq: Equilibrium) -> dict[str, np.ndarray]:
     pt_active = dense(s, x, "pt", 1.0)
     tau, tx, tm, tn, trade_open = (s.param(k, th) for k in ("tau", "tx", "tm", "tn", "trade_open"))
     sam = c.sam
-    sigma = sam.esubm[:, None, None]
+    sigma = s.esub("esubm", th)[:, None, None]
     rho = dense(s, x, "rho")
     pfob = py[:, :, None] * (1 + tx + rho) / (1 + sam.tx0)
     pcif = c.theta_fob * pfob
@@ -122,14 +122,14 @@ def _firm_purchases(model: CGEModel, eq: Equilibrium, flows: np.ndarray, price: 
     s, c = model.system, model.cal
     n = c.n_sectors
     x = eq.x
-    sam = c.sam
     Y, py = dense(s, x, "Y"), dense(s, x, "py", 1.0)
     pint, pa = dense(s, x, "pint", 1.0), dense(s, x, "pa", 1.0)[:, :n, :]
     p = dense(s, x, price, 1.0)
     A = s.param("A", eq.theta)
-    top = (py * A / pint) ** sam.esubt[:, None]
-    mid = (pint[None] / pa) ** sam.esubc[None, :, None]
-    low = (pa / p[:, None, :]) ** sam.esubd[:, None, None]
+    esubt, esubc, esubd = (s.esub(k, eq.theta) for k in ("esubt", "esubc", "esubd"))
+    top = (py * A / pint) ** esubt[:, None]
+    mid = (pint[None] / pa) ** esubc[None, :, None]
+    low = (pa / p[:, None, :]) ** esubd[:, None, None]
     return flows[:, :n, :] * Y[None] * top[None] * mid * low
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from fragcge.calibration.calibrate import Calibration
 from fragcge.model import equations
 from fragcge.model.closures import CLOSURES, Closure
+from fragcge.model.equations import ELASTICITIES
 from fragcge.model.shocks import PARAMETERS, ShockSet
 from fragcge.model.structure import Block, Params, TermGroup, Terms, make_block
 
@@ -155,7 +156,8 @@ class System:
         return blocks
 
     def _parameters(self) -> Params:
-        """Mutable scenario parameters at their benchmark values (constants come with terms)."""
+        """Mutable parameters: scenario instruments at their benchmark values, elasticities at
+        the data's (constants come with terms)."""
         sam = self.cal.sam
         bench = ShockSet.benchmark(sam)
         P = Params()
@@ -174,6 +176,9 @@ class System:
         P.add_mutable("Gbar", ("r",), np.ones(len(sam.regions)))
         P.add_mutable("Ibar", ("r",), np.ones(len(sam.regions)))
         P.add_mutable("pnum", (), np.ones(1))
+        for name in ELASTICITIES:
+            values = np.asarray(getattr(sam, name), dtype=float)
+            P.add_mutable(name, ("i",) if values.ndim else (), np.atleast_1d(values))
         return P
 
     def _numeraire(self) -> tuple[str, tuple[int, ...], int]:
@@ -241,6 +246,11 @@ class System:
         block = self.params.mutable[name]
         theta = self.theta if theta is None else theta
         return theta[block.offset : block.offset + block.size].reshape(block.pos.shape)
+
+    def esub(self, name: str, theta: np.ndarray | None = None) -> np.ndarray | float:
+        """An elasticity in θ, shaped as in the data (a float for esubp, esubg and esubi)."""
+        values = self.param(name, theta)
+        return values if self.params.mutable[name].axes else float(values[0])
 
     def start(self) -> np.ndarray:
         """The benchmark point: prices and activities 1, income at its value, quota wedges 0."""

@@ -31,12 +31,14 @@ class Kind:
 
 
 def _ces(x, p, ops):
-    """θ·((p_k/(P·s))^e − 1)/e with e = 1−σ: a child's term of a CES price index, p = [θ, e, s].
+    """θ·((p_k/(P·s))^e − 1)/e with e = 1−σ: a child's term of a CES price index, p = [θ, σ, s].
 
     Summed over children (Σθ = 1) this is (Σ θ (p_k/(P·s))^e − 1)/e, the unit-cost equation
     divided by the parent price and by e, so it tends to the Cobb-Douglas form as σ → 1.
+    σ is a parameter, not a constant, so that elasticities change without a rebuild.
     """
-    return p[0] * ((x[0] / (x[1] * p[2])) ** p[1] - 1) / p[1]
+    e = 1 - p[1]
+    return p[0] * ((x[0] / (x[1] * p[2])) ** e - 1) / e
 
 
 def _cd(x, p, ops):
@@ -169,7 +171,8 @@ def route_kinds(nm: int) -> dict[str, Kind]:
 
     def ces_route(x, p, ops, rho):
         """θ_s·(open·(pdel/pm)^e − 1)/e, e = 1−σm: one source's term of the import price index."""
-        return p[0] * (p[9] * (_pdel(x[1], x[2 : 2 + nm], p, nm, rho) / x[0]) ** p[1] - 1) / p[1]
+        e = 1 - p[1]
+        return p[0] * (p[9] * (_pdel(x[1], x[2 : 2 + nm], p, nm, rho) / x[0]) ** e - 1) / e
 
     def cd_route(x, p, ops, rho):
         """θ_s·log(pdel/pm): the Cobb-Douglas import price index (a ban needs esubm > 1)."""

@@ -101,10 +101,12 @@ def test_a_failing_run_is_recorded_and_the_others_solve(tmp_path, capsys) -> Non
     assert "must stay > 0" in failures.message[0]
     sweep = pd.read_csv(out / "sweep.csv", keep_default_na=False)
     assert set(sweep["shock.1.rate"]) == {0.05}
-    lines = capsys.readouterr().out.splitlines()
-    assert any("shock.1.rate=0.05" in line and "solved" in line for line in lines)
-    assert any("shock.1.rate=-1.5" in line and "failed" in line for line in lines)
-    assert "1 solved, 0 skipped, 1 failed" in lines[-1]
+    captured = capsys.readouterr()
+    # Not a terminal: one plain progress line per run on stderr, the summary on stdout.
+    lines = captured.err.splitlines()
+    assert any("shock.1.rate=0.05 solved" in line and "[" in line for line in lines)
+    assert any("shock.1.rate=-1.5 failed" in line and "must stay > 0" in line for line in lines)
+    assert "1 solved, 0 skipped, 1 failed" in captured.out.splitlines()[-1]
     record = json.loads((out / "batch.json").read_text())
     assert (record["solved"], record["failed"]) == (1, 1)
 

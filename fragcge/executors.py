@@ -1,0 +1,135 @@
+"""Where a batch's runs are solved: this process, local worker processes, or a Dask cluster.
+
+Each executor submits a function with its arguments, waits for the first of a set of
+futures to finish, and closes; the local pool can also be restarted after one of its
+processes died. Dask is imported only when asked for: it is an optional extra.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Protocol
+
+from fragcge.errors import FragcgeError
+
+DASK_EXTRA = "pip install 'fragcge[dask]'"
+
+
+class Executor(Protocol):
+    """What the batch needs of an executor."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+
+    def wait(self, futures: Iterable[Any]) -> set[Any]: ...
+
+    def restart(self) -> None: ...
+
+    def close(self, cancel: bool = False) -> None: ...
+
+
+class Inline:
+    """One worker: each task runs in this process when it is submitted."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Run fn now; its result or exception waits in a finished future."""
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+    def wait(self, futures: Iterable[Future]) -> set[Future]:
+        """Every future is finished already."""
+        return set(futures)
+
+    def restart(self) -> None:
+        """Nothing to restart: a crash here ends the batch itself."""
+
+    def close(self, cancel: bool = False) -> None:
+        """Nothing to close."""
+
+
+class Processes:
+    """Local worker processes, spawned (not forked: the parent may hold Ipopt and threads)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool = self._new()
+
+    def _new(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Queue fn(*args) for the next free worker."""
+        return self.pool.submit(fn, *args)
+
+    def wait(self, futures: Iterable[Future]) -> set[Future]:
+        """The futures finished once the first of them is."""
+        return wait(list(futures), return_when=FIRST_COMPLETED).done
+
+    def restart(self) -> None:
+        """A fresh pool after a worker died: the old one refuses new tasks."""
+        if getattr(self.pool, "_broken", False):
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = self._new()
+
+    def close(self, cancel: bool = False) -> None:
+        """Shut the pool down; on cancel, queued tasks are dropped and running ones not awaited."""
+        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+class Dask:
+    """A Dask distributed cluster: one at ``scheduler`` (tcp://host:port) or a LocalCluster."""
+
+    def __init__(self, workers: int, scheduler: str | None) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise FragcgeError(
+                f"the dask executor needs Dask distributed, an optional extra: {DASK_EXTRA}"
+            ) from None
+        self.cluster = None
+        if scheduler is None:
+            # One thread per worker: a solve holds its process's Ipopt; loopback only, and no
+            # dashboard, which would need bokeh and a port.
+            self.cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
+        try:
+            self.client = Client(self.cluster if scheduler is None else scheduler, timeout=30)
+        except OSError as exc:
+            raise FragcgeError(f"no Dask scheduler answered at {scheduler}: {exc}") from None
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Send fn(*args) to the cluster; pure=False: every run is solved, none deduplicated."""
+        return self.client.submit(fn, *args, pure=False)
+
+    def wait(self, futures: Iterable[Any]) -> set[Any]:
+        """The futures finished once the first of them is."""
+        from distributed import wait as dask_wait
+
+        return set(dask_wait(list(futures), return_when="FIRST_COMPLETED").done)
+
+    def restart(self) -> None:
+        """Dask reschedules a dead worker's tasks itself."""
+
+    def close(self, cancel: bool = False) -> None:
+        """Disconnect, and stop the LocalCluster if this executor started it."""
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def make_executor(name: str, workers: int, scheduler: str | None) -> Executor:
+    """The executor a batch asked for: local (inline for one worker) or dask."""
+    if name == "dask" or scheduler is not None:
+        return Dask(workers, scheduler)
+    return Inline() if workers == 1 else Processes(workers)
