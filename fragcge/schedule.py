@@ -2,7 +2,8 @@
 
 The runs are ordered along a nearest-neighbour tour of the design (the swept values and the
 elasticity multipliers, each scaled to its range in the batch) and cut into strands of at
-most :data:`STRAND_LENGTH` runs. A strand's runs are solved one after another, each from
+most :data:`STRAND_LENGTH` runs, shorter in small batches so that they still make
+:data:`PARALLEL_STRANDS` strands. A strand's runs are solved one after another, each from
 the nearest run of its strand solved before it (the first from its baseline); strands run
 in parallel. The cut depends on the batch alone, never on the number of workers or the
 executor, so every run starts from the same point and the result tables are the same
@@ -18,15 +19,18 @@ import numpy as np
 from fragcge.scenarios.batch import Run
 
 STRAND_LENGTH = 8
-"""Runs per strand: long enough that most runs start next to a solved neighbour, short
-enough that a 2-worker machine gets several strands from a 20-run batch."""
+"""Most runs per strand: enough that most runs start next to a solved neighbour."""
+PARALLEL_STRANDS = 8
+"""Strands a batch is cut into at least, when it has that many runs: workers it keeps busy."""
 
 
 class Schedule:
     """A batch's runs cut into strands, with the design distance between runs."""
 
-    def __init__(self, runs: Sequence[Run], length: int = STRAND_LENGTH) -> None:
+    def __init__(self, runs: Sequence[Run], length: int | None = None) -> None:
         self.runs = list(runs)
+        if length is None:
+            length = min(STRAND_LENGTH, max(1, len(self.runs) // PARALLEL_STRANDS))
         self._coords = {
             run.id: c for run, c in zip(self.runs, _coordinates(self.runs), strict=True)
         }

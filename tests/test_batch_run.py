@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from fragcge import schedule
 from fragcge.batch import BatchResult, run_batch
 from fragcge.cli import main
 
@@ -24,12 +26,21 @@ def _write_batch(folder: Path, scenario: Path, sweep: str, name: str = "rates") 
     return path
 
 
+@pytest.fixture(scope="module", autouse=True)
+def two_strands():
+    """Cut 4-run batches into 2 strands of 2, so that runs are warm-started from a neighbour
+    and two workers solve side by side (the cut is made in this process, not in workers)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(schedule, "PARALLEL_STRANDS", 2)
+        yield
+
+
 @pytest.fixture(scope="module")
 def rates(tmp_path_factory) -> tuple[Path, Path, BatchResult]:
-    """The friendshoring sweep over 0.1, 0.2, 0.3, solved in process."""
+    """The friendshoring sweep over 0.1, 0.2, 0.3, 0.4, solved in process."""
     folder = tmp_path_factory.mktemp("rates")
     batch = _write_batch(
-        folder, SCENARIOS / "friendshoring.toml", '"shock.1.rate" = [0.1, 0.2, 0.3]'
+        folder, SCENARIOS / "friendshoring.toml", '"shock.1.rate" = [0.1, 0.2, 0.3, 0.4]'
     )
     out = folder / "serial"
     return batch, out, run_batch(batch, out, workers=1)
@@ -39,11 +50,17 @@ def _tables(out: Path) -> dict[str, bytes]:
     return {name: (out / name).read_bytes() for name in TABLES}
 
 
+def test_the_batch_is_cut_in_two_strands_of_neighbours(rates) -> None:
+    _, _, result = rates
+    strands = schedule.Schedule([o.run for o in result.outcomes]).strands
+    assert [[r.overrides["shock.1.rate"] for r in s] for s in strands] == [[0.1, 0.2], [0.3, 0.4]]
+
+
 def test_workers_give_byte_identical_tables(rates, tmp_path) -> None:
     batch, serial, result = rates
-    assert [o.status for o in result.outcomes] == ["solved"] * 3
+    assert [o.status for o in result.outcomes] == ["solved"] * 4
     parallel = run_batch(batch, tmp_path / "parallel", workers=2)
-    assert [o.status for o in parallel.outcomes] == ["solved"] * 3
+    assert [o.status for o in parallel.outcomes] == ["solved"] * 4
     assert _tables(tmp_path / "parallel") == _tables(serial)
 
 
@@ -51,10 +68,10 @@ def test_rerun_skips_every_run_and_rewrites_the_same_tables(rates) -> None:
     batch, out, _ = rates
     before = _tables(out)
     again = run_batch(batch, out, workers=1)
-    assert [o.status for o in again.outcomes] == ["skipped"] * 3
+    assert [o.status for o in again.outcomes] == ["skipped"] * 4
     assert _tables(out) == before
     record = json.loads((out / "batch.json").read_text())
-    assert (record["runs"], record["solved"], record["skipped"], record["failed"]) == (3, 0, 3, 0)
+    assert (record["runs"], record["solved"], record["skipped"], record["failed"]) == (4, 0, 4, 0)
     assert record["text"] == batch.read_text()
 
 
@@ -71,15 +88,24 @@ def test_world_ev_falls_with_the_rate_and_matches_a_cold_solve(rates, tmp_path) 
     _, out, _ = rates
     sweep = pd.read_csv(out / "sweep.csv", keep_default_na=False)
     world = sweep[sweep.region == "WORLD"].sort_values("shock.1.rate")
-    assert list(world["shock.1.rate"]) == [0.1, 0.2, 0.3]
+    assert list(world["shock.1.rate"]) == [0.1, 0.2, 0.3, 0.4]
     assert world.ev.is_monotonic_decreasing and world.ev.iloc[0] < 0
     assert main(["solve", str(SCENARIOS / "friendshoring.toml"), "--out", str(tmp_path)]) == 0
     cold = pd.read_csv(tmp_path / "welfare.csv", keep_default_na=False).set_index("region")
+    # 0.3 heads its strand (from the baseline); 0.4 starts from the 0.3 equilibrium.
     swept = sweep[sweep["shock.1.rate"] == 0.3].set_index("region")
     assert list(swept.index) == list(cold.index)
     assert (swept.ev - cold.ev).abs().max() < 1e-6
+    warm = sweep[sweep["shock.1.rate"] == 0.4].set_index("region")
+    text = (SCENARIOS / "friendshoring.toml").read_text()
+    assert "rate = 0.30\n" in text
+    (tmp_path / "f40.toml").write_text(text.replace("rate = 0.30\n", "rate = 0.40\n"))
+    shutil.copy(SCENARIOS / "balanced-trade.toml", tmp_path)
+    assert main(["solve", str(tmp_path / "f40.toml"), "--out", str(tmp_path / "40")]) == 0
+    cold40 = pd.read_csv(tmp_path / "40" / "welfare.csv", keep_default_na=False)
+    assert (warm.ev - cold40.set_index("region").ev).abs().max() < 1e-6
     summary = pd.read_csv(out / "summary.csv", keep_default_na=False).set_index("region")
-    assert summary.loc["WORLD", "runs"] == 3
+    assert summary.loc["WORLD", "runs"] == 4
     assert summary.loc["WORLD", "ev_mean"] == pytest.approx(world.ev.mean(), abs=1e-5)
 
 
@@ -116,3 +142,30 @@ def test_a_bad_batch_file_exits_2(tmp_path, capsys) -> None:
     assert main(["batch", str(batch), "--out", str(tmp_path / "out")]) == 2
     assert "shock.9.rate" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_dask_local_cluster_gives_byte_identical_tables(rates, tmp_path) -> None:
+    batch, serial, _ = rates
+    result = run_batch(batch, tmp_path / "dask", workers=2, executor="dask")
+    assert [o.status for o in result.outcomes] == ["solved"] * 4
+    assert _tables(tmp_path / "dask") == _tables(serial)
+    record = json.loads((tmp_path / "dask" / "batch.json").read_text())
+    assert record["executor"] == "dask"
+
+
+def test_a_running_dask_scheduler_takes_the_runs(rates, tmp_path) -> None:
+    """--scheduler tcp://HOST:PORT: the runs go to a cluster someone else started."""
+    from distributed import LocalCluster
+
+    batch, serial, _ = rates
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://127.0.0.1:")
+        code = main(
+            ["batch", str(batch), "--out", str(tmp_path / "remote"), "--scheduler", address]
+        )
+    assert code == 0
+    assert _tables(tmp_path / "remote") == _tables(serial)
+    assert json.loads((tmp_path / "remote" / "batch.json").read_text())["executor"] == address
