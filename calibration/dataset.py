@@ -79,6 +79,14 @@ def load_dataset(name_or_path: str | Path) -> GlobalSAM:
     return sam
 
 
+def dataset_signature(name_or_path: str | Path) -> tuple:
+    """The dataset's folder with each file's name, size and modification time: while it is
+    unchanged, a loaded dataset may be reused (a batch's runs load one dataset many times)."""
+    folder = _resolve(name_or_path).resolve()
+    files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir())
+    return (str(folder), tuple(files))
+
+
 def write_dataset(sam: GlobalSAM, folder: Path) -> None:
     """Write ``sam`` as a dataset folder, replacing any dataset already there.
 

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from fragcge.calibration.calibrate import calibrate
-from fragcge.calibration.dataset import load_dataset
+from fragcge.calibration.dataset import dataset_signature, load_dataset
+from fragcge.calibration.sam import GlobalSAM
 from fragcge.model import decomposition, report
 from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.equations import ELASTICITIES, elasticity_pattern
@@ -26,8 +27,10 @@ BASELINES_KEPT = 4
 
 @dataclass
 class ModelCache:
-    """Built models by :func:`model_key`, and their most recently used solved baselines."""
+    """Loaded datasets, built models by :func:`model_key`, and their most recently used
+    solved baselines."""
 
+    datasets: dict[tuple, GlobalSAM] = field(default_factory=dict)
     models: dict[str, CGEModel] = field(default_factory=dict)
     baselines: OrderedDict[str, Equilibrium] = field(default_factory=OrderedDict)
 
@@ -79,9 +82,12 @@ def solve_loaded(
     from ``start`` when it was solved by the same model (a nearby run of a batch), else from
     its baseline; either way the answer is the same equilibrium, to the solver's tolerance.
     """
-    resolved = resolve(scenario, load_dataset(scenario.data))
-    quota = np.isfinite(resolved.shocks.quota)
     cache = ModelCache() if cache is None else cache
+    data = dataset_signature(scenario.data)
+    if data not in cache.datasets:
+        cache.datasets[data] = load_dataset(scenario.data)
+    resolved = resolve(scenario, cache.datasets[data])
+    quota = np.isfinite(resolved.shocks.quota)
     key = model_key(resolved, quota)
     if key not in cache.models:
         cache.models[key] = CGEModel(calibrate(resolved.sam), scenario.closure, quota=quota)

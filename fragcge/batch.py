@@ -17,6 +17,8 @@ run_batch with workers > 1 needs the usual ``if __name__ == "__main__":`` guard)
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -72,6 +74,38 @@ class BatchResult:
         return sum(o.status == status for o in self.outcomes)
 
 
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a batch, raised once the solved runs' tables are written."""
+
+    def __init__(self, result: BatchResult) -> None:
+        super().__init__(f"batch {result.name} interrupted")
+        self.result = result
+
+
+class _CtrlC:
+    """Notes a Ctrl-C even where a library turns the KeyboardInterrupt into another error
+    (CasADi's wrapper does, mid-evaluation), so that it is not taken for a failed run."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self.previous = None
+
+    def __enter__(self) -> _CtrlC:
+        # Only where Python's own handler is in place, and only the main thread may set one.
+        if threading.current_thread() is threading.main_thread():
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 def run_batch(
     batch_path: str | Path,
     out_dir: str | Path | None = None,
@@ -84,8 +118,8 @@ def run_batch(
 
     ``on_run`` is called with each run's outcome as it finishes (skipped runs first). Raises
     ScenarioError on a bad batch file; a run that fails is recorded in failures.csv and the
-    batch goes on. On Ctrl-C the runs solved so far are kept, the tables are written from
-    them, and KeyboardInterrupt is raised again.
+    batch goes on. On Ctrl-C the workers are stopped, the tables are written from the runs
+    on disk, and BatchInterrupted (a KeyboardInterrupt) is raised with the result.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -111,19 +145,24 @@ def run_batch(
     interrupted = False
     if todo:
         pool = make_executor(executor, workers, scheduler)
-        try:
-            _solve_strands(pool, batch.scenario, out, todo, schedule, finish)
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            pool.close(cancel=interrupted)
+        with _CtrlC() as ctrl_c:
+            try:
+                _solve_strands(pool, batch.scenario, out, todo, schedule, finish, ctrl_c)
+            except KeyboardInterrupt:
+                interrupted = True
+            finally:
+                pool.close(cancel=interrupted)
+    for run in runs:
+        # A worker may have written a run whose outcome it could not send before it stopped.
+        if run.id not in outcomes and (_run_dir(out, run) / "manifest.json").is_file():
+            outcomes[run.id] = Outcome(run, "solved", 0.0)
     result = BatchResult(batch.name, out, [outcomes[run.id] for run in runs if run.id in outcomes])
     result.interrupted = interrupted
     _write_tables(batch, result)
     result.seconds = time.perf_counter() - t0
-    _write_record(batch, result, workers, executor if scheduler is None else scheduler)
+    _write_record(batch, result, len(runs), workers, executor if scheduler is None else scheduler)
     if interrupted:
-        raise KeyboardInterrupt
+        raise BatchInterrupted(result)
     return result
 
 
@@ -134,6 +173,7 @@ def _solve_strands(
     strands: list[list[Run]],
     schedule: Schedule,
     finish: Callable[[Outcome], None],
+    ctrl_c: _CtrlC,
 ) -> None:
     """Solve each strand's runs in order, strands side by side, one run per strand at a time."""
     solved: list[list[tuple[Run, Solved]]] = [[] for _ in strands]
@@ -152,6 +192,8 @@ def _solve_strands(
         position[k] += 1
         if position[k] < len(strands[k]):
             submit(k)
+        else:
+            solved[k].clear()
 
     for k in range(len(strands)):
         submit(k)
@@ -162,13 +204,23 @@ def _solve_strands(
             try:
                 outcome, state = future.result()
             except BrokenProcessPool:
-                if attempts[run.id] < ATTEMPTS:
+                if (_run_dir(out, run) / "manifest.json").is_file():
+                    # Written before its worker died: done, not to be solved (and written) again.
+                    outcome, state = Outcome(run, "solved", 0.0), None
+                elif attempts[run.id] < ATTEMPTS:
                     pool.restart()
                     submit(k)
                     continue
                 outcome, state = Outcome(run, "failed", 0.0, _DIED), None
             except Exception as exc:
-                outcome, state = Outcome(run, "failed", 0.0, _unexpected(exc)), None
+                if ctrl_c.seen:
+                    raise KeyboardInterrupt from exc
+                # Dask gives up on a run whose workers keep dying with KilledWorker.
+                died = type(exc).__name__ == "KilledWorker"
+                outcome, state = (
+                    Outcome(run, "failed", 0.0, _DIED if died else _unexpected(exc)),
+                    None,
+                )
             if state is not None:
                 solved[k].append((run, state))
             finish(outcome)
@@ -176,8 +228,8 @@ def _solve_strands(
 
 
 _DIED = (
-    "worker processes died twice while this run was queued or being solved (killed, or out "
-    "of memory); nothing was written for it"
+    "worker processes died while this run was queued or being solved (killed, or out of "
+    "memory), more often than a run is retried; nothing was written for it"
 )
 
 
@@ -281,13 +333,15 @@ def _csv(table: pd.DataFrame, path: Path) -> None:
     table.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
 
 
-def _write_record(batch: Batch, result: BatchResult, workers: int, executor: str) -> None:
+def _write_record(
+    batch: Batch, result: BatchResult, runs: int, workers: int, executor: str
+) -> None:
     record = {
         "name": batch.name,
         "file": str(batch.source.path),
         "text": batch.source.text,
         "sha256": batch.source.sha256,
-        "runs": len(result.outcomes),
+        "runs": runs,
         "solved": result.count("solved"),
         "skipped": result.count("skipped"),
         "failed": result.count("failed"),

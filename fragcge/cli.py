@@ -146,7 +146,7 @@ def _positive(text: str) -> int:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from fragcge.batch import run_batch
+    from fragcge.batch import BatchInterrupted, run_batch
     from fragcge.progress import Progress
     from fragcge.scenarios.batch import expand, load_batch
 
@@ -155,11 +155,12 @@ def _batch(args: argparse.Namespace) -> int:
         result = run_batch(
             args.batch, args.out, args.workers, progress, args.executor, args.scheduler
         )
-    except KeyboardInterrupt:
+    except BatchInterrupted as stop:
         progress.close()
+        done = stop.result.count("solved") + stop.result.count("skipped")
         print(
-            f"interrupted: {progress.counts['solved']} runs solved in this session are saved, "
-            "with the tables of every solved run; run the same command again to resume.",
+            f"interrupted: {done} of {progress.total} runs are solved and saved in "
+            f"{stop.result.out}, with tables of them; run the same command again to resume.",
             file=sys.stderr,
         )
         return 130

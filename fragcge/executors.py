@@ -30,26 +30,33 @@ class Executor(Protocol):
 
 
 class Inline:
-    """One worker: each task runs in this process when it is submitted."""
+    """One worker: the tasks run in this process, one per wait, in the order submitted."""
+
+    def __init__(self) -> None:
+        self.queue: dict[Future, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        """Run fn now; its result or exception waits in a finished future."""
+        """Queue fn(*args); it runs when a wait reaches it."""
         future: Future = Future()
+        self.queue[future] = (fn, args)
+        return future
+
+    def wait(self, futures: Iterable[Future]) -> set[Future]:
+        """Run the first queued task among futures; its future, finished."""
+        future = next(f for f in futures if f in self.queue)
+        fn, args = self.queue.pop(future)
         try:
             future.set_result(fn(*args))
         except Exception as exc:
             future.set_exception(exc)
-        return future
-
-    def wait(self, futures: Iterable[Future]) -> set[Future]:
-        """Every future is finished already."""
-        return set(futures)
+        return {future}
 
     def restart(self) -> None:
         """Nothing to restart: a crash here ends the batch itself."""
 
     def close(self, cancel: bool = False) -> None:
-        """Nothing to close."""
+        """Drop the tasks not run."""
+        self.queue.clear()
 
 
 class Processes:
@@ -74,12 +81,18 @@ class Processes:
     def restart(self) -> None:
         """A fresh pool after a worker died: the old one refuses new tasks."""
         if getattr(self.pool, "_broken", False):
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            # The pool has stopped its other workers already; waiting only reaps them.
+            self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = self._new()
 
     def close(self, cancel: bool = False) -> None:
-        """Shut the pool down; on cancel, queued tasks are dropped and running ones not awaited."""
-        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+        """Shut the pool down; on cancel, stop the workers too, mid-run: a run folder appears
+        whole or not at all, and Ctrl-C should not wait for every queued run to finish."""
+        if cancel:
+            # Python 3.14 has ProcessPoolExecutor.terminate_workers; before it, the processes.
+            for process in list((getattr(self.pool, "_processes", None) or {}).values()):
+                process.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=cancel)
 
 
 class Dask:
