@@ -79,7 +79,8 @@ def _solver(eq: Equilibrium) -> dict[str, object]:
 
 
 def _elasticities(run: Run) -> dict[str, object]:
-    sam = run.model.cal.sam
+    # The scenario's own: a model reused across a batch was built with another run's.
+    sam = run.resolved.sam
     per_sector = {
         name: dict(zip(sam.sectors, np.asarray(getattr(sam, name), float).tolist(), strict=True))
         for name in ("esubd", "esubm", "esubva", "esubt", "esubc")

@@ -8,6 +8,7 @@ equilibrium (baseline, scenario and welfare decomposition), read back from summa
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ import pandas as pd
 import pytest
 
 from fragcge.batch import run_batch
-from fragcge.calibration.dataset import write_dataset
+from fragcge.calibration.dataset import load_dataset, write_dataset
 from fragcge.calibration.synthetic import synthetic_sam
 
 N_MC = 200
@@ -203,3 +204,17 @@ def test_monte_carlo_batch_is_reproducible_from_its_seed(folder: Path, tmp_path:
     assert len(first) == len(other_draws) == 6
     assert first.merge(other_draws, how="inner").empty, "another seed, other draws"
     assert ((first >= LOWER) & (first <= UPPER)).all().all()
+
+
+def test_each_run_records_its_own_elasticities(folder: Path, study: Study) -> None:
+    """Runs share one model, built with the first run's elasticities; every manifest must
+    still list the elasticities its run was solved with: the data's times its multipliers."""
+    data = load_dataset(folder / "tiny")
+    for path in sorted((folder / "montecarlo" / "runs").glob("*/manifest.json"))[:20]:
+        manifest = json.loads(path.read_text())
+        scale = manifest["batch"]["multipliers"]
+        for name in ("esubd", "esubm"):
+            recorded = manifest["elasticities"][name]
+            values = zip(data.sectors, getattr(data, name), strict=True)
+            expected = {sector: v * scale[name] for sector, v in values}
+            assert recorded == pytest.approx(expected, rel=1e-15), (path, name)
