@@ -144,14 +144,16 @@ def run_batch(
     todo = [strand for strand in todo if strand]
     interrupted = False
     if todo:
-        pool = make_executor(executor, workers, scheduler)
         with _CtrlC() as ctrl_c:
+            pool = None
             try:
+                pool = make_executor(executor, workers, scheduler)
                 _solve_strands(pool, batch.scenario, out, todo, schedule, finish, ctrl_c)
             except KeyboardInterrupt:
                 interrupted = True
             finally:
-                pool.close(cancel=interrupted)
+                if pool is not None:
+                    pool.close(cancel=interrupted)
     for run in runs:
         # A worker may have written a run whose outcome it could not send before it stopped.
         if run.id not in outcomes and (_run_dir(out, run) / "manifest.json").is_file():

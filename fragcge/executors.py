@@ -106,6 +106,8 @@ class Dask:
                 f"the dask executor needs Dask distributed, an optional extra: {DASK_EXTRA}"
             ) from None
         self.cluster = None
+        self.submitted: set[Any] = set()
+        """Futures not yet seen finished: Dask keeps a result while a future refers to it."""
         if scheduler is None:
             # One thread per worker: a solve holds its process's Ipopt; loopback only, and no
             # dashboard, which would need bokeh and a port.
@@ -123,19 +125,27 @@ class Dask:
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Send fn(*args) to the cluster; pure=False: every run is solved, none deduplicated."""
-        return self.client.submit(fn, *args, pure=False)
+        future = self.client.submit(fn, *args, pure=False)
+        self.submitted.add(future)
+        return future
 
     def wait(self, futures: Iterable[Any]) -> set[Any]:
         """The futures finished once the first of them is."""
         from distributed import wait as dask_wait
 
-        return set(dask_wait(list(futures), return_when="FIRST_COMPLETED").done)
+        done = set(dask_wait(list(futures), return_when="FIRST_COMPLETED").done)
+        self.submitted -= done
+        return done
 
     def restart(self) -> None:
         """Dask reschedules a dead worker's tasks itself."""
 
     def close(self, cancel: bool = False) -> None:
-        """Disconnect, and stop the LocalCluster if this executor started it."""
+        """Disconnect, and stop the LocalCluster if this executor started it. On cancel, the
+        tasks not started are dropped; Dask does not stop a running task, so on a cluster of
+        someone else's, runs being solved still finish and write their folders."""
+        if cancel:
+            self.client.cancel(list(self.submitted))
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
