@@ -188,7 +188,8 @@ def _solve_strands(
         near = schedule.nearest(run, [r for r, _ in solved[k]])
         start = next((s for r, s in solved[k] if r is near), None)
         attempts[run.id] = attempts.get(run.id, 0) + 1
-        pending[pool.submit(_solve_task, scenario, run, out, start)] = k
+        started = None if near is None else near.id
+        pending[pool.submit(_solve_task, scenario, run, out, start, started)] = k
 
     def advance(k: int) -> None:
         position[k] += 1
@@ -247,9 +248,10 @@ def _run_dir(out: Path, run: Run) -> Path:
 
 
 def _solve_task(
-    scenario: Scenario, run: Run, out: Path, start: Solved | None
+    scenario: Scenario, run: Run, out: Path, start: Solved | None, started: str | None
 ) -> tuple[Outcome, Solved | None]:
-    """Solve and write one run in a worker; a FragcgeError (SolveError too) is a failed run."""
+    """Solve and write one run in a worker, from ``start`` (the equilibrium of run ``started``)
+    or its baseline; a FragcgeError (SolveError too) is a failed run."""
     t0 = time.perf_counter()
     try:
         solved = solve_loaded(apply_run(scenario, run), _WORKER_MODELS, start)
@@ -260,6 +262,8 @@ def _solve_task(
         "overrides": run.overrides,
         "multipliers": run.multipliers,
         "weight": run.weight,
+        # The point the scenario solve started from: the run's baseline, or a nearby run.
+        "started_from": started if start is not None and start.model == solved.key else "baseline",
     }
     write_run(solved, _run_dir(out, run), extra={"batch": place})
     return Outcome(run, "solved", time.perf_counter() - t0), solved.solved

@@ -82,6 +82,13 @@ def test_each_run_is_written_with_its_place_in_the_batch(rates) -> None:
         assert manifest["batch"]["id"] == outcome.run.id
         assert manifest["batch"]["overrides"] == outcome.run.overrides
         assert manifest["batch"]["weight"] == 1.0
+    # Two strands of two: each second run starts from its strand's first.
+    starts = {}
+    for outcome in result.outcomes:
+        manifest = json.loads((out / "runs" / outcome.run.id / "manifest.json").read_text())
+        starts[outcome.run.overrides["shock.1.rate"]] = manifest["batch"]["started_from"]
+    ids = {o.run.overrides["shock.1.rate"]: o.run.id for o in result.outcomes}
+    assert starts == {0.1: "baseline", 0.2: ids[0.1], 0.3: "baseline", 0.4: ids[0.3]}
 
 
 def test_world_ev_falls_with_the_rate_and_matches_a_cold_solve(rates, tmp_path) -> None:
