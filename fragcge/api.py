@@ -54,6 +54,8 @@ class Run:
     tables: dict[str, pd.DataFrame]
     key: str = ""
     """The model's :func:`model_key`."""
+    warm: bool = False
+    """Whether the scenario was solved from the ``start`` given, not from its baseline."""
 
     @property
     def name(self) -> str:
@@ -106,7 +108,7 @@ def solve_loaded(
         "trade": report.trade(model, base, scen),
         "output": report.output(model, base, scen),
     }
-    return Run(resolved, model, base, scen, tables, key)
+    return Run(resolved, model, base, scen, tables, key, near)
 
 
 def _baseline(model: CGEModel, resolved: ResolvedScenario, key: str, cache: ModelCache):

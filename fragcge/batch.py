@@ -263,7 +263,7 @@ def _solve_task(
         "multipliers": run.multipliers,
         "weight": run.weight,
         # The point the scenario solve started from: the run's baseline, or a nearby run.
-        "started_from": started if start is not None and start.model == solved.key else "baseline",
+        "started_from": started if solved.warm else "baseline",
     }
     write_run(solved, _run_dir(out, run), extra={"batch": place})
     return Outcome(run, "solved", time.perf_counter() - t0), solved.solved
@@ -298,27 +298,17 @@ def _write_tables(batch: Batch, result: BatchResult) -> None:
     columns += [f"{m}_{s}" for m in MEASURES for s in STATISTICS]
     _csv(pd.DataFrame(rows, columns=columns), result.out / "summary.csv")
     if keys and batch.uncertainty is None:
-        frames = []
-        for run in done:
-            frame = welfare[run.id][["region", "bloc", *MEASURES]].copy()
-            for key, value in reversed(run.overrides.items()):
-                frame.insert(0, key, value)
-            frames.append(frame)
-        sweep = pd.concat(frames) if frames else pd.DataFrame(columns=[*keys, "region"])
-        _csv(sweep.reindex(columns=[*keys, "region", "bloc", *MEASURES]), result.out / "sweep.csv")
+        sweep = _per_run(done, welfare, lambda run: run.overrides, keys)
+        _csv(sweep, result.out / "sweep.csv")
     if batch.uncertainty is not None:
-        frames = []
-        for run in done:
-            frame = welfare[run.id][["region", "bloc", *MEASURES]].copy()
-            scales = {f"elasticities.{name}.scale": m for name, m in run.multipliers.items()}
-            place = {"id": run.id, "weight": run.weight, **run.overrides, **scales}
-            for column, value in reversed(place.items()):
-                frame.insert(0, column, value)
-            frames.append(frame)
-        scales = [f"elasticities.{name}.scale" for name in batch.uncertainty.parameters]
-        columns = ["id", "weight", *keys, *scales, "region", "bloc", *MEASURES]
-        table = pd.concat(frames) if frames else pd.DataFrame(columns=columns)
-        _csv(table.reindex(columns=columns), result.out / "runs.csv")
+
+        def place(run: Run) -> dict[str, object]:
+            scales = {_scale(name): m for name, m in run.multipliers.items()}
+            return {"id": run.id, "weight": run.weight, **run.overrides, **scales}
+
+        scales = [_scale(name) for name in batch.uncertainty.parameters]
+        table = _per_run(done, welfare, place, ["id", "weight", *keys, *scales])
+        _csv(table, result.out / "runs.csv")
     failures = [
         {"id": o.run.id, "overrides": json.dumps(o.run.overrides), "message": o.message}
         for o in result.outcomes
@@ -328,6 +318,28 @@ def _write_tables(batch: Batch, result: BatchResult) -> None:
         pd.DataFrame(failures, columns=["id", "overrides", "message"]), result.out / "failures.csv"
     )
     batch_figures(result.out, keys, batch.uncertainty is not None, weighted=quadrature)
+
+
+def _scale(name: str) -> str:
+    """The column of an elasticity's multiplier, named as the sweep key that sets it."""
+    return f"elasticities.{name}.scale"
+
+
+def _per_run(
+    runs: list[Run],
+    welfare: dict[str, pd.DataFrame],
+    place: Callable[[Run], dict[str, object]],
+    columns: list[str],
+) -> pd.DataFrame:
+    """Each run's welfare rows (region, bloc, EV measures) after the columns place(run) gives."""
+    frames = []
+    for run in runs:
+        frame = welfare[run.id][["region", "bloc", *MEASURES]].copy()
+        for column, value in reversed(place(run).items()):
+            frame.insert(0, column, value)
+        frames.append(frame)
+    table = pd.concat(frames) if frames else pd.DataFrame()
+    return table.reindex(columns=[*columns, "region", "bloc", *MEASURES])
 
 
 def _welfare(out: Path, run: Run) -> pd.DataFrame:
