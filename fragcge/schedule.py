@@ -28,14 +28,12 @@ class Schedule:
     """A batch's runs cut into strands, with the design distance between runs."""
 
     def __init__(self, runs: Sequence[Run], length: int | None = None) -> None:
-        self.runs = list(runs)
+        runs = list(runs)
         if length is None:
-            length = min(STRAND_LENGTH, max(1, len(self.runs) // PARALLEL_STRANDS))
-        self._coords = {
-            run.id: c for run, c in zip(self.runs, _coordinates(self.runs), strict=True)
-        }
-        order = _tour(np.array([self._coords[run.id] for run in self.runs]))
-        ordered = [self.runs[k] for k in order]
+            length = min(STRAND_LENGTH, max(1, len(runs) // PARALLEL_STRANDS))
+        coords = _coordinates(runs)
+        self._coords = {run.id: c for run, c in zip(runs, coords, strict=True)}
+        ordered = [runs[k] for k in _tour(coords)]
         self.strands: list[list[Run]] = [
             ordered[k : k + length] for k in range(0, len(ordered), length)
         ]
