@@ -3,7 +3,7 @@
 Run on demand (not part of the test suite):
 
     python benchmarks/bench_friendshoring.py              # default data, wiod2011_10x8
-    python benchmarks/bench_friendshoring.py --full       # 41 × 35, built from ../shared/data
+    python benchmarks/bench_friendshoring.py --full       # 41 × 35, the named wiod2011_41x35
 
 Reports the time of each stage (dataset, calibration, model build, evaluator set-up,
 baseline and scenario solves), the model's size, Ipopt's iterations and the peak memory
@@ -22,19 +22,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WIOD = ROOT.parent / "shared" / "data" / "wiod2011"
 EAST = ("CHN", "RUS")
 NONALIGNED = ("IND", "BRA", "MEX", "IDN", "TUR", "RoW")
 
 
 def _full_scenarios(folder: Path) -> Path:
-    """Build the 41×35 dataset and the friend-shoring scenario pair in folder."""
-    from fragcge.calibration.build_default_data import build_dataset
+    """The friend-shoring scenario pair on the embedded 41×35 dataset, written in folder."""
     from fragcge.calibration.dataset import load_dataset
 
-    data = folder / "wiod2011_41x35"
-    build_dataset(WIOD, None, data, name="wiod2011_41x35")
-    regions = load_dataset(data).regions
+    regions = load_dataset("wiod2011_41x35").regions
     west = [r for r in regions if r not in EAST + NONALIGNED]
     (folder / "balanced-trade.toml").write_text(
         '[scenario]\nname = "balanced-trade"\ndata = "wiod2011_41x35"\n\n'

@@ -1,10 +1,11 @@
 """Build a dataset folder from the WIOD 2011 world table: import, aggregate, resolve, write.
 
-    python -m fragcge.calibration.build_default_data [--wiod DIR] [--maps DIR] [--out DIR]
+    python -m fragcge.calibration.build_default_data [--wiod DIR] [--maps DIR --out DIR]
 
-Defaults: the table in ``../shared/data/wiod2011`` beside the repository, the maps in
-``calibration/maps/wiod2011_10x8`` and the embedded dataset
-``calibration/datasets/wiod2011_10x8``. A maps folder holds ``meta.toml`` (name, title,
+Defaults: the WIOD table shipped in ``calibration/sources/wiod2011``; without ``--maps``, every
+embedded WIOD dataset is rebuilt (``calibration/datasets/wiod2011_10x8`` from the maps in
+``calibration/maps/wiod2011_10x8``, ``calibration/datasets/wiod2011_41x35`` from
+``calibration/maps/wiod2011``). A maps folder holds ``meta.toml`` (name, title,
 region and sector names, groups, final-demand elasticities), ``elasticities.csv`` (per
 sector, with a ``source`` column) and the map files ``regions.csv`` (``region,
 wiod_country``) and ``sectors.csv`` (``sector,wiod_industry``); a missing map file maps
@@ -40,11 +41,14 @@ from fragcge.calibration.mrio_quirks import Quirk, quirk_summary, resolve_quirks
 from fragcge.errors import DatasetError
 
 CALIBRATION = Path(__file__).resolve().parent
-DEFAULT_WIOD = CALIBRATION.parent.parent / "shared" / "data" / "wiod2011"
+DEFAULT_WIOD = CALIBRATION / "sources" / "wiod2011"
 MAPS = CALIBRATION / "maps"
 DEFAULT_MAPS = MAPS / "wiod2011_10x8"
 FULL_TABLE_MAPS = MAPS / "wiod2011"
 DEFAULT_OUT = CALIBRATION / "datasets" / "wiod2011_10x8"
+FULL_TABLE_OUT = CALIBRATION / "datasets" / "wiod2011_41x35"
+EMBEDDED = ((DEFAULT_MAPS, DEFAULT_OUT), (FULL_TABLE_MAPS, FULL_TABLE_OUT))
+"""Each embedded WIOD dataset with the maps folder it is built from."""
 
 WIOD_2011 = {
     "year": 2011,
@@ -277,25 +281,29 @@ Final demand: esubp = 1, esubg = 1, esubi = 0.
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: build the dataset and print every quirk rule that fired."""
+    """Command line: build the dataset(s) and print every quirk rule that fired."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wiod", type=Path, default=DEFAULT_WIOD, help="WIOD table folder")
-    parser.add_argument("--maps", type=Path, default=DEFAULT_MAPS, help="maps folder")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="dataset folder to write")
+    parser.add_argument("--maps", type=Path, help="maps folder (default: every embedded dataset)")
+    parser.add_argument("--out", type=Path, help="dataset folder to write (with --maps)")
     args = parser.parse_args(argv)
+    if (args.maps is None) != (args.out is None):
+        parser.error("--maps and --out go together; give both or neither")
     if not args.wiod.is_dir():
         parser.error(f"WIOD table folder {args.wiod} not found; pass --wiod DIR")
-    try:
-        quirks = build_dataset(args.wiod, args.maps, args.out)
-    except DatasetError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"wrote {args.out}")
-    print("quirks resolved (rules in fragcge.calibration.mrio_quirks):")
-    for line in quirk_summary(quirks):
-        print(f"  {line}")
-    for quirk in quirks:
-        print(f"    {quirk}")
+    builds = EMBEDDED if args.maps is None else ((args.maps, args.out),)
+    for maps_dir, out_dir in builds:
+        try:
+            quirks = build_dataset(args.wiod, maps_dir, out_dir)
+        except DatasetError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(f"wrote {out_dir}")
+        print("quirks resolved (rules in fragcge.calibration.mrio_quirks):")
+        for line in quirk_summary(quirks):
+            print(f"  {line}")
+        for quirk in quirks:
+            print(f"    {quirk}")
     return 0
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from fragcge.calibration.sam import FINAL_AGENTS, GlobalSAM
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "reference"
+DATA = Path(__file__).resolve().parent / "data"
 GE_GRAVITY = DATA / "ge_gravity_eu2000" / "expected_ge_gravity.csv.gz"
 HH = 1 + FINAL_AGENTS.index("hh")
 """Position of the household on the agent axis when there is one sector."""

@@ -1,11 +1,11 @@
 """A second, independent implementation of MODEL.md's equations, to check the model's solutions.
 
-Written from the specification (/work/shared/design/MODEL.md) only: it shares no code with
-``fragcge.model`` (not the equation blocks, not the term templates, not the calibration's
-shares). It takes the GlobalSAM, a ShockSet and the values of MODEL.md's variables as dense
-arrays, recomputes every unit-cost function and every nested demand by the calibrated share
-form, and returns the residual of every equation block, scaled by the benchmark value of its
-account. Loops over regions and agents are deliberate: clarity over speed, the datasets
+Written from the specification (the project's original model design, MODEL.md) only: it shares
+no code with ``fragcge.model`` (not the equation blocks, not the term templates, not the
+calibration's shares). It takes the GlobalSAM, a ShockSet and the values of MODEL.md's variables
+as dense arrays, recomputes every unit-cost function and every nested demand by the calibrated
+share form, and returns the residual of every equation block, scaled by the benchmark value of
+its account. Loops over regions and agents are deliberate: clarity over speed, the datasets
 checked are small.
 
 Variables (dense, over their full index space): ``Y[j,r]``, ``py[i,r]``, ``pm[i,r]``,

@@ -18,7 +18,12 @@ from fragcge.calibration.aggregate import (
     identity_map,
     read_map,
 )
-from fragcge.calibration.build_default_data import DEFAULT_MAPS, DEFAULT_OUT, build_dataset
+from fragcge.calibration.build_default_data import (
+    DEFAULT_MAPS,
+    DEFAULT_WIOD,
+    EMBEDDED,
+    build_dataset,
+)
 from fragcge.calibration.dataset import load_dataset
 from fragcge.calibration.mrio import MRIO, read_mrio
 from fragcge.calibration.mrio_flows import benchmark_flows, dataset_tables
@@ -33,9 +38,9 @@ from fragcge.calibration.mrio_quirks import (
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.errors import DatasetError
 
-SHARED = Path(__file__).parents[2] / "shared" / "data"
-WIOD = SHARED / "wiod2011"
-PUBLISHED = SHARED / "wiod2011_10x8"
+WIOD = DEFAULT_WIOD
+PUBLISHED = Path(__file__).parent / "data" / "wiod2011_10x8_published"
+"""The aggregation to 10 x 8 as published beside the WIOD table, computed by its provider."""
 
 ZERO_OUTPUT_2011 = {
     "AUS_c35", "BGR_c35", "BRA_c35", "CHN_c19", "CHN_c35", "CYP_c8", "ESP_c35", "EST_c35",
@@ -71,7 +76,7 @@ def labels(table: MRIO) -> list[str]:
     return [f"{r}_{i}" for r in table.regions for i in table.sectors]
 
 
-# (a) the aggregation reproduces ../shared/data/wiod2011_10x8, printed to 1 decimal
+# (a) the aggregation reproduces the published 10 x 8 aggregation, printed to 1 decimal
 
 
 def test_aggregation_reproduces_published_intermediate(aggregated: MRIO) -> None:
@@ -122,18 +127,21 @@ def test_embedded_dataset_satisfies_every_identity() -> None:
     assert_identities_hold(sam)
 
 
-def test_embedded_dataset_is_what_the_build_writes(tmp_path: Path) -> None:
-    build_dataset(WIOD, DEFAULT_MAPS, tmp_path)
+@pytest.mark.parametrize("maps, embedded", EMBEDDED, ids=lambda p: p.name)
+def test_embedded_dataset_is_what_the_build_writes(
+    maps: Path, embedded: Path, tmp_path: Path
+) -> None:
+    build_dataset(WIOD, maps, tmp_path)
     written = sorted(p.name for p in tmp_path.iterdir())
-    assert written == sorted(p.name for p in DEFAULT_OUT.iterdir())
-    assert filecmp.cmpfiles(DEFAULT_OUT, tmp_path, written, shallow=False)[0] == written
+    assert written == sorted(p.name for p in embedded.iterdir())
+    assert filecmp.cmpfiles(embedded, tmp_path, written, shallow=False)[0] == written
 
 
-def test_full_table_builds_with_identity_maps(tmp_path: Path) -> None:
-    build_dataset(WIOD, None, tmp_path, name="wiod2011_full")
-    sam = load_dataset(tmp_path)
-    assert sam.name == "wiod2011_full"
+def test_full_table_is_the_named_dataset_wiod2011_41x35() -> None:
+    sam = load_dataset("wiod2011_41x35")
+    assert sam.name == "wiod2011_41x35"
     assert sam.shape == (41, 35, 1)
+    assert set(sam.regions) == set(read_mrio(WIOD).regions)
     assert_identities_hold(sam)
 
 
