@@ -17,8 +17,6 @@ run_batch with workers > 1 needs the usual ``if __name__ == "__main__":`` guard)
 from __future__ import annotations
 
 import json
-import signal
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -28,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fragcge import interrupt
 from fragcge.api import ModelCache, Solved, solve_loaded
 from fragcge.errors import FragcgeError
 from fragcge.executors import Executor, make_executor
@@ -82,30 +81,6 @@ class BatchInterrupted(KeyboardInterrupt):
         self.result = result
 
 
-class _CtrlC:
-    """Notes a Ctrl-C even where a library turns the KeyboardInterrupt into another error
-    (CasADi's wrapper does, mid-evaluation), so that it is not taken for a failed run."""
-
-    def __init__(self) -> None:
-        self.seen = False
-        self.previous = None
-
-    def __enter__(self) -> _CtrlC:
-        # Only where Python's own handler is in place, and only the main thread may set one.
-        if threading.current_thread() is threading.main_thread():
-            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-                self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: object) -> None:
-        self.seen = True
-        raise KeyboardInterrupt
-
-    def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-
-
 def run_batch(
     batch_path: str | Path,
     out_dir: str | Path | None = None,
@@ -144,11 +119,11 @@ def run_batch(
     todo = [strand for strand in todo if strand]
     interrupted = False
     if todo:
-        with _CtrlC() as ctrl_c:
+        with interrupt.caught():
             pool = None
             try:
                 pool = make_executor(executor, workers, scheduler)
-                _solve_strands(pool, batch.scenario, out, todo, schedule, finish, ctrl_c)
+                _solve_strands(pool, batch.scenario, out, todo, schedule, finish)
             except KeyboardInterrupt:
                 interrupted = True
             finally:
@@ -175,7 +150,6 @@ def _solve_strands(
     strands: list[list[Run]],
     schedule: Schedule,
     finish: Callable[[Outcome], None],
-    ctrl_c: _CtrlC,
 ) -> None:
     """Solve each strand's runs in order, strands side by side, one run per strand at a time."""
     solved: list[list[tuple[Run, Solved]]] = [[] for _ in strands]
@@ -216,7 +190,7 @@ def _solve_strands(
                     continue
                 outcome, state = Outcome(run, "failed", 0.0, _DIED), None
             except Exception as exc:
-                if ctrl_c.seen:
+                if interrupt.requested():
                     raise KeyboardInterrupt from exc
                 # Dask gives up on a run whose workers keep dying with KilledWorker.
                 died = type(exc).__name__ == "KilledWorker"
