@@ -30,6 +30,7 @@ from fragcge import interrupt
 from fragcge.api import ModelCache, Solved, solve_loaded
 from fragcge.errors import FragcgeError
 from fragcge.executors import Executor, make_executor
+from fragcge.output_folder import claim, locked, write_file
 from fragcge.reports.batch_figures import batch_figures
 from fragcge.results import FLOAT_FORMAT, write_run
 from fragcge.scenarios.batch import Batch, Run, apply_run, expand, load_batch
@@ -102,7 +103,21 @@ def run_batch(
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     t0 = time.perf_counter()
     batch = load_batch(batch_path)
-    out = Path("results") / batch.name if out_dir is None else Path(out_dir)
+    out = claim(Path("results") / batch.name if out_dir is None else Path(out_dir), "batch")
+    with locked(out):
+        return _run_batch(batch, out, workers, on_run, executor, scheduler, t0)
+
+
+def _run_batch(
+    batch: Batch,
+    out: Path,
+    workers: int,
+    on_run: Callable[[Outcome], None] | None,
+    executor: str,
+    scheduler: str | None,
+    t0: float,
+) -> BatchResult:
+    """run_batch's work once the output folder is claimed and locked."""
     runs = expand(batch)
     outcomes: dict[str, Outcome] = {}
 
@@ -321,8 +336,7 @@ def _welfare(out: Path, run: Run) -> pd.DataFrame:
 
 
 def _csv(table: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+    write_file(path, table.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n"))
 
 
 def _write_record(
@@ -342,4 +356,4 @@ def _write_record(
         "interrupted": result.interrupted,
         "seconds": round(result.seconds, 3),
     }
-    (result.out / "batch.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    write_file(result.out / "batch.json", json.dumps(record, indent=2) + "\n")

@@ -34,10 +34,19 @@ from fragcge.errors import OutputError
 MARKER = ".fragcge.json"
 """The owner marker: {"written_by": "fragcge", "kind": KIND}."""
 
+LOCK = ".fragcge.lock"
+"""The lock file of a folder updated in place by one process at a time (a batch's)."""
+
 KINDS = ("result", "report", "appendix", "batch", "dataset")
 
-LEGACY = {"result": ("manifest.json", ("scenario", "solver", "versions"))}
-"""Folders written before markers existed, recognised by a JSON file with these keys."""
+LEGACY = {
+    "result": ("manifest.json", ("scenario", "solver", "versions")),
+    "batch": ("batch.json", ("name", "runs", "executor")),
+}
+"""Folders written before markers existed, recognised by a JSON file with these keys (and an
+appendix by its index.md's first line, :data:`APPENDIX_TITLE`)."""
+
+APPENDIX_TITLE = "# Appendix: tables and figures"
 
 _TEMPORARY = re.compile(r"^\..+\.fragcge-(?:tmp|old)-(?P<host>.+)-(?P<pid>\d+)-[^-]+$")
 
@@ -61,7 +70,11 @@ def owner(folder: Path) -> str | None:
         content = _read_json(folder / name)
         if content is not None and all(key in content for key in keys):
             return kind
-    return None
+    try:
+        with (folder / "index.md").open(encoding="utf-8") as index:
+            return "appendix" if index.readline().rstrip("\n") == APPENDIX_TITLE else None
+    except (OSError, ValueError):
+        return None
 
 
 def _read_json(path: Path) -> dict | None:
@@ -154,6 +167,36 @@ def claim(folder: Path, kind: str) -> Path:
         if owner(folder) != kind:
             _write_marker(folder, kind)
     return folder
+
+
+@contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s lock for the block; OutputError naming the folder and the holder's
+    pid if another process holds it. The lock is the kernel's (flock), released when its
+    holder ends however it ends, so a killed holder leaves no stale lock. (Not taken where
+    the platform has no flock.)"""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    path = Path(folder) / LOCK
+    with _writing(path):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise OutputError(
+                f"{folder} is being written by another fragcge process (pid {holder}); "
+                "wait until it ends, or choose another output folder"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_file(path: Path, data: str | bytes) -> None:
