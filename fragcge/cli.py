@@ -19,6 +19,14 @@ DEFAULT_REPORT = "report"
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `fragcge` command; returns the exit status."""
+    with interrupt.caught():
+        try:
+            return _command(argv)
+        except KeyboardInterrupt:
+            return _interrupted()
+
+
+def _command(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
@@ -26,26 +34,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     warnings.simplefilter("default")
     warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
-    with interrupt.caught():
-        try:
-            return args.run(args)
-        except KeyboardInterrupt:
+    try:
+        return args.run(args)
+    except SolveError as exc:
+        print(f"error: {exc}\nNo result files were written.", file=sys.stderr)
+        return 1
+    except FragcgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) closed the pipe; results were already written.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception:
+        # A library (CasADi, mid-evaluation) may turn Ctrl-C into an error of its own.
+        if interrupt.requested():
             return _interrupted()
-        except SolveError as exc:
-            print(f"error: {exc}\nNo result files were written.", file=sys.stderr)
-            return 1
-        except FragcgeError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        except BrokenPipeError:
-            # The reader (e.g. `| head`) closed the pipe; results were already written.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return 0
-        except Exception:
-            # A library (CasADi, mid-evaluation) may turn Ctrl-C into an error of its own.
-            if interrupt.requested():
-                return _interrupted()
-            raise
+        raise
 
 
 def _interrupted() -> int:
