@@ -241,7 +241,7 @@ def _prefix(target: Path, role: str) -> str:
 
 
 def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
+    return re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()) or "host"
 
 
 def _alive(pid: int) -> bool:

@@ -75,7 +75,8 @@ def _interrupt(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # As from an interactive shell, whatever the test runner's own SIGINT disposition.
+        # As from an interactive shell, whatever the test runner's own SIGINT disposition
+        # (ignored when it was started in the background by a script).
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
