@@ -260,7 +260,8 @@ def _solve_task(
 
 def _write_tables(batch: Batch, result: BatchResult) -> None:
     """summary.csv and failures.csv; sweep.csv for a sweep without uncertainty, runs.csv for
-    an uncertain batch (every run's EV per region, with its multipliers and weight); figures."""
+    an uncertain batch (every run's EV per region, with its multipliers and weight); figures
+    unless the batch was interrupted."""
     keys = list(batch.sweep.keys) if batch.sweep else []
     done = [o.run for o in result.outcomes if o.status != "failed"]
     welfare = {run.id: _welfare(result.out, run) for run in done}
@@ -306,7 +307,8 @@ def _write_tables(batch: Batch, result: BatchResult) -> None:
     _csv(
         pd.DataFrame(failures, columns=["id", "overrides", "message"]), result.out / "failures.csv"
     )
-    batch_figures(result.out, keys, batch.uncertainty is not None, weighted=quadrature)
+    if not result.interrupted:  # drawing takes seconds; Ctrl-C should not wait for it
+        batch_figures(result.out, keys, batch.uncertainty is not None, weighted=quadrature)
 
 
 def _scale(name: str) -> str:

@@ -101,8 +101,18 @@ class Processes:
         whole or not at all, and Ctrl-C should not wait for every queued run to finish."""
         if cancel:
             # Python 3.14 has ProcessPoolExecutor.terminate_workers; before it, the processes.
-            for process in list((getattr(self.pool, "_processes", None) or {}).values()):
-                process.terminate()
+            processes = list((getattr(self.pool, "_processes", None) or {}).values())
+            for process in processes:
+                process.kill()
+            for process in processes:
+                process.join()
+            # A worker killed while it sent a result leaves half a message in the pool's
+            # result pipe, and the pool's manager thread would wait for the rest for ever,
+            # since this process holds the pipe's write end too: closing that end, now that
+            # no worker is left, gives the thread end-of-file and lets the pool shut down.
+            writer = getattr(getattr(self.pool, "_result_queue", None), "_writer", None)
+            if writer is not None:
+                writer.close()
         self.pool.shutdown(wait=True, cancel_futures=cancel)
 
 
