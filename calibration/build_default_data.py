@@ -38,7 +38,8 @@ from fragcge.calibration.aggregate import (
 from fragcge.calibration.mrio import MRIO, read_mrio
 from fragcge.calibration.mrio_flows import benchmark_flows, dataset_tables
 from fragcge.calibration.mrio_quirks import Quirk, quirk_summary, resolve_quirks
-from fragcge.errors import DatasetError
+from fragcge.errors import DatasetError, FragcgeError
+from fragcge.output_folder import replacing
 
 CALIBRATION = Path(__file__).resolve().parent
 DEFAULT_WIOD = CALIBRATION / "sources" / "wiod2011"
@@ -78,7 +79,8 @@ def build_dataset(
     out_dir: Path = DEFAULT_OUT,
     name: str | None = None,
 ) -> list[Quirk]:
-    """Write the dataset folder ``out_dir``; ``maps_dir=None`` keeps the full 41 x 35 table."""
+    """Write the dataset folder ``out_dir`` (replacing a dataset folder fragcge wrote there);
+    ``maps_dir=None`` keeps the full 41 x 35 table."""
     maps_dir = Path(maps_dir) if maps_dir is not None else FULL_TABLE_MAPS
     table = read_mrio(Path(wiod_dir))
     regions, sectors = code_maps(maps_dir, table)
@@ -88,12 +90,11 @@ def build_dataset(
     tables = dataset_tables(benchmark_flows(resolved))
     tables["elasticities"] = elasticities[["sector", *ELASTICITIES]]
     name = name or meta["name"]
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for table_name, frame in tables.items():
-        write_table(frame, out_dir / f"{table_name}.csv")
-    write_text(out_dir / "dataset.toml", dataset_toml(meta, name))
-    write_text(out_dir / "README.md", readme(meta, name, maps_dir, quirks, elasticities))
+    with replacing(Path(out_dir), "dataset") as tmp:
+        for table_name, frame in tables.items():
+            write_table(frame, tmp / f"{table_name}.csv")
+        write_text(tmp / "dataset.toml", dataset_toml(meta, name))
+        write_text(tmp / "README.md", readme(meta, name, maps_dir, quirks, elasticities))
     return quirks
 
 
@@ -295,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     for maps_dir, out_dir in builds:
         try:
             quirks = build_dataset(args.wiod, maps_dir, out_dir)
-        except DatasetError as error:
+        except FragcgeError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
         print(f"wrote {out_dir}")

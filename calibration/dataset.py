@@ -31,6 +31,7 @@ from fragcge.calibration.schema import (
 from fragcge.calibration.tables import EXTENSIONS, read_table, table_file, write_table
 from fragcge.calibration.validate import Problems, check_sets, validate
 from fragcge.errors import DatasetError
+from fragcge.output_folder import replacing
 
 DATASETS = Path(__file__).parent / "datasets"
 """The embedded datasets, one folder each."""
@@ -88,21 +89,18 @@ def dataset_signature(name_or_path: str | Path) -> tuple:
 
 
 def write_dataset(sam: GlobalSAM, folder: Path) -> None:
-    """Write ``sam`` as a dataset folder, replacing any dataset already there.
+    """Write ``sam`` as a dataset folder, replacing at once a dataset folder fragcge wrote
+    there (OutputError, before anything is written, for anything else).
 
     Deterministic: rows in the dataset's code order, cells that are zero left out, floats
     written so that they read back exactly. Not validated here: :func:`load_dataset` is
     where a dataset is judged.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for table in TABLES:
-        for ext in EXTENSIONS:
-            (folder / f"{table}{ext}").unlink(missing_ok=True)
-    (folder / TOML).write_text(_toml(sam), encoding="utf-8")
-    for name, rows in _table_rows(sam).items():
-        if rows or TABLES[name].required:
-            write_table(folder, TABLES[name], rows)
+    with replacing(Path(folder), "dataset") as tmp:
+        (tmp / TOML).write_text(_toml(sam), encoding="utf-8")
+        for name, rows in _table_rows(sam).items():
+            if rows or TABLES[name].required:
+                write_table(tmp, TABLES[name], rows)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,6 @@ run_batch with workers > 1 needs the usual ``if __name__ == "__main__":`` guard)
 from __future__ import annotations
 
 import json
-import signal
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -28,9 +26,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from fragcge import interrupt
 from fragcge.api import ModelCache, Solved, solve_loaded
 from fragcge.errors import FragcgeError
 from fragcge.executors import Executor, make_executor
+from fragcge.output_folder import claim, locked, write_file
 from fragcge.reports.batch_figures import batch_figures
 from fragcge.results import FLOAT_FORMAT, write_run
 from fragcge.scenarios.batch import Batch, Run, apply_run, expand, load_batch
@@ -82,30 +82,6 @@ class BatchInterrupted(KeyboardInterrupt):
         self.result = result
 
 
-class _CtrlC:
-    """Notes a Ctrl-C even where a library turns the KeyboardInterrupt into another error
-    (CasADi's wrapper does, mid-evaluation), so that it is not taken for a failed run."""
-
-    def __init__(self) -> None:
-        self.seen = False
-        self.previous = None
-
-    def __enter__(self) -> _CtrlC:
-        # Only where Python's own handler is in place, and only the main thread may set one.
-        if threading.current_thread() is threading.main_thread():
-            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-                self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: object) -> None:
-        self.seen = True
-        raise KeyboardInterrupt
-
-    def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-
-
 def run_batch(
     batch_path: str | Path,
     out_dir: str | Path | None = None,
@@ -127,7 +103,21 @@ def run_batch(
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     t0 = time.perf_counter()
     batch = load_batch(batch_path)
-    out = Path("results") / batch.name if out_dir is None else Path(out_dir)
+    out = claim(Path("results") / batch.name if out_dir is None else Path(out_dir), "batch")
+    with locked(out):
+        return _run_batch(batch, out, workers, on_run, executor, scheduler, t0)
+
+
+def _run_batch(
+    batch: Batch,
+    out: Path,
+    workers: int,
+    on_run: Callable[[Outcome], None] | None,
+    executor: str,
+    scheduler: str | None,
+    t0: float,
+) -> BatchResult:
+    """run_batch's work once the output folder is claimed and locked."""
     runs = expand(batch)
     outcomes: dict[str, Outcome] = {}
 
@@ -144,11 +134,11 @@ def run_batch(
     todo = [strand for strand in todo if strand]
     interrupted = False
     if todo:
-        with _CtrlC() as ctrl_c:
+        with interrupt.caught():
             pool = None
             try:
                 pool = make_executor(executor, workers, scheduler)
-                _solve_strands(pool, batch.scenario, out, todo, schedule, finish, ctrl_c)
+                _solve_strands(pool, batch.scenario, out, todo, schedule, finish)
             except KeyboardInterrupt:
                 interrupted = True
             finally:
@@ -175,7 +165,6 @@ def _solve_strands(
     strands: list[list[Run]],
     schedule: Schedule,
     finish: Callable[[Outcome], None],
-    ctrl_c: _CtrlC,
 ) -> None:
     """Solve each strand's runs in order, strands side by side, one run per strand at a time."""
     solved: list[list[tuple[Run, Solved]]] = [[] for _ in strands]
@@ -216,7 +205,7 @@ def _solve_strands(
                     continue
                 outcome, state = Outcome(run, "failed", 0.0, _DIED), None
             except Exception as exc:
-                if ctrl_c.seen:
+                if interrupt.requested():
                     raise KeyboardInterrupt from exc
                 # Dask gives up on a run whose workers keep dying with KilledWorker.
                 died = type(exc).__name__ == "KilledWorker"
@@ -271,7 +260,8 @@ def _solve_task(
 
 def _write_tables(batch: Batch, result: BatchResult) -> None:
     """summary.csv and failures.csv; sweep.csv for a sweep without uncertainty, runs.csv for
-    an uncertain batch (every run's EV per region, with its multipliers and weight); figures."""
+    an uncertain batch (every run's EV per region, with its multipliers and weight); figures
+    unless the batch was interrupted."""
     keys = list(batch.sweep.keys) if batch.sweep else []
     done = [o.run for o in result.outcomes if o.status != "failed"]
     welfare = {run.id: _welfare(result.out, run) for run in done}
@@ -317,7 +307,8 @@ def _write_tables(batch: Batch, result: BatchResult) -> None:
     _csv(
         pd.DataFrame(failures, columns=["id", "overrides", "message"]), result.out / "failures.csv"
     )
-    batch_figures(result.out, keys, batch.uncertainty is not None, weighted=quadrature)
+    if not result.interrupted:  # drawing takes seconds; Ctrl-C should not wait for it
+        batch_figures(result.out, keys, batch.uncertainty is not None, weighted=quadrature)
 
 
 def _scale(name: str) -> str:
@@ -347,8 +338,7 @@ def _welfare(out: Path, run: Run) -> pd.DataFrame:
 
 
 def _csv(table: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+    write_file(path, table.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n"))
 
 
 def _write_record(
@@ -368,4 +358,4 @@ def _write_record(
         "interrupted": result.interrupted,
         "seconds": round(result.seconds, 3),
     }
-    (result.out / "batch.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    write_file(result.out / "batch.json", json.dumps(record, indent=2) + "\n")

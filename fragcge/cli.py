@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from fragcge import interrupt
 from fragcge.errors import FragcgeError, SolveError
 
 DEFAULT_DATA = "wiod2011_10x8"
@@ -18,6 +19,14 @@ DEFAULT_REPORT = "report"
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `fragcge` command; returns the exit status."""
+    with interrupt.caught():
+        try:
+            return _command(argv)
+        except KeyboardInterrupt:
+            return _interrupted()
+
+
+def _command(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
@@ -37,6 +46,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader (e.g. `| head`) closed the pipe; results were already written.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception:
+        # A library (CasADi, mid-evaluation) may turn Ctrl-C into an error of its own.
+        if interrupt.requested():
+            return _interrupted()
+        raise
+
+
+def _interrupted() -> int:
+    """Ctrl-C: one line, exit status 130 (128 + SIGINT, as shells report it)."""
+    print(
+        "interrupted: stopped on Ctrl-C; nothing half-written was left (folders written "
+        "before it are complete)",
+        file=sys.stderr,
+    )
+    return 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -106,12 +130,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _solve(args: argparse.Namespace) -> int:
-    from fragcge.api import solve_scenario
+    from fragcge.api import solve_loaded
+    from fragcge.output_folder import check_target
     from fragcge.results import welfare_table, write_run
+    from fragcge.scenarios.load import load_scenario
 
     t0 = time.perf_counter()
-    run = solve_scenario(args.scenario)
-    out = args.out or Path("results") / run.name
+    scenario = load_scenario(args.scenario)
+    out = args.out or Path("results") / scenario.name
+    check_target(out, "result")  # before the solve, not after it
+    run = solve_loaded(scenario)
     write_run(run, out)
     m, sam = run.model, run.model.cal.sam
     print(f"scenario   {run.resolved.label}")

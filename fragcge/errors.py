@@ -19,3 +19,7 @@ class SolveError(FragcgeError):
 
 class ReportError(FragcgeError):
     """A result folder is missing its manifest or a table, or results cannot be compared."""
+
+
+class OutputError(FragcgeError):
+    """An output folder belongs to someone else, is a file, or cannot be written."""

@@ -7,7 +7,13 @@ processes died. Dask is imported only when asked for: it is an optional extra.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
@@ -68,7 +74,12 @@ class Processes:
 
     def _new(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("spawn")
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=context,
+            initializer=end_with_parent,
+            initargs=(os.getpid(),),
+        )
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """Queue fn(*args) for the next free worker."""
@@ -90,9 +101,52 @@ class Processes:
         whole or not at all, and Ctrl-C should not wait for every queued run to finish."""
         if cancel:
             # Python 3.14 has ProcessPoolExecutor.terminate_workers; before it, the processes.
-            for process in list((getattr(self.pool, "_processes", None) or {}).values()):
-                process.terminate()
+            processes = list((getattr(self.pool, "_processes", None) or {}).values())
+            for process in processes:
+                process.kill()
+            for process in processes:
+                process.join()
+            # A worker killed while it sent a result leaves half a message in the pool's
+            # result pipe, and the pool's manager thread would wait for the rest for ever,
+            # since this process holds the pipe's write end too: closing that end, now that
+            # no worker is left, gives the thread end-of-file and lets the pool shut down.
+            writer = getattr(getattr(self.pool, "_result_queue", None), "_writer", None)
+            if writer is not None:
+                writer.close()
         self.pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+PR_SET_PDEATHSIG = 1
+"""prctl option: the signal a process receives when its parent thread ends (linux/prctl.h)."""
+
+
+PARENT_POLL = 0.5
+"""Seconds between a worker's checks that the batch process that started it still runs."""
+
+
+def end_with_parent(parent: int) -> None:
+    """In a worker process: end it when the process ``parent`` ends, even by SIGKILL, which
+    gives the pool no chance to stop its workers (they would go on solving queued runs).
+
+    Linux ends it from the kernel (PR_SET_PDEATHSIG); elsewhere, and should that be
+    unavailable, a daemon thread polls the parent's pid. The multiprocessing resource
+    tracker exits by itself once the parent and every worker have closed its pipe.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent ended before the line above
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL)
+    os._exit(1)
 
 
 class Dask:

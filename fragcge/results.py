@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import platform
-import shutil
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from fragcge.api import Run
 from fragcge.model.cge import Equilibrium
 from fragcge.model.decomposition import COMPONENTS, DEFAULT_STEPS
 from fragcge.model.solve import IPOPT_OPTIONS, RESIDUAL_TOL
+from fragcge.output_folder import replacing
 from fragcge.scenarios.provenance import scenario_record
 
 FLOAT_FORMAT = "%.6f"
@@ -40,11 +39,11 @@ PACKAGES = ("fragcge", "pyomo", "cyipopt-wheels", "casadi", "numpy", "pandas")
 
 
 def write_run(run: Run, out: Path, extra: dict[str, object] | None = None) -> list[Path]:
-    """Write manifest.json (plus ``extra``'s keys) and the tables into out, replacing it at once."""
+    """Write manifest.json (plus ``extra``'s keys) and the tables into out, replacing it at once.
+
+    OutputError, before anything is written, when out holds anything but a result folder."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with replacing(out, "result") as tmp:
         for name, df in run.tables.items():
             keys = SORT_KEYS[name]
             table = df.sort_values(keys, kind="stable") if keys else df
@@ -55,12 +54,6 @@ def write_run(run: Run, out: Path, extra: dict[str, object] | None = None) -> li
             json.dumps({**manifest(run), **(extra or {})}, indent=2, sort_keys=False) + "\n",
             encoding="utf-8",
         )
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return sorted(out.iterdir())
 
 

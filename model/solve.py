@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import cyipopt
 import numpy as np
 
+from fragcge import interrupt
 from fragcge.errors import SolveError
 from fragcge.model.evaluator import Evaluator
 from fragcge.model.system import System
@@ -85,7 +86,7 @@ class _Problem:
 
     def intermediate(self, alg_mod, iter_count, *args):
         self.iterations = iter_count
-        return True
+        return not interrupt.requested()  # False makes Ipopt return at once
 
 
 def run_ipopt(
@@ -106,7 +107,8 @@ def run_ipopt(
     for key, value in {**IPOPT_OPTIONS, **(options or {})}.items():
         nlp.add_option(key, value)
     t0 = time.perf_counter()
-    x, info = nlp.solve(np.asarray(x0, dtype=float))
+    with interrupt.deferred():
+        x, info = nlp.solve(np.asarray(x0, dtype=float))
     seconds = time.perf_counter() - t0
     res = ev.residuals(x)
     worst = _worst(system, res)

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from fragcge.errors import ScenarioError
+from fragcge.output_folder import is_folder_name
 from fragcge.scenarios.design import (
     DISTRIBUTIONS,
     MIN_NORMAL_MASS,
@@ -148,10 +149,10 @@ def load_batch(path: str | Path) -> Batch:
     if "scenario" not in meta:
         raise ScenarioError(f"{source.where('batch')}: missing key scenario (a scenario file)")
     name = _text(meta.get("name", path.stem), source.where("batch", "name"))
-    if not all(c.isalnum() or c in "._-" for c in name):
+    if not is_folder_name(name):
         raise ScenarioError(
             f"{source.where('batch', 'name')}: {name!r} names the results folder: "
-            "use letters, digits, '.', '_', '-'"
+            "use letters, digits, '.', '_', '-', and not '.' or '..' alone"
         )
     where = source.where("batch", "scenario")
     target = path.parent / _text(meta["scenario"], where)

@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 
 from fragcge.errors import ScenarioError
+from fragcge.output_folder import is_folder_name
 from fragcge.scenarios.bilateral import read_rows
 from fragcge.scenarios.messages import unknown
 from fragcge.scenarios.source import SourceFile
@@ -85,9 +86,10 @@ def _load(path: Path, outer: tuple[Path, ...]) -> Scenario:
             "(a built-in dataset name, or a path to a dataset folder)"
         )
     name = _text(meta.get("name", path.stem), at("name"))
-    if not all(c.isalnum() or c in "._-" for c in name):
+    if not is_folder_name(name):
         raise ScenarioError(
-            f"{at('name')}: {name!r} names the results folder: use letters, digits, '.', '_', '-'"
+            f"{at('name')}: {name!r} names the results folder: use letters, digits, '.', '_', "
+            "'-', and not '.' or '..' alone"
         )
     data = _data_ref(_text(meta["data"], at("data")), path.parent)
     baseline = None

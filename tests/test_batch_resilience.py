@@ -149,6 +149,10 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     psutil.wait_procs(children, timeout=10)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def _started(batch: Path, out: Path, workers: int) -> Iterator[subprocess.Popen]:
     """The batch command running in the background; killed, with its workers, if still
@@ -159,6 +163,9 @@ def _started(batch: Path, out: Path, workers: int) -> Iterator[subprocess.Popen]
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # SIGINT as from an interactive shell: a test runner started in the background
+        # (`cmd &` in a script) ignores SIGINT, the batch would inherit that and run to its end.
+        preexec_fn=_default_sigint,
     )
     try:
         yield proc
@@ -435,3 +442,34 @@ def test_rerun_after_ctrl_c_resumes(interrupted) -> None:
 
 def test_resumed_tables_match_an_uninterrupted_batch(interrupted, reference) -> None:
     _assert_matches_reference(interrupted.rerun, reference)
+
+
+# ---- the batch process killed ------------------------------------------------------------
+
+
+def _ended(process: psutil.Process) -> bool:
+    """Whether process has exited (a zombie has: only its entry waits to be reaped)."""
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_sigkill_of_the_batch_ends_its_workers_and_resource_tracker(tmp_path) -> None:
+    """SIGKILL gives the batch no chance to stop its pool: the workers and multiprocessing's
+    resource tracker must notice their parent is gone and exit rather than solve on."""
+    batch, out = _write_batch(tmp_path), tmp_path / "out"
+    with _started(batch, out, workers=2) as proc:
+        workers = _workers(proc)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        proc.kill()
+        proc.wait(timeout=EXIT)
+        deadline = time.monotonic() + EXIT
+        while not all(_ended(child) for child in children) and time.monotonic() < deadline:
+            time.sleep(POLL)
+        left = [" ".join(child.cmdline()) for child in children if not _ended(child)]
+        for child in children:  # whatever the outcome, nothing outlives the test
+            if not _ended(child):
+                child.kill()
+    assert workers, "no worker process was found"
+    assert not left, f"still running {EXIT:.0f} s after the batch was killed: {left}"

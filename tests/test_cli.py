@@ -43,6 +43,7 @@ def test_solve_prints_welfare_table_and_announces_numeraire(solved) -> None:
 def test_solve_writes_every_table_and_a_manifest(solved) -> None:
     out, _ = solved
     assert sorted(p.name for p in out.iterdir()) == [
+        ".fragcge.json",
         "macro.csv",
         "manifest.json",
         "output.csv",

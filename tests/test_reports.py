@@ -16,6 +16,7 @@ import pytest
 from fragcge.api import solve_scenario
 from fragcge.cli import main
 from fragcge.errors import ReportError
+from fragcge.output_folder import claim
 from fragcge.reports import figures, tables
 from fragcge.reports.appendix import build_appendix
 from fragcge.reports.formats import SUFFIX, markdown, write_table
@@ -184,7 +185,7 @@ def test_rounded_zero_prints_without_sign() -> None:
 
 def test_appendix_reruns_byte_identical(solved, tmp_path) -> None:
     files = [SCENARIOS / "friendshoring.toml", SCENARIOS / "tariff-war.toml"]
-    out = tmp_path / "appendix"
+    out = claim(tmp_path / "appendix", "appendix")
     for name in ("friendshoring", "tariff-war"):
         shutil.copytree(solved[name], out / "results" / name)
     first = build_appendix(files, out, log=lambda _: None)
@@ -198,11 +199,12 @@ def test_appendix_reruns_byte_identical(solved, tmp_path) -> None:
     # per scenario; 3 formats each; and the index
     assert len(snapshot) == 2 * 5 * 3 + (4 + 2) * 3 + 1
 
-    (out / "scenarios" / "stale.md").write_text("from an earlier run")
+    # The report of a scenario no longer listed, as an earlier run would have left it.
+    shutil.copytree(out / "scenarios" / "tariff-war", out / "scenarios" / "stale")
     second = build_appendix(files, out, log=lambda _: None)
     assert [e.solved for e in second] == [False, False]
     assert _tables_and_index(out) == snapshot
-    assert not (out / "scenarios" / "stale.md").exists()
+    assert not (out / "scenarios" / "stale").exists()
 
 
 def _tables_and_index(out: Path) -> dict[str, bytes]:
@@ -211,7 +213,7 @@ def _tables_and_index(out: Path) -> dict[str, bytes]:
 
 
 def test_appendix_solves_a_result_of_another_scenario_version(solved, tmp_path) -> None:
-    out = tmp_path / "a"
+    out = claim(tmp_path / "a", "appendix")
     shutil.copytree(solved["tariff-war"], out / "results" / "tariff-war")
     manifest = out / "results" / "tariff-war" / "manifest.json"
     record = json.loads(manifest.read_text())

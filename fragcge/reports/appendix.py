@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from fragcge.errors import ReportError
+from fragcge.output_folder import APPENDIX_TITLE, claim, remove, write_file
 from fragcge.reports.formats import FORMATS
 from fragcge.reports.report import Item, write_report
 from fragcge.reports.results import Result, load_result
 from fragcge.scenarios.load import load_scenario
 from fragcge.scenarios.provenance import chain_sha256
 from fragcge.scenarios.spec import Scenario
-
-GENERATED = ("scenarios", "comparison")
-"""Folders of DIR the appendix rewrites from scratch on every run."""
 
 
 @dataclass(frozen=True)
@@ -31,25 +28,34 @@ class Entry:
 def build_appendix(
     scenario_files: Sequence[Path], out: Path, log: Callable[[str], None] = print
 ) -> list[Entry]:
-    """Bring DIR/results up to date, then write DIR/scenarios, DIR/comparison and DIR/index.md."""
+    """Bring DIR/results up to date, then write DIR/scenarios, DIR/comparison and DIR/index.md.
+
+    DIR must be new, empty or an appendix folder of fragcge (OutputError otherwise); in it,
+    fragcge replaces or deletes only the result and report folders it wrote."""
     scenarios = [load_scenario(Path(f)) for f in scenario_files]
     names = [s.name for s in scenarios]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ReportError(f"scenario name(s) given twice: {', '.join(dupes)}")
+    claim(out, "appendix")
     entries = [_result(s, out / "results" / s.name, log) for s in scenarios]
-    for folder in GENERATED:
-        # Stale tables of scenarios no longer listed must not survive into the appendix.
-        shutil.rmtree(out / folder, ignore_errors=True)
     sections = []
     for e in entries:
         items = write_report([e.result], out / "scenarios" / e.scenario.name, FORMATS)
         sections.append(([e], items))
+    # Stale reports of scenarios no longer listed must not survive into the appendix.
+    listed = {e.scenario.name for e in entries}
+    reports = out / "scenarios"
+    for folder in sorted(reports.iterdir()) if reports.is_dir() else []:
+        if folder.name not in listed and not folder.name.startswith("."):
+            remove(folder, "report")
     if len(entries) > 1:
         items = write_report([e.result for e in entries], out / "comparison", FORMATS)
         sections.append((entries, items))
+    else:
+        remove(out / "comparison", "report")
     index = out / "index.md"
-    index.write_text(_index(sections, out), encoding="utf-8", newline="\n")
+    write_file(index, _index(sections, out))
     log(f"index      {index}")
     return entries
 
@@ -76,7 +82,7 @@ def _result(scenario: Scenario, folder: Path, log: Callable[[str], None]) -> Ent
 def _index(sections: list[tuple[list[Entry], list[Item]]], out: Path) -> str:
     """Which scenario produced which table and figure; nothing run-specific, so reruns match."""
     lines = [
-        "# Appendix: tables and figures",
+        APPENDIX_TITLE,
         "",
         "Regenerate with `fragcge appendix SCENARIO... --out DIR`. Tables come in Markdown, "
         "LaTeX (needs booktabs) and CSV; figures in PNG and PDF.",

@@ -6,6 +6,7 @@ state is involved and the command works on headless machines.
 
 from __future__ import annotations
 
+import io
 import textwrap
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
+from fragcge.output_folder import write_file
 from fragcge.reports import tables
 from fragcge.reports.results import NONALIGNED, WORLD, Result
 
@@ -51,8 +53,11 @@ def bloc_colours(blocs: dict[str, str]) -> dict[str, str]:
 def save(fig: Figure, folder: Path, name: str) -> list[Path]:
     """Write fig as PNG and PDF into folder; returns the two files."""
     png, pdf = folder / f"{name}.png", folder / f"{name}.pdf"
-    fig.savefig(png, dpi=150, metadata=PNG_METADATA)
-    fig.savefig(pdf, metadata=PDF_METADATA)
+    formats = ((png, {"dpi": 150, "metadata": PNG_METADATA}), (pdf, {"metadata": PDF_METADATA}))
+    for path, options in formats:
+        image = io.BytesIO()
+        fig.savefig(image, format=path.suffix[1:], **options)
+        write_file(path, image.getvalue())
     return [png, pdf]
 
 

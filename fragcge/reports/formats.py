@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from fragcge.output_folder import write_file
 from fragcge.reports.tables import Table
 
 FORMATS = ("md", "latex", "csv")
@@ -29,7 +30,7 @@ def write_table(table: Table, folder: Path, fmt: str) -> Path:
     """Write one table into folder in the given format; returns the file written."""
     text = {"md": markdown, "latex": latex, "csv": csv}[fmt](table)
     path = folder / f"{table.name}{SUFFIX[fmt]}"
-    path.write_text(text, encoding="utf-8", newline="\n")
+    write_file(path, text)
     return path
 
 
