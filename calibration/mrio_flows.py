@@ -1,4 +1,4 @@
-"""GTAP benchmark flows of a resolved multi-regional table, and their DATA.md tables.
+"""GTAP benchmark flows of a resolved multi-regional table, as DATA.md tables or a GlobalSAM.
 
 The table must have passed :func:`fragcge.calibration.mrio_quirks.resolve_quirks`:
 final demand by agent, output equal to the row total of uses, value added >= 0. Then
@@ -17,6 +17,7 @@ import pandas as pd
 
 from fragcge.calibration.mrio import MRIO
 from fragcge.calibration.mrio_quirks import AGENTS
+from fragcge.calibration.sam import FINAL_AGENTS, GlobalSAM
 from fragcge.errors import DatasetError
 
 FACTORS = ("va",)
@@ -28,6 +29,7 @@ KEYS = {
     "trade": ["commodity", "exporter", "importer"],
 }
 """Key columns of each DATA.md table written here, in the contract's order."""
+SECTOR_ELASTICITIES = ("esubd", "esubm", "esubva", "esubt", "esubc")
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,3 +98,51 @@ def long_table(
     index = pd.MultiIndex.from_product(list(axes.values()), names=list(axes))
     frame = pd.DataFrame({"value": values.ravel()}, index=index).reset_index()
     return frame[frame["value"] != 0].assign(**constants)
+
+
+def flows_sam(
+    flows: BenchmarkFlows,
+    elasticities: pd.DataFrame,
+    name: str,
+    meta: dict[str, object],
+    region_names: dict[str, str] | None = None,
+    sector_names: dict[str, str] | None = None,
+) -> GlobalSAM:
+    """The GlobalSAM of benchmark flows: no taxes, no margins, one mobile factor per FACTORS.
+
+    ``elasticities`` has a ``sector`` column and one column per sector elasticity
+    (``esubd esubm esubva esubt esubc``), one row for every sector of the flows (extra
+    rows are ignored); final-demand elasticities keep MODEL.md's defaults.
+    """
+    missing = [j for j in flows.sectors if j not in set(elasticities["sector"])]
+    if missing:
+        raise DatasetError(f"elasticities: no row for sector(s) {', '.join(missing)}")
+    esub = elasticities.set_index("sector").loc[list(flows.sectors)]
+    n_r, n_i = len(flows.regions), len(flows.sectors)
+    n_g = n_i + len(FINAL_AGENTS)
+    n_f = len(flows.factors)
+    zeros = np.zeros
+    return GlobalSAM(
+        name=name,
+        regions=flows.regions,
+        sectors=flows.sectors,
+        factors=flows.factors,
+        factor_kind=dict.fromkeys(flows.factors, "mobile"),
+        margins=(),
+        vfm=flows.vfm,
+        vdfm=flows.vdfm,
+        vifm=flows.vifm,
+        vxmd=flows.vxmd,
+        vtwr=zeros((0, n_i, n_r, n_r)),
+        vst=zeros((0, n_r)),
+        to0=zeros((n_i, n_r)),
+        tf0=zeros((n_f, n_i, n_r)),
+        tdf0=zeros((n_i, n_g, n_r)),
+        tif0=zeros((n_i, n_g, n_r)),
+        tx0=zeros((n_i, n_r, n_r)),
+        tm0=zeros((n_i, n_r, n_r)),
+        **{e: esub[e].to_numpy(dtype=float) for e in SECTOR_ELASTICITIES},
+        region_names=dict(region_names or {}),
+        sector_names=dict(sector_names or {}),
+        meta=dict(meta),
+    )

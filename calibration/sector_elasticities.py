@@ -1,0 +1,95 @@
+"""Per-sector elasticities for importers whose source has none: a user's file or a shipped table.
+
+A table is a CSV with a ``sector`` column and the columns ``esubd`` and ``esubva``;
+``esubm`` (default ``2 * esubd``, GTAP's rule of two), ``esubt`` and ``esubc`` (default 0)
+may be left out, as in a dataset's ``elasticities.csv``. Rows for sectors the source lacks
+are ignored, so one shipped table can serve several releases of a classification.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fragcge.calibration.mrio_flows import SECTOR_ELASTICITIES
+from fragcge.errors import DatasetError
+
+SHIPPED = Path(__file__).resolve().parent / "maps"
+"""Folders of ``calibration/maps`` holding an ``elasticities.csv``."""
+REQUIRED = ("sector", "esubd", "esubva")
+
+
+def read_sector_elasticities(path: Path, sectors: tuple[str, ...]) -> pd.DataFrame:
+    """The rows of ``sectors`` in the table at ``path``, every elasticity column filled in."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype={"sector": str}, keep_default_na=False)
+    except (OSError, ValueError) as error:
+        raise DatasetError(f"{path}: cannot be read as CSV ({error})") from error
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise DatasetError(
+            f"{path}: missing column(s) {', '.join(missing)}; expected sector, esubd, esubva "
+            "and optionally esubm, esubt, esubc"
+        )
+    repeated = sorted(set(frame["sector"][frame["sector"].duplicated()]))
+    if repeated:
+        raise DatasetError(f"{path}: sector(s) {', '.join(repeated)} listed more than once")
+    absent = [j for j in sectors if j not in set(frame["sector"])]
+    if absent:
+        raise DatasetError(
+            f"{path}: no row for sector(s) {', '.join(absent)} of the source; one row per "
+            "sector is needed"
+        )
+    frame = frame.set_index("sector").loc[list(sectors)]
+    defaults = {"esubm": None, "esubt": 0.0, "esubc": 0.0}
+    values = {}
+    for column in SECTOR_ELASTICITIES:
+        if column not in frame.columns:
+            values[column] = 2.0 * values["esubd"] if column == "esubm" else defaults[column]
+            continue
+        numbers = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        bad = ~(np.isfinite(numbers) & (numbers >= 0))
+        if bad.any():
+            sector = frame.index[bad.argmax()]
+            raise DatasetError(
+                f"{path}: sector {sector}, column {column}: {frame.at[sector, column]!r} is "
+                "not a number >= 0"
+            )
+        values[column] = numbers
+    table = pd.DataFrame(
+        {c: np.broadcast_to(v, len(sectors)) for c, v in values.items()}, index=frame.index
+    )
+    return table.rename_axis("sector").reset_index()
+
+
+def shipped_elasticities(sectors: tuple[str, ...]) -> Path | None:
+    """The first shipped table (by folder name) with a row for every sector, if any."""
+    for path in sorted(SHIPPED.glob("*/elasticities.csv")):
+        codes = set(pd.read_csv(path, dtype={"sector": str}, keep_default_na=False)["sector"])
+        if codes.issuperset(sectors):
+            return path
+    return None
+
+
+def sector_elasticities(
+    override: Path | None, sectors: tuple[str, ...], source: str
+) -> tuple[pd.DataFrame, str]:
+    """Elasticities from ``override`` or else a matching shipped table, and a note saying which.
+
+    ``source`` names the data in the error raised when neither is available.
+    """
+    path = Path(override) if override is not None else shipped_elasticities(sectors)
+    if path is None:
+        raise DatasetError(
+            f"{source}: no shipped elasticity table covers its sectors "
+            f"({', '.join(sectors[:8])}{', ...' if len(sectors) > 8 else ''}); pass "
+            "--elasticities FILE.csv with columns sector, esubd, esubva (and optionally esubm, "
+            "esubt, esubc)"
+        )
+    shipped = path.parent.parent == SHIPPED
+    where = f"calibration/maps/{path.parent.name}/{path.name}" if shipped else str(path)
+    kind = "shipped table" if shipped else "user table"
+    return read_sector_elasticities(path, sectors), f"elasticities: {kind} {where}"
