@@ -28,22 +28,30 @@ def read_sector_elasticities(path: Path, sectors: tuple[str, ...]) -> pd.DataFra
         frame = pd.read_csv(path, dtype={"sector": str}, keep_default_na=False)
     except (OSError, ValueError) as error:
         raise DatasetError(f"{path}: cannot be read as CSV ({error})") from error
+    return check_sector_elasticities(frame, sectors, str(path))
+
+
+def check_sector_elasticities(
+    frame: pd.DataFrame, sectors: tuple[str, ...], where: str
+) -> pd.DataFrame:
+    """The rows of ``sectors`` in ``frame`` (named ``where`` in errors), defaults filled in."""
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise DatasetError(
-            f"{path}: missing column(s) {', '.join(missing)}; expected sector, esubd, esubva "
+            f"{where}: missing column(s) {', '.join(missing)}; expected sector, esubd, esubva "
             "and optionally esubm, esubt, esubc"
         )
-    repeated = sorted(set(frame["sector"][frame["sector"].duplicated()]))
+    codes = frame["sector"].astype(str)
+    repeated = sorted(set(codes[codes.duplicated()]))
     if repeated:
-        raise DatasetError(f"{path}: sector(s) {', '.join(repeated)} listed more than once")
-    absent = [j for j in sectors if j not in set(frame["sector"])]
+        raise DatasetError(f"{where}: sector(s) {', '.join(repeated)} listed more than once")
+    absent = [j for j in sectors if j not in set(codes)]
     if absent:
         raise DatasetError(
-            f"{path}: no row for sector(s) {', '.join(absent)} of the source; one row per "
+            f"{where}: no row for sector(s) {', '.join(absent)} of the source; one row per "
             "sector is needed"
         )
-    frame = frame.set_index("sector").loc[list(sectors)]
+    frame = frame.set_index(codes).loc[list(sectors)]
     defaults = {"esubm": None, "esubt": 0.0, "esubc": 0.0}
     values = {}
     for column in SECTOR_ELASTICITIES:
@@ -53,16 +61,17 @@ def read_sector_elasticities(path: Path, sectors: tuple[str, ...]) -> pd.DataFra
         numbers = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
         bad = ~(np.isfinite(numbers) & (numbers >= 0))
         if bad.any():
-            sector = frame.index[bad.argmax()]
+            k = int(bad.argmax())
             raise DatasetError(
-                f"{path}: sector {sector}, column {column}: {frame.at[sector, column]!r} is "
-                "not a number >= 0"
+                f"{where}: sector {frame.index[k]}, column {column}: "
+                f"{frame[column].iloc[k]!r} is not a number >= 0"
             )
         values[column] = numbers
     table = pd.DataFrame(
-        {c: np.broadcast_to(v, len(sectors)) for c, v in values.items()}, index=frame.index
+        {c: np.broadcast_to(v, len(sectors)) for c, v in values.items()},
+        index=pd.Index(list(sectors), name="sector"),
     )
-    return table.rename_axis("sector").reset_index()
+    return table.reset_index()
 
 
 def shipped_elasticities(sectors: tuple[str, ...]) -> Path | None:
