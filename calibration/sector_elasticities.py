@@ -25,7 +25,7 @@ def read_sector_elasticities(path: Path, sectors: tuple[str, ...]) -> pd.DataFra
     """The rows of ``sectors`` in the table at ``path``, every elasticity column filled in."""
     path = Path(path)
     try:
-        frame = pd.read_csv(path, dtype={"sector": str}, keep_default_na=False)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as error:
         raise DatasetError(f"{path}: cannot be read as CSV ({error})") from error
     return check_sector_elasticities(frame, sectors, str(path))
@@ -64,7 +64,7 @@ def check_sector_elasticities(
             k = int(bad.argmax())
             raise DatasetError(
                 f"{where}: sector {frame.index[k]}, column {column}: "
-                f"{frame[column].iloc[k]!r} is not a number >= 0"
+                f"'{frame[column].iloc[k]}' is not a number >= 0"
             )
         values[column] = numbers
     table = pd.DataFrame(
