@@ -1,4 +1,4 @@
-"""GTAP benchmark flows of a resolved multi-regional table, as DATA.md tables or a GlobalSAM.
+"""GTAP benchmark flows of a resolved multi-regional table, and their DATA.md tables.
 
 The table must have passed :func:`fragcge.calibration.mrio_quirks.resolve_quirks`:
 final demand by agent, output equal to the row total of uses, value added >= 0. Then
@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from fragcge.calibration.elasticity_weights import ELASTICITIES
 from fragcge.calibration.mrio import MRIO
 from fragcge.calibration.mrio_quirks import AGENTS
-from fragcge.calibration.sam import FINAL_AGENTS, GlobalSAM
+from fragcge.calibration.sam import GlobalSAM
 from fragcge.errors import DatasetError
 
 FACTORS = ("va",)
@@ -29,7 +30,6 @@ KEYS = {
     "trade": ["commodity", "exporter", "importer"],
 }
 """Key columns of each DATA.md table written here, in the contract's order."""
-SECTOR_ELASTICITIES = ("esubd", "esubm", "esubva", "esubt", "esubc")
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,48 +101,34 @@ def long_table(
 
 
 def flows_sam(
-    flows: BenchmarkFlows,
-    elasticities: pd.DataFrame,
-    name: str,
-    meta: dict[str, object],
-    region_names: dict[str, str] | None = None,
-    sector_names: dict[str, str] | None = None,
+    flows: BenchmarkFlows, elasticities: pd.DataFrame, name: str, **labels: object
 ) -> GlobalSAM:
-    """The GlobalSAM of benchmark flows: no taxes, no margins, one mobile factor per FACTORS.
+    """The flows as a GlobalSAM: no taxes, no margins, one mobile factor per FACTORS.
 
-    ``elasticities`` has a ``sector`` column and one column per sector elasticity
-    (``esubd esubm esubva esubt esubc``), one row for every sector of the flows (extra
-    rows are ignored); final-demand elasticities keep MODEL.md's defaults.
+    ``elasticities``: one row per sector with the columns of ELASTICITIES; ``labels``:
+    GlobalSAM's optional fields (region_names, sector_names, groups, meta, esubp, ...).
     """
-    missing = [j for j in flows.sectors if j not in set(elasticities["sector"])]
-    if missing:
-        raise DatasetError(f"elasticities: no row for sector(s) {', '.join(missing)}")
-    esub = elasticities.set_index("sector").loc[list(flows.sectors)]
-    n_r, n_i = len(flows.regions), len(flows.sectors)
-    n_g = n_i + len(FINAL_AGENTS)
-    n_f = len(flows.factors)
-    zeros = np.zeros
+    n_r, n_s = len(flows.regions), len(flows.sectors)
+    esub = elasticities.set_index("sector").reindex(list(flows.sectors))
     return GlobalSAM(
         name=name,
         regions=flows.regions,
         sectors=flows.sectors,
         factors=flows.factors,
-        factor_kind=dict.fromkeys(flows.factors, "mobile"),
+        factor_kind={f: "mobile" for f in flows.factors},
         margins=(),
         vfm=flows.vfm,
         vdfm=flows.vdfm,
         vifm=flows.vifm,
         vxmd=flows.vxmd,
-        vtwr=zeros((0, n_i, n_r, n_r)),
-        vst=zeros((0, n_r)),
-        to0=zeros((n_i, n_r)),
-        tf0=zeros((n_f, n_i, n_r)),
-        tdf0=zeros((n_i, n_g, n_r)),
-        tif0=zeros((n_i, n_g, n_r)),
-        tx0=zeros((n_i, n_r, n_r)),
-        tm0=zeros((n_i, n_r, n_r)),
-        **{e: esub[e].to_numpy(dtype=float) for e in SECTOR_ELASTICITIES},
-        region_names=dict(region_names or {}),
-        sector_names=dict(sector_names or {}),
-        meta=dict(meta),
+        vtwr=np.zeros((0, n_s, n_r, n_r)),
+        vst=np.zeros((0, n_r)),
+        to0=np.zeros((n_s, n_r)),
+        tf0=np.zeros_like(flows.vfm),
+        tdf0=np.zeros_like(flows.vdfm),
+        tif0=np.zeros_like(flows.vifm),
+        tx0=np.zeros_like(flows.vxmd),
+        tm0=np.zeros_like(flows.vxmd),
+        **{e: esub[e].to_numpy(dtype=float) for e in ELASTICITIES},
+        **labels,
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fragcge.calibration.mrio_flows import SECTOR_ELASTICITIES
+from fragcge.calibration.elasticity_weights import ELASTICITIES
 from fragcge.errors import DatasetError
 
 SHIPPED = Path(__file__).resolve().parent / "maps"
@@ -54,7 +54,7 @@ def check_sector_elasticities(
     frame = frame.set_index(codes).loc[list(sectors)]
     defaults = {"esubm": None, "esubt": 0.0, "esubc": 0.0}
     values = {}
-    for column in SECTOR_ELASTICITIES:
+    for column in ELASTICITIES:
         if column not in frame.columns:
             values[column] = 2.0 * values["esubd"] if column == "esubm" else defaults[column]
             continue
