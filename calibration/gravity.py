@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fragcge.calibration.importers import Imported, Importer
 from fragcge.calibration.sam import FINAL_AGENTS, GlobalSAM
 from fragcge.errors import DatasetError
 
@@ -167,3 +168,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sector", default=SECTOR, help=f"code of the one sector (default {SECTOR})"
     )
+
+
+def read_source(source: Path, options: argparse.Namespace) -> Imported:
+    """``fragcge data import gravity SOURCE``: the trade table as an Imported benchmark."""
+    sam, notes = gravity_import(
+        source, options.trade_elasticity, getattr(options, "sector", SECTOR)
+    )
+    return Imported(sam=sam, notes=tuple(notes))
+
+
+IMPORTER = Importer(
+    kind="gravity",
+    summary="a one-sector bilateral trade table exporter,importer,value (structural gravity)",
+    add_arguments=add_arguments,
+    read=read_source,
+)

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fragcge.calibration.importers import Imported, Importer
 from fragcge.calibration.mrio import MRIO, final_categories, read_wide, split_grid, split_label
 from fragcge.calibration.mrio_flows import benchmark_flows, flows_sam
 from fragcge.calibration.mrio_quirks import quirk_summary, resolve_quirks
@@ -182,3 +183,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="CSV sector,esubd,esubva[,esubm,esubt,esubc] per ICIO industry, replacing the "
         "shipped calibration/maps/icio2023/elasticities.csv",
     )
+
+
+def read_source(source: Path, options: argparse.Namespace) -> Imported:
+    """``fragcge data import icio SOURCE``: the year CSV as an Imported benchmark."""
+    sam, notes = icio_sam(source, getattr(options, "elasticities", None))
+    return Imported(sam=sam, notes=tuple(notes))
+
+
+IMPORTER = Importer(
+    kind="icio",
+    summary="an OECD Inter-Country Input-Output year CSV (2023 release layout)",
+    add_arguments=add_arguments,
+    read=read_source,
+)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fragcge.calibration.importers import Imported, Importer
 from fragcge.calibration.mrio import MRIO
 from fragcge.calibration.mrio_flows import benchmark_flows, flows_sam
 from fragcge.calibration.mrio_quirks import AGENTS, CATEGORY_AGENT, quirk_summary, resolve_quirks
@@ -287,3 +288,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="CSV category,agent mapping final-demand categories to household, government "
         "or investment where fragcge does not recognise their names",
     )
+
+
+def read_source(source: Path, options: argparse.Namespace) -> Imported:
+    """``fragcge data import mrio SOURCE``: a saved IOSystem as an Imported benchmark."""
+    categories = getattr(options, "categories", None)
+    sam, notes = pymrio_sam(
+        load_iosystem(source),
+        getattr(options, "elasticities", None),
+        read_categories(categories) if categories is not None else None,
+        name=Path(source).name.split(".")[0],
+    )
+    return Imported(sam=sam, notes=tuple(notes))
+
+
+IMPORTER = Importer(
+    kind="mrio",
+    summary="an IOSystem saved by pymrio (EXIOBASE, Eora, GLORIA, WIOD 2016, OECD...); "
+    "needs the mrio extra",
+    add_arguments=add_arguments,
+    read=read_source,
+)

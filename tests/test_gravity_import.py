@@ -3,6 +3,7 @@ one-sector benchmark, its accounts are the table's row and column sums, and it r
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,10 @@ import pytest
 
 from fragcge.calibration import accounts
 from fragcge.calibration.calibrate import calibrate
-from fragcge.calibration.dataset import load_dataset, write_dataset
-from fragcge.calibration.gravity import gravity_import
+from fragcge.calibration.dataset import load_dataset
+from fragcge.calibration.gravity import IMPORTER, gravity_import
+from fragcge.calibration.importers import import_dataset
+from fragcge.cli import main
 from fragcge.errors import DatasetError
 from fragcge.model.cge import CGEModel
 from fragcge.model.checks import run_checks
@@ -37,16 +40,16 @@ def write(tmp_path: Path, text: str = TABLE) -> Path:
 
 
 def test_table_imports_with_its_sums_as_accounts_and_replicates(tmp_path: Path) -> None:
-    sam, notes = gravity_import(write(tmp_path), 4.0)
-    write_dataset(sam, tmp_path / "gravity")
-    loaded = load_dataset(tmp_path / "gravity")
+    options = argparse.Namespace(trade_elasticity=4.0)
+    loaded = import_dataset(IMPORTER, write(tmp_path), tmp_path / "gravity", options, None, None)
+    notes = (tmp_path / "gravity" / "README.md").read_text()
     assert loaded.regions == ("DEU", "FRA", "ITA") and loaded.sectors == ("good",)
     np.testing.assert_array_equal(accounts.vom(loaded)[0], [600.0, 445.0, 355.0])
     np.testing.assert_array_equal(accounts.expenditure(loaded), [575.0, 485.0, 340.0])
     np.testing.assert_array_equal(accounts.vb(loaded), [-25.0, 40.0, -15.0])
     assert loaded.vxmd[0, 1, 2] == 0.0
     assert (loaded.esubd[0], loaded.esubm[0]) == (5.0, 5.0)
-    assert "largest 40 at FRA" in notes[-1]
+    assert "largest 40 at FRA" in notes
     checks = run_checks(CGEModel(calibrate(loaded), pyomo=False))
     assert all(c.passed for c in checks), [f"{c.name}: {c.detail}" for c in checks]
 
@@ -69,3 +72,18 @@ def test_bad_tables_are_refused_by_name(
     with pytest.raises(DatasetError) as raised:
         gravity_import(write(tmp_path, text), theta)
     assert message in str(raised.value)
+
+
+def test_command_line_import_with_a_region_map_passes_check(tmp_path: Path) -> None:
+    (tmp_path / "regions.csv").write_text("code,group\nDEU,DEU\nFRA,SOU\nITA,SOU\n")
+    out = tmp_path / "two"
+    status = main(
+        ["data", "import", "gravity", str(write(tmp_path)), "--out", str(out),
+         "--trade-elasticity", "4", "--regions", str(tmp_path / "regions.csv")]
+    )  # fmt: skip
+    assert status == 0
+    assert main(["check", "--data", str(out)]) == 0
+    sam = load_dataset(out)
+    # FRA-ITA trade becomes domestic: SOU sells 400 + 300 + 25 at home, 45 + 30 to DEU.
+    np.testing.assert_array_equal(sam.vxmd[0], [[0.0, 100.0], [75.0, 0.0]])
+    np.testing.assert_array_equal(sam.vdfm[0, :, 1].sum(), 725.0)

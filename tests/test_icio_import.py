@@ -4,6 +4,7 @@ totals computed here from the written cells."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,10 @@ import pytest
 
 from fragcge.calibration import accounts
 from fragcge.calibration.calibrate import calibrate
-from fragcge.calibration.dataset import load_dataset, write_dataset
-from fragcge.calibration.icio import FINAL_CATEGORIES, icio_sam
+from fragcge.calibration.dataset import load_dataset
+from fragcge.calibration.icio import FINAL_CATEGORIES, IMPORTER, icio_sam
+from fragcge.calibration.importers import import_dataset
+from fragcge.cli import main
 from fragcge.errors import DatasetError
 from fragcge.model.cge import CGEModel
 from fragcge.model.checks import run_checks
@@ -77,9 +80,9 @@ def economy_totals(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 def test_imported_icio_merges_split_economies_and_replicates(tmp_path: Path) -> None:
     frame = icio_frame()
     source = write_icio(frame, tmp_path / "2020.csv")
-    sam, notes = icio_sam(source)
-    write_dataset(sam, tmp_path / "icio")
-    loaded = load_dataset(tmp_path / "icio")
+    options = argparse.Namespace(elasticities=None)
+    loaded = import_dataset(IMPORTER, source, tmp_path / "icio", options, None, None)
+    notes = (tmp_path / "icio" / "README.md").read_text().splitlines()
     assert loaded.regions == ECONOMIES
     assert loaded.sectors == INDUSTRIES
 
@@ -99,7 +102,7 @@ def test_imported_icio_merges_split_economies_and_replicates(tmp_path: Path) -> 
         accounts.expenditure(loaded), spent.reindex(ECONOMIES).to_numpy(), rtol=1e-12
     )
     assert any("CHN = CN1 + CN2" in n and "MEX = MX1 + MX2" in n for n in notes)
-    assert any(n.startswith("negative investment: 1 case") for n in notes)
+    assert any(n.startswith("- negative investment: 1 case") for n in notes)
     # Shipped elasticities: C20 maps to GTAP crp (ESUBD 3.3, ESUBVA 1.26).
     k = loaded.sectors.index("C20")
     assert (loaded.esubd[k], loaded.esubm[k], loaded.esubva[k]) == (3.3, 6.6, 1.26)
@@ -157,3 +160,33 @@ def test_industry_without_elasticities_is_named(tmp_path: Path) -> None:
     override = tmp_path / "esub.csv"
     override.write_text("sector,esubd,esubva\nA01_02,1.5,0.3\nG,1.1,1.2\n")
     assert "no row for sector(s) C20" in refusal(source, override)
+
+
+def test_command_line_aggregates_an_icio_table_that_check_passes(tmp_path: Path) -> None:
+    frame = icio_frame()
+    source = write_icio(frame, tmp_path / "2020.csv")
+    (tmp_path / "regions.csv").write_text("code,group\nAUS,AUS\nCHN,CHM\nMEX,CHM\n")
+    out = tmp_path / "icio2"
+    status = main(
+        ["data", "import", "icio", str(source), "--out", str(out),
+         "--regions", str(tmp_path / "regions.csv")]
+    )  # fmt: skip
+    assert status == 0
+    assert main(["check", "--data", str(out)]) == 0
+    sam = load_dataset(out)
+    assert sam.regions == ("AUS", "CHM")
+    # Output of the CHN + MEX aggregate: every CN1, CN2, MX1, MX2 industry's OUT.
+    published = frame.loc["OUT", [c for c in frame.columns if c[:2] in ("CN", "MX")]].sum()
+    assert accounts.vom(sam)[:, 1].sum() == pytest.approx(published, rel=1e-12)
+
+
+def test_command_line_refuses_an_unbalanced_table_and_writes_nothing(
+    tmp_path: Path, capsys
+) -> None:
+    frame = icio_frame()
+    frame.loc["TLS", "AUS_G"] -= 1.0
+    source = write_icio(frame, tmp_path / "2020.csv")
+    status = main(["data", "import", "icio", str(source), "--out", str(tmp_path / "o")])
+    assert status != 0
+    assert "column AUS_G does not balance" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2020.csv"]

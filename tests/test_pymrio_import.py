@@ -13,7 +13,8 @@ import pytest
 from fragcge.calibration import accounts, from_pymrio
 from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.dataset import load_dataset, write_dataset
-from fragcge.calibration.pymrio_source import load_iosystem, pymrio_module, pymrio_sam
+from fragcge.calibration.pymrio_source import pymrio_module
+from fragcge.cli import main
 from fragcge.errors import DatasetError
 from fragcge.model.cge import CGEModel
 from fragcge.model.checks import run_checks
@@ -73,21 +74,30 @@ def test_pymrio_test_mrio_saved_to_a_folder_imports_and_replicates(tmp_path: Pat
     io = pymrio.load_test()
     io.calc_all()
     io.save_all(tmp_path / "saved")
-    loaded = load_iosystem(tmp_path / "saved")
     esub = tmp_path / "esub.csv"
     sectors = [str(s) for s in io.get_sectors()]
     esub.write_text("sector,esubd,esubva\n" + "".join(f"{s},2.5,1.0\n" for s in sectors))
-    sam, notes = pymrio_sam(loaded, esub, name="pymrio_test")
-    assert "skipped (all zero): Export" in notes
-    assert any(
-        n.startswith("investment = Changes in inventories + Changes in valuables") for n in notes
-    )
-    write_dataset(sam, tmp_path / "test_mrio")
-    imported = load_dataset(tmp_path / "test_mrio")
+    out = tmp_path / "test_mrio"
+    command = ["data", "import", "mrio", str(tmp_path / "saved"), "--out", str(out)]
+    assert main([*command, "--elasticities", str(esub)]) == 0
+    assert main(["check", "--data", str(out)]) == 0
+    readme = (out / "README.md").read_text()
+    assert "skipped (all zero): Export" in readme
+    assert "investment = Changes in inventories + Changes in valuables" in readme
     # The test MRIO has no quirks: regional output equals its row totals.
     x = io.x["indout"].to_numpy().reshape(6, 8)
+    imported = load_dataset(out)
     np.testing.assert_allclose(accounts.vom(imported).sum(axis=0), x.sum(axis=1), rtol=1e-10)
-    replicates(tmp_path / "test_mrio")
+
+
+def test_saved_iosystem_needs_elasticities_and_writes_nothing_without(
+    tmp_path: Path, capsys
+) -> None:
+    pymrio.load_test().save_all(tmp_path / "saved")
+    status = main(["data", "import", "mrio", str(tmp_path / "saved"), "--out", str(tmp_path / "o")])
+    assert status != 0
+    assert "no shipped elasticity table covers its sectors" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_unknown_category_names_the_map_option() -> None:

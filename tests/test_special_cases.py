@@ -8,6 +8,7 @@ of the model's own solution.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,8 +17,8 @@ import pytest
 from reference_data import armington_sam, ge_gravity_eu2000
 
 from fragcge.calibration.calibrate import calibrate
-from fragcge.calibration.dataset import load_dataset, write_dataset
-from fragcge.calibration.gravity import gravity_import
+from fragcge.calibration.gravity import IMPORTER as GRAVITY
+from fragcge.calibration.importers import import_dataset
 from fragcge.calibration.validate import validate
 from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.report import dense, route_flows
@@ -66,9 +67,8 @@ def test_reproduces_ge_gravity_eu_enlargement(tmp_path: Path) -> None:
     rows.rename(columns={"trade": "value"})[["exporter", "importer", "value"]].to_csv(
         source, index=False
     )
-    imported, _ = gravity_import(source, theta)
-    write_dataset(imported, tmp_path / "ge_gravity")
-    sam = load_dataset(tmp_path / "ge_gravity")
+    options = argparse.Namespace(trade_elasticity=theta)
+    sam = import_dataset(GRAVITY, source, tmp_path / "ge_gravity", options, None, None)
     assert sam.regions == regions
     cal = calibrate(sam)
     np.testing.assert_allclose(cal.vb0, trade.sum(axis=0) - trade.sum(axis=1), atol=1e-6)
