@@ -131,7 +131,7 @@ def gravity_sam(
         esubva=np.array([1.0]),  # one factor: no substitution to speak of
         esubt=np.array([0.0]),
         esubc=np.array([0.0]),
-        meta={"title": f"{name}: one-sector gravity benchmark", "unit": "as in the source"},
+        meta={"title": f"{name}: one-sector gravity benchmark"},
     )
 
 

@@ -208,7 +208,7 @@ def pymrio_sam(
         esub = check_sector_elasticities(elasticities, resolved.sectors, "elasticities")
         esub_note = "elasticities: given as a table"
     else:
-        esub, esub_note = sector_elasticities(elasticities, resolved.sectors, "IOSystem")
+        esub, esub_note = sector_elasticities(elasticities, resolved.sectors, f"IOSystem {name}")
     unit = unit_of(io)
     meta = {
         "title": f"{name}, imported from a pymrio IOSystem",
