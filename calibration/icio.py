@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from fragcge.calibration.importers import Imported, Importer
-from fragcge.calibration.mrio import MRIO, final_categories, read_wide, split_grid, split_label
+from fragcge.calibration.mrio import MRIO, final_categories, read_wide, split_grid
 from fragcge.calibration.mrio_flows import benchmark_flows, flows_sam
 from fragcge.calibration.mrio_quirks import quirk_summary, resolve_quirks
 from fragcge.calibration.sam import GlobalSAM
@@ -76,13 +76,8 @@ def read_icio(path: Path) -> tuple[MRIO, list[str]]:
             f"rows {TAXES} (taxes less subsidies), {VALUE_ADDED} and {OUTPUT}"
         )
     frame = frame.drop(columns=[OUTPUT], errors="ignore")
-    industry_rows = [r for r in frame.index if r not in (TAXES, VALUE_ADDED, OUTPUT)]
-    split = [
-        label
-        for label in industry_rows
-        if split_label(label, path, "row", True)[0] in SPLIT_REGIONS
-    ]
-    frame = merge_split_regions(frame, path)
+    parts = sorted({r.partition("_")[0] for r in frame.index}.intersection(SPLIT_REGIONS))
+    frame = merge_split_regions(frame)
     rows = [r for r in frame.index if r not in (TAXES, VALUE_ADDED, OUTPUT)]
     regions, sectors = split_grid(rows, path, "row")
     labels = [f"{r}_{i}" for r in regions for i in sectors]
@@ -110,7 +105,6 @@ def read_icio(path: Path) -> tuple[MRIO, list[str]]:
         f=frame.loc[labels, f_columns].to_numpy().reshape(n_r, n_i, n_r, n_k),
         x=output.reshape(n_r, n_i),
     )
-    merged = sorted({SPLIT_REGIONS[split_label(s, path, "row", True)[0]] for s in split})
     taxes_final = float(frame.loc[TAXES, f_columns].sum())
     taxes_inputs = float(frame.loc[TAXES, labels].sum())
     dpabr = float(mrio.f[..., categories.index("DPABR")].sum()) if "DPABR" in categories else 0.0
@@ -119,8 +113,8 @@ def read_icio(path: Path) -> tuple[MRIO, list[str]]:
         "merged split economies: "
         + (
             ", ".join(
-                f"{m} = {' + '.join(sorted(k for k, v in SPLIT_REGIONS.items() if v == m))}"
-                for m in merged
+                f"{economy} = {' + '.join(p for p in parts if SPLIT_REGIONS[p] == economy)}"
+                for economy in dict.fromkeys(SPLIT_REGIONS[p] for p in parts)
             )
             or "none present"
         ),
@@ -132,7 +126,7 @@ def read_icio(path: Path) -> tuple[MRIO, list[str]]:
     return mrio, notes
 
 
-def merge_split_regions(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+def merge_split_regions(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows and columns of CN1/CN2 and MX1/MX2 summed into CHN and MEX, order kept."""
 
     def merged(label: str) -> str:
