@@ -15,7 +15,8 @@ prints them and the dataset's README summarises them.
    gross output on most rows (by -108 to +7 in 2011; the source does not say why). Rule:
    output is the row total of uses; the difference is reported.
 3. Final demand agents. Categories fold into MODEL.md's agents: ``HH`` + ``NPISH`` →
-   household, ``GOV`` → government, ``GFCF`` + ``INV`` → investment. Inventory changes
+   household, ``GOV`` → government, ``GFCF`` + ``INV`` → investment (OECD ICIO's
+   ``HFCE`` + ``NPISH`` + ``DPABR``, ``GGFC`` and ``GFCF`` + ``INVNT`` alike). Inventory changes
    are negative in hundreds of cells, so net investment can still be negative for a
    (supplier, buyer region) cell. Rule: household demand for the same supplier (same
    commodity, same source region) in the same buyer region absorbs the negative amount,
@@ -51,6 +52,12 @@ CATEGORY_AGENT = {
     "GOV": "government",
     "GFCF": "investment",
     "INV": "investment",
+    # OECD ICIO's names (calibration/icio.py); direct purchases abroad by residents are
+    # household consumption of the buying country.
+    "HFCE": "household",
+    "DPABR": "household",
+    "GGFC": "government",
+    "INVNT": "investment",
 }
 AGENTS = ("household", "government", "investment")
 HOUSEHOLD, GOVERNMENT, INVESTMENT = range(3)

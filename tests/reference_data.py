@@ -1,4 +1,4 @@
-"""Benchmark economies for the reference tests, built with numpy alone.
+"""Benchmark economies for the reference tests, built by the gravity importer's benchmark.
 
 Each is the one-sector Armington economy that the trade-theory results are stated for:
 one good per region, one mobile factor ``va``, no intermediate inputs, households the
@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fragcge.calibration.sam import FINAL_AGENTS, GlobalSAM
+from fragcge.calibration.gravity import gravity_sam
+from fragcge.calibration.sam import GlobalSAM
 
 DATA = Path(__file__).resolve().parent / "data"
 GE_GRAVITY = DATA / "ge_gravity_eu2000" / "expected_ge_gravity.csv.gz"
-HH = 1 + FINAL_AGENTS.index("hh")
-"""Position of the household on the agent axis when there is one sector."""
 
 
 def armington_sam(
@@ -29,56 +28,12 @@ def armington_sam(
 ) -> GlobalSAM:
     """The one-sector economy whose bilateral flows are ``trade[exporter, importer]``.
 
-    The diagonal is domestic sales, bought by the household; the off-diagonal entries
-    are exports at market prices, and each importer's household buys the sum of its
-    imports. Output is the sum of the exporter's sales, all of it value added of the one
-    mobile factor. Expenditure minus income (column sum minus row sum) is the transfer
-    ``vb`` that the data then imply.
+    The gravity importer's benchmark (:func:`fragcge.calibration.gravity.gravity_sam`)
+    with trade elasticity σ − 1: the diagonal is domestic sales, bought by the household,
+    the off-diagonal entries exports; expenditure minus income is the transfer ``vb``.
     """
-    trade = np.asarray(trade, dtype=float)
-    n = trade.shape[0]
-    if trade.shape != (n, n) or np.any(np.diag(trade) <= 0) or np.any(trade < 0):
-        raise ValueError("trade must be a square non-negative matrix with positive diagonal")
-    regions = regions or tuple(f"r{k}" for k in range(n))
-    exports = trade * (1.0 - np.eye(n))
-    agents = 1 + len(FINAL_AGENTS)
-
-    vdfm = np.zeros((1, agents, n))
-    vifm = np.zeros((1, agents, n))
-    vdfm[0, HH] = np.diag(trade)
-    vifm[0, HH] = exports.sum(axis=0)
-    vfm = trade.sum(axis=1)[None, None, :]  # output = value added, [f, j, r]
-
-    zeros = np.zeros
-    return GlobalSAM(
-        name=name,
-        regions=regions,
-        sectors=("good",),
-        factors=("va",),
-        factor_kind={"va": "mobile"},
-        margins=(),
-        vfm=vfm,
-        vdfm=vdfm,
-        vifm=vifm,
-        vxmd=exports[None],
-        vtwr=zeros((0, 1, n, n)),
-        vst=zeros((0, n)),
-        to0=zeros((1, n)),
-        tf0=zeros((1, 1, n)),
-        tdf0=zeros((1, agents, n)),
-        tif0=zeros((1, agents, n)),
-        tx0=zeros((1, n, n)),
-        tm0=zeros((1, n, n)),
-        esubd=np.array([float(sigma)]),
-        esubm=np.array([float(sigma)]),
-        esubva=np.array([1.0]),
-        esubt=np.array([0.0]),
-        esubc=np.array([0.0]),
-        esubp=1.0,
-        esubg=1.0,
-        esubi=0.0,
-        meta={"unit": "arbitrary"},
-    )
+    regions = regions or tuple(f"r{k}" for k in range(np.shape(trade)[0]))
+    return gravity_sam(regions, trade, sigma - 1.0, name=name)
 
 
 def ge_gravity_eu2000() -> tuple[tuple[str, ...], np.ndarray, np.ndarray, pd.DataFrame]:

@@ -8,13 +8,17 @@ of the model's own solution.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 from reference_data import armington_sam, ge_gravity_eu2000
 
 from fragcge.calibration.calibrate import calibrate
+from fragcge.calibration.gravity import IMPORTER as GRAVITY
+from fragcge.calibration.importers import import_dataset
 from fragcge.calibration.validate import validate
 from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.report import dense, route_flows
@@ -42,7 +46,7 @@ def _trade_values(model: CGEModel, eq: Equilibrium) -> np.ndarray:
     return flows
 
 
-def test_reproduces_ge_gravity_eu_enlargement() -> None:
+def test_reproduces_ge_gravity_eu_enlargement(tmp_path: Path) -> None:
     """The published EU-enlargement counterfactual of ge_gravity, country by country.
 
     ge_gravity: one sector, endowment economies, CES across origins with θ = 4 (σ = 5),
@@ -52,12 +56,20 @@ def test_reproduces_ge_gravity_eu_enlargement() -> None:
     added, so the model's default numeraire (Laspeyres index of mobile-factor prices with
     endowment weights) is exactly world output value at fixed quantities, and the data's
     expenditure − income is ge_gravity's D = E − Y, fixed in numeraire units.
+
+    The benchmark comes through the gravity importer, from the year-2000 flows written as
+    the ``exporter,importer,value`` table a user of ge_gravity has.
     """
     theta = 4.0
     regions, trade, beta, rows = ge_gravity_eu2000()
     assert len(regions) == 44 and np.count_nonzero(beta) == 572
-    sam = armington_sam(trade, theta + 1.0, regions, name="ge_gravity_eu2000")
-    validate(sam)
+    source = tmp_path / "ge_gravity_eu2000.csv"
+    rows.rename(columns={"trade": "value"})[["exporter", "importer", "value"]].to_csv(
+        source, index=False
+    )
+    options = argparse.Namespace(trade_elasticity=theta)
+    sam = import_dataset(GRAVITY, source, tmp_path / "ge_gravity", options, None, None)
+    assert sam.regions == regions
     cal = calibrate(sam)
     np.testing.assert_allclose(cal.vb0, trade.sum(axis=0) - trade.sum(axis=1), atol=1e-6)
 
