@@ -16,6 +16,7 @@ any of these moved is stated in the notes.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -92,10 +93,11 @@ class _HarFile:
         if not path.is_file():
             raise DatasetError(f"{path}: missing; a GTAP database folder needs {_FILES}")
         try:
-            har = harpy.HarFileObj.loadFromDisk(str(path))
-            self.headers = {
-                h["name"].strip().upper(): h for h in har.getHeaderArrayObjs()
-            }
+            with warnings.catch_warnings():
+                # harpy 0.3 builds its string arrays with numpy's deprecated chararray.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                har = harpy.HarFileObj.loadFromDisk(str(path))
+            self.headers = {h["name"].strip().upper(): h for h in har.getHeaderArrayObjs()}
         except Exception as error:  # harpy raises bare Exceptions on malformed files
             raise DatasetError(f"{path}: cannot be read as a HAR file ({error})") from error
 
@@ -140,8 +142,7 @@ class _HarFile:
         labels = self.labels(name)
         if values.shape != expected:
             raise DatasetError(
-                f"{where}: dimensions {values.shape}, expected {expected} over "
-                f"({', '.join(axes)})"
+                f"{where}: dimensions {values.shape}, expected {expected} over ({', '.join(axes)})"
             )
         for k, (axis, (label, elements)) in enumerate(zip(axes, labels, strict=False)):
             if label not in (axis, (aliases or {}).get(axis)):

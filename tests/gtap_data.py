@@ -6,6 +6,7 @@ definitions (basic vs purchasers' prices, fob = basic × (1 + export tax), …).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import harpy
@@ -41,7 +42,9 @@ def write_har(path: Path, headers: dict) -> None:
     """Write ``headers`` (name → HeaderArrayObj) as one HAR file."""
     har = harpy.HarFileObj()
     har.addHeaderArrayObjs(list(headers.values()))
-    har.writeToDisk(str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # harpy 0.3 uses np.chararray
+        har.writeToDisk(str(path))
 
 
 def gtap7_headers(sam: GlobalSAM) -> tuple[dict, dict, dict]:
