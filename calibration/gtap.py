@@ -16,6 +16,7 @@ any of these moved is stated in the notes.
 
 from __future__ import annotations
 
+import argparse
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from fragcge.calibration import accounts
+from fragcge.calibration.importers import Imported, Importer
 from fragcge.calibration.sam import FINAL_AGENTS, GlobalSAM
 from fragcge.calibration.schema import FINAL_ELASTICITIES
 from fragcge.errors import DatasetError
@@ -459,14 +461,15 @@ def _sam(data: _Basedata, rtol: float) -> GlobalSAM:
     file = f"{BASEDATA} ({'GTAP ' + data.layout} layout)"
     regions, sectors = data.regions, data.sectors
     n = len(sectors)
-    own = np.einsum("irr->ir", data.exports) + np.einsum("irr->ir", data.imports)
+    own = np.einsum("irr->ir", data.exports)
     if own.any():
-        cells = [f"{sectors[i]}, {regions[r]}" for i, r in zip(*np.nonzero(own), strict=True)]
-        raise DatasetError(
-            f"{file}, headers {'VXSB/VMSB' if data.layout == '7' else 'VXMD/VIMS'}: trade "
-            f"from a region to itself in {len(cells)} cell(s) ({'; '.join(cells[:5])}); the "
-            "model has international trade only: aggregate so that composite regions "
-            "keep no internal trade, or move it into domestic sales before importing"
+        # Composite regions trade within themselves; aggregate_sam makes that trade
+        # domestic (exactly, keeping every account) when the import pipeline runs.
+        data.notes.append(
+            f"Trade of a region with itself ({'VXSB' if data.layout == '7' else 'VXMD'} "
+            f"diagonal, {int((own > 0).sum())} cell(s), {own.sum():.6g} in all at basic "
+            "prices): made domestic purchases of the buyers, its export taxes, tariffs and "
+            "margins as in aggregation (see docs/data.md, Aggregation)."
         )
     scale = max(float(data.exports.sum(axis=(1, 2)).max(initial=0.0)), 1.0)
     floor = SOURCE_FLOOR * max(float(data.dom_basic.sum(axis=1).max(initial=0.0)), scale)
@@ -592,11 +595,11 @@ def _with_elasticities(sam: GlobalSAM, data: _Basedata, prm: _HarFile) -> Global
     comm, acts = ("COMM", "ACTS") if v7 else ("TRAD_COMM", "PROD_COMM")
     sectors, regions = sam.sectors, sam.regions
     n = len(sectors)
-    use = (data.dom_basic + data.imp_basic).sum(axis=1)  # [i, r]
+    # The bases of elasticity_weights.WEIGHT_BASIS, region by region.
     weights = {
-        "ESBD": use,
-        "ESBM": data.imports.sum(axis=1),
-        "ESBV": data.fac_basic.sum(axis=0),
+        "ESBD": (sam.vdfm + sam.vifm).sum(axis=1),
+        "ESBM": accounts.vim(sam),
+        "ESBV": sam.vfm.sum(axis=0),
         "ESBT": accounts.vom(sam),
         "ESBC": accounts.vom(sam),
     }
@@ -625,7 +628,8 @@ def _with_elasticities(sam: GlobalSAM, data: _Basedata, prm: _HarFile) -> Global
         notes.append(
             f"{', '.join(regional)} differ by region; the model has one value per sector: "
             "each is the mean over regions weighted as GTAPAgg weights sectors (ESBD by "
-            "domestic + imported use, ESBM by imports, ESBV by value added, ESBT/ESBC by output)."
+            "domestic + imported use at agents' prices, ESBM by imports, ESBV by value added, "
+            "ESBT/ESBC by gross output)."
         )
     esubm = found.get("ESBM")
     if esubm is None:
@@ -699,3 +703,28 @@ def _sector_parameter(
     axes = (axis,) if len(labels) == 1 else (axis, "REG")
     values = prm.array(name, axes, {axis: elements, "REG": regions}, flow=False)
     return values[[elements.index(s) for s in sectors]]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--rtol``: how far GTAP's own identities may be off before the import is refused."""
+    parser.add_argument(
+        "--rtol",
+        type=float,
+        default=SOURCE_RTOL,
+        help=f"largest gap in GTAP's identities, relative to the account (default {SOURCE_RTOL:g})",
+    )
+
+
+def read(source: Path, options: argparse.Namespace) -> Imported:
+    """The GTAP database in folder ``source``, for the import pipeline."""
+    sam, notes = read_gtap(source, getattr(options, "rtol", SOURCE_RTOL))
+    return Imported(sam=sam, notes=notes)
+
+
+IMPORTER = Importer(
+    kind="gtap",
+    summary="a GTAP database: GTAPAgg/FlexAgg folder of basedata.har, sets.har, default.prm "
+    "(GTAP 7+ or GTAP 6 headers)",
+    add_arguments=add_arguments,
+    read=read,
+)

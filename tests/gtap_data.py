@@ -176,3 +176,35 @@ def write_gtap(folder: Path, headers: tuple[dict, dict, dict]) -> Path:
     for name, part in zip(("basedata.har", "sets.har", "default.prm"), headers, strict=True):
         write_har(folder / name, part)
     return folder
+
+
+def merge_regions(headers: tuple[dict, dict, dict], into: str, members: tuple[str, ...]):
+    """The database with ``members`` summed into one region ``into``, the way GTAPAgg sums.
+
+    Their trade with each other lands on the diagonal (a region trading with itself).
+    Parameters by region must be equal across the members; the first member's is kept.
+    """
+    data, sets, prm = headers
+    regions = tuple(str(e).strip() for e in sets["REG"]["array"])
+    merged = tuple(r for r in regions if r not in members[1:])
+    merged = tuple(into if r == members[0] else r for r in merged)
+    to = np.zeros((len(merged), len(regions)))
+    for k, r in enumerate(regions):
+        to[merged.index(into if r in members else r), k] = 1.0
+
+    def merge(h, keep_first: bool):
+        array = np.asarray(h["array"], dtype=float)
+        axes = []
+        for k, s in enumerate(h["sets"]):
+            if s["name"].strip() == "REG":
+                matrix = to if not keep_first else (to.cumsum(axis=1) == 1) * to
+                array = np.moveaxis(np.tensordot(matrix, array, axes=(1, k)), 0, k)
+                axes.append(("REG", merged))
+            else:
+                axes.append((s["name"].strip(), tuple(s["dim_desc"])))
+        return header(h["name"].strip(), array, tuple(axes))
+
+    data = {n: merge(h, keep_first=False) for n, h in data.items()}
+    prm = {n: merge(h, keep_first=True) for n, h in prm.items()}
+    sets = {**sets, "REG": set_header("REG", merged)}
+    return data, sets, prm

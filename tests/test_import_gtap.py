@@ -7,17 +7,19 @@ replicate (what ``fragcge check`` runs) and keep the HAR file's own totals.
 
 from __future__ import annotations
 
+import argparse
 import warnings
 from pathlib import Path
 
 import harpy
 import numpy as np
 import pytest
-from gtap_data import gtap6_headers, gtap7_headers, header, write_gtap
+from gtap_data import gtap6_headers, gtap7_headers, header, merge_regions, write_gtap
 
 from fragcge.calibration import accounts
-from fragcge.calibration.dataset import load_dataset, write_dataset
-from fragcge.calibration.gtap import read_gtap
+from fragcge.calibration.dataset import load_dataset
+from fragcge.calibration.gtap import IMPORTER, SOURCE_RTOL, read_gtap
+from fragcge.calibration.importers import import_dataset
 from fragcge.calibration.synthetic import synthetic_sam
 from fragcge.cli import main
 from fragcge.errors import DatasetError
@@ -33,11 +35,10 @@ def sam():
     return synthetic_sam(3, 3, seed=3)
 
 
-def import_gtap(source: Path, out: Path):
-    """SOURCE → dataset folder, as the import command does, then loaded back (validated)."""
-    imported, notes = read_gtap(source)
-    write_dataset(imported, out)
-    return load_dataset(out), notes
+def import_gtap(source: Path, out: Path, regions: Path | None = None):
+    """SOURCE → dataset folder OUT through the import pipeline; the loaded, validated dataset."""
+    options = argparse.Namespace(rtol=SOURCE_RTOL)
+    return import_dataset(IMPORTER, source, out, options, regions, None)
 
 
 def har_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -114,7 +115,8 @@ def sam_totals(sam) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_import_replicates_and_keeps_the_har_totals(sam, layout, tmp_path, capsys):
     source = write_gtap(tmp_path / "gtap", LAYOUTS[layout](sam))
-    imported, notes = import_gtap(source, tmp_path / "out")
+    imported = import_gtap(source, tmp_path / "out")
+    readme = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
 
     assert main(["check", "--data", str(tmp_path / "out")]) == 0
     assert "FAIL" not in capsys.readouterr().out
@@ -129,18 +131,75 @@ def test_import_replicates_and_keeps_the_har_totals(sam, layout, tmp_path, capsy
     np.testing.assert_allclose(imported.esubd, sam.esubd, rtol=1e-6)
     np.testing.assert_allclose(imported.esubva, sam.esubva, rtol=1e-6)
     assert imported.esubp == 1.0
-    assert any("Cobb-Douglas" in n for n in notes)
-    assert any("res specific" in n for n in notes)
+    assert "Cobb-Douglas" in readme
+    assert "res specific" in readme
 
 
 def test_import_is_reproducible(sam, tmp_path):
     source = write_gtap(tmp_path / "gtap", gtap7_headers(sam))
-    for out in ("a", "b"):
-        import_gtap(source, tmp_path / out)
-    files = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert files == sorted(p.name for p in (tmp_path / "b").iterdir())
+    for run in ("a", "b"):
+        import_gtap(source, tmp_path / run / "out")
+    first, second = tmp_path / "a" / "out", tmp_path / "b" / "out"
+    files = sorted(p.name for p in first.iterdir())
+    assert files == sorted(p.name for p in second.iterdir())
     for name in files:
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_trade_within_a_region_becomes_domestic(tmp_path, capsys):
+    """A composite region (GTAPAgg's sum of two) trades with itself: the import makes that
+    trade domestic and replicates, with the accounts of importing the two regions and
+    merging them by a region map (which agent buys which source differs: proportional
+    sourcing applies to the composite's imports in one, to each member's in the other)."""
+    four = synthetic_sam(4, 3, seed=5)
+    headers = gtap7_headers(four)
+    merged = write_gtap(tmp_path / "merged", merge_regions(headers, "R3", ("R3", "R4")))
+    separate = write_gtap(tmp_path / "separate", headers)
+    region_map = tmp_path / "regions.csv"
+    region_map.write_text("code,group\nR1,R1\nR2,R2\nR3,R3\nR4,R3\n", encoding="utf-8")
+
+    own = import_gtap(merged, tmp_path / "own")
+    mapped = import_gtap(separate, tmp_path / "mapped", regions=region_map)
+
+    assert main(["check", "--data", str(tmp_path / "own")]) == 0
+    assert "FAIL" not in capsys.readouterr().out
+    assert own.regions == mapped.regions == ("R1", "R2", "R3")
+    assert np.einsum("irr->", own.vxmd) == 0
+    same = {
+        "vfm": (own.vfm, mapped.vfm),
+        "vxmd": (own.vxmd, mapped.vxmd),
+        "vtwr": (own.vtwr, mapped.vtwr),
+        "vst": (own.vst, mapped.vst),
+        "vom": (accounts.vom(own), accounts.vom(mapped)),
+        "final demand by agent": (accounts.final_demand(own), accounts.final_demand(mapped)),
+        "tax revenue": (accounts.tax_revenue(own), accounts.tax_revenue(mapped)),
+        "vb": (accounts.vb(own), accounts.vb(mapped)),
+    }
+    for name, (got, expected) in same.items():
+        np.testing.assert_allclose(got, expected, rtol=RTOL, atol=1e-9, err_msg=name)
+    assert "with itself" in (tmp_path / "own" / "README.md").read_text(encoding="utf-8")
+
+
+def test_command_line_import_with_a_region_map(sam, tmp_path, capsys):
+    source = write_gtap(tmp_path / "gtap", gtap7_headers(sam))
+    region_map = tmp_path / "regions.csv"
+    region_map.write_text("code,group\nR1,A\nR2,A\nR3,B\n", encoding="utf-8")
+    out = tmp_path / "ab"
+    args = ["data", "import", "gtap", str(source), "--out", str(out), "--regions", str(region_map)]
+    assert main(args) == 0
+    assert main(["check", "--data", str(out)]) == 0
+    assert "FAIL" not in capsys.readouterr().out
+    world = har_totals(source, "7")
+    dataset = sam_totals(load_dataset(out))
+    # Merging regions keeps world output, output and factor taxes; the export taxes and
+    # tariffs between R1 and R2 become purchase taxes, so only those three sum the same.
+    for kind in ("world output", "output tax", "factor tax"):
+        np.testing.assert_allclose(dataset[kind], world[kind], rtol=RTOL, err_msg=kind)
+    on_goods = ("purchase tax", "export tax", "tariff")
+    np.testing.assert_allclose(
+        sum(dataset[k] for k in on_goods), sum(world[k] for k in on_goods), rtol=RTOL
+    )
+    np.testing.assert_allclose(dataset["gdp"].sum(), world["gdp"].sum(), rtol=RTOL)
 
 
 def test_regional_elasticities_are_weighted_by_value(sam, tmp_path):
@@ -149,7 +208,7 @@ def test_regional_elasticities_are_weighted_by_value(sam, tmp_path):
     esbd = prm["ESBD"]["array"]
     esbd[:] = np.array([1.0, 2.0, 4.0], dtype=np.float32)[None, :]
     imported, notes = read_gtap(write_gtap(tmp_path / "gtap", (data, sets, prm)))
-    use = (sam.vdfm / (1 + sam.tdf0) + sam.vifm / (1 + sam.tif0)).sum(axis=1)  # [i, r]
+    use = (sam.vdfm + sam.vifm).sum(axis=1)  # [i, r], agents' prices
     expected = (use * np.array([1.0, 2.0, 4.0])).sum(axis=1) / use.sum(axis=1)
     np.testing.assert_allclose(imported.esubd, expected, rtol=1e-6)
     assert any("ESBD differ by region" in n for n in notes)
@@ -181,10 +240,6 @@ def _two_products(data, sets, prm):
     data["MAKB"]["array"][0, 1, 0] = 1.0
 
 
-def _own_trade(data, sets, prm):
-    data["VXSB"]["array"][0, 1, 1] = 1.0
-
-
 def _wrong_shape(data, sets, prm):
     vst = data["VST"]
     data["VST"] = header(
@@ -204,7 +259,6 @@ BAD = {
     "unbalanced imports": (_scale_cell("VCIF", (0, 0, 1), 1.01), ("basedata.har", "VCIF")),
     "unbalanced savings": (_scale_cell("SAVE", (0,), 1.5), ("basedata.har", "SAVE")),
     "multi-product activity": (_two_products, ("basedata.har", "MAKB", "diagonal")),
-    "trade within a region": (_own_trade, ("basedata.har", "VXSB", "itself")),
     "missing set": (lambda d, s, p: _drop(s, "ENDM"), ("sets.har", "ENDM", "missing")),
     "missing elasticity": (lambda d, s, p: _drop(p, "ESBD"), ("default.prm", "ESBD", "missing")),
 }
