@@ -7,10 +7,12 @@ Run on demand (not part of the test suite):
 
 Writes a random database that satisfies GTAP's identities (three margin commodities, two
 mobile factors and land specific to the first twelve commodities, every tax) into a
-temporary folder as basedata.har, sets.har and default.prm, then times the import: reading
-the HAR files, checking and closing GTAP's identities, writing the dataset folder and
-loading it back through load_dataset's validation. Reports seconds and peak memory (the
-process's maximum resident set size, from getrusage).
+temporary folder as basedata.har, sets.har and default.prm, then times reading and
+checking the HAR files, and the whole import with aggregation to 10 x 8 by map files
+(`fragcge data import gtap SOURCE --regions MAP --sectors MAP`: read, aggregate, write the
+dataset folder, load it back through validation); `--full` also times the import at full
+resolution. Reports seconds and peak memory (the process's maximum resident set size, from
+getrusage).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from gtap_data import gtap7_headers, write_gtap  # noqa: E402
 
-from fragcge.calibration.dataset import load_dataset, write_dataset  # noqa: E402
-from fragcge.calibration.gtap import read_gtap  # noqa: E402
+from fragcge.calibration.gtap import IMPORTER, SOURCE_RTOL, read_gtap  # noqa: E402
+from fragcge.calibration.importers import import_dataset  # noqa: E402
 from fragcge.calibration.sam import GlobalSAM  # noqa: E402
 
 
@@ -106,16 +108,34 @@ def random_gtap_sam(n_r: int, n: int, seed: int = 0) -> GlobalSAM:
     )
 
 
+def write_maps(folder: Path, sam: GlobalSAM, n_regions: int, n_sectors: int) -> tuple[Path, Path]:
+    """Region and sector map files (code,group) into contiguous blocks of about equal size."""
+    paths = []
+    for what, codes, groups in (
+        ("regions", sam.regions, n_regions),
+        ("sectors", sam.sectors, n_sectors),
+    ):
+        block = -(-len(codes) // groups)
+        lines = ["code,group"] + [f"{c},{what[0].upper()}{k // block}" for k, c in enumerate(codes)]
+        path = folder / f"{what}.csv"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths[0], paths[1]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--regions", type=int, default=141)
     parser.add_argument("--commodities", type=int, default=65)
+    parser.add_argument("--full", action="store_true", help="also import without maps")
+    parser.add_argument("--to", type=int, nargs=2, default=(10, 8), metavar=("REGIONS", "SECTORS"))
     args = parser.parse_args()
+    options = argparse.Namespace(rtol=SOURCE_RTOL)
     with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
         t0 = time.perf_counter()
-        source = write_gtap(
-            Path(tmp) / "gtap", gtap7_headers(random_gtap_sam(args.regions, args.commodities))
-        )
+        sam = random_gtap_sam(args.regions, args.commodities)
+        source = write_gtap(folder / "gtap", gtap7_headers(sam))
         written = time.perf_counter() - t0
         size = sum(p.stat().st_size for p in source.iterdir()) / 1e6
         print(
@@ -123,17 +143,23 @@ def main() -> int:
             f"{size:.1f} MB of HAR files, written in {written:.1f} s"
         )
         t0 = time.perf_counter()
-        sam, _ = read_gtap(source)
+        read_gtap(source)
         read = time.perf_counter() - t0
-        write_dataset(sam, Path(tmp) / "out")
-        wrote = time.perf_counter() - t0 - read
-        load_dataset(Path(tmp) / "out")
-        total = time.perf_counter() - t0
+        regions, sectors = write_maps(folder, sam, *args.to)
+        t0 = time.perf_counter()
+        aggregated = import_dataset(IMPORTER, source, folder / "agg", options, regions, sectors)
+        agg = time.perf_counter() - t0
+        print(
+            f"import     read + check {read:.1f} s; import + aggregation to "
+            f"{len(aggregated.regions)} x {len(aggregated.sectors)} with map files "
+            f"(read, aggregate, write, load and validate) {agg:.1f} s"
+        )
+        if args.full:
+            t0 = time.perf_counter()
+            import_dataset(IMPORTER, source, folder / "full", options, None, None)
+            full = time.perf_counter() - t0
+            print(f"import     at full resolution (read, write, load, validate) {full:.1f} s")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"import     read + check {read:.1f} s, write dataset {wrote:.1f} s, "
-        f"load + validate {total - read - wrote:.1f} s; total {total:.1f} s"
-    )
     print(f"memory     peak resident set {peak:.0f} MB (whole process, generation included)")
     return 0
 
