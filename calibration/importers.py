@@ -135,7 +135,7 @@ def readme(
         "",
         "## Source",
         "",
-        f"- kind: {importer.kind} ({importer.summary})",
+        f"- kind: `{importer.kind}`, {importer.summary}",
         f"- file: {source.name}",
     ]
     described = ("source", "licence", "citation")
