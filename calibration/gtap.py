@@ -131,7 +131,6 @@ class _HarFile:
         sets: dict[str, tuple[str, ...]],
         *,
         flow: bool = True,
-        aliases: dict[str, str] | None = None,
     ) -> np.ndarray:
         """Header ``name`` as float64 over ``axes`` (set names), checked against ``sets``."""
         header = self._header(name)
@@ -147,7 +146,7 @@ class _HarFile:
                 f"{where}: dimensions {values.shape}, expected {expected} over ({', '.join(axes)})"
             )
         for k, (axis, (label, elements)) in enumerate(zip(axes, labels, strict=False)):
-            if label not in (axis, (aliases or {}).get(axis)):
+            if label != axis:
                 raise DatasetError(f"{where}: axis {k + 1} is set {label}, expected {axis}")
             if elements and elements != sets[axis]:
                 unknown = [e for e in elements if e not in sets[axis]]
