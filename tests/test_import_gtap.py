@@ -8,6 +8,7 @@ replicate (what ``fragcge check`` runs) and keep the HAR file's own totals.
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
 from pathlib import Path
 
@@ -35,9 +36,9 @@ def sam():
     return synthetic_sam(3, 3, seed=3)
 
 
-def import_gtap(source: Path, out: Path, regions: Path | None = None):
+def import_gtap(source: Path, out: Path, regions: Path | None = None, rtol: float = SOURCE_RTOL):
     """SOURCE → dataset folder OUT through the import pipeline; the loaded, validated dataset."""
-    options = argparse.Namespace(rtol=SOURCE_RTOL)
+    options = argparse.Namespace(rtol=rtol)
     return import_dataset(IMPORTER, source, out, options, regions, None)
 
 
@@ -272,7 +273,38 @@ def test_bad_input_is_named_and_nothing_written(sam, case, tmp_path):
         import_gtap(source, tmp_path / "out")
     for word in words:
         assert word in str(error.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["gtap"]  # no output, no leftovers
+
+
+def test_gtap6_bad_input_is_named(sam, tmp_path):
+    source = _broken(sam, tmp_path, lambda d, s, p: _drop(d, "VIMS"), layout="6")
+    with pytest.raises(DatasetError, match=r"basedata\.har.*VIMS.*missing"):
+        import_gtap(source, tmp_path / "out")
+    source = _broken(sam, tmp_path, _scale_cell("VXMD", (0, 0, 1), -1.0), layout="6")
+    with pytest.raises(DatasetError, match=r"basedata\.har, header VXMD: a flow must be"):
+        import_gtap(source, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_small_gaps_are_closed_within_rtol(sam, tmp_path, capsys):
+    """World margin supply 0.5% above use: refused at the default tolerance; accepted with
+    --rtol 0.01, margin supply scaled to use, and the benchmark replicates."""
+    source = _broken(sam, tmp_path, _scale_cell("VST", (0, slice(None)), 1.005))
+    with pytest.raises(DatasetError, match=r"VST \(world margin supply"):
+        import_gtap(source, tmp_path / "strict")
+    data = har_arrays(source / "basedata.har")
+    gap = data["VST"].sum() - data["VTWR"].sum()
+    assert gap > 0.001 * data["VTWR"].sum()
+    imported = import_gtap(source, tmp_path / "out", rtol=0.01)
+    np.testing.assert_allclose(imported.vst.sum(), data["VTWR"].sum(), rtol=1e-12)
+    assert main(["check", "--data", str(tmp_path / "out")]) == 0
+    assert "FAIL" not in capsys.readouterr().out
+
+
+def test_missing_harpy_is_named(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "harpy", None)  # import harpy now raises ImportError
+    with pytest.raises(DatasetError, match=r"harpy3.*fragcge\[gtap\]"):
+        read_gtap(tmp_path)
 
 
 def test_gtap6_without_sluggish_endowment_set_is_refused(sam, tmp_path):
