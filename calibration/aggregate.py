@@ -1,8 +1,10 @@
 """Aggregate a multi-regional input-output table by map files: plain sums, no balancing.
 
-A map file is a CSV with two columns, the aggregate code and the source code, e.g.
-``region,wiod_country`` or ``sector,wiod_industry``. Every code of the table must be
-mapped exactly once, and the map may name no code the table lacks.
+A map file is a CSV with a ``code`` column (the source code) and a ``group`` column (the
+aggregate it belongs to), in any order, other columns ignored; the WIOD maps' older
+spelling ``region,wiod_country`` / ``sector,wiod_industry`` (aggregate first) is read too.
+Every code of the table must be mapped exactly once, and the map may name no code the
+table lacks.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from fragcge.errors import DatasetError
 
 REGION_COLUMNS = ("region", "wiod_country")
 SECTOR_COLUMNS = ("sector", "wiod_industry")
+MAP_COLUMNS = ("group", "code")
+"""The map file columns of issue 9: the aggregate (group) and the source code."""
 
 
 @dataclass(frozen=True)
@@ -34,24 +38,36 @@ class CodeMap:
         return tuple(dict.fromkeys(self.parent.values()))
 
 
-def read_map(path: Path, columns: tuple[str, str]) -> CodeMap:
-    """Read a map file whose ``columns`` are (aggregate code, source code)."""
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DatasetError(f"{path}: missing column(s) {', '.join(missing)}")
+def read_map(path: Path, columns: tuple[str, str] | None = None) -> CodeMap:
+    """Read a map file with columns ``code,group``, or else ``columns`` = (aggregate, source),
+    or else the WIOD maps' REGION_COLUMNS or SECTOR_COLUMNS."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: map file not found") from None
+    except (OSError, ValueError) as error:
+        raise DatasetError(f"{path}: cannot be read as a CSV map file ({error})") from None
+    known = [c for c in (MAP_COLUMNS, columns, REGION_COLUMNS, SECTOR_COLUMNS) if c]
+    found = [c for c in known if set(c) <= set(frame.columns)]
+    if not found:
+        raise DatasetError(
+            f"{path}: a map file needs the columns code,group; found {', '.join(frame.columns)}"
+        )
+    group, code = found[0]
     parent: dict[str, str] = {}
-    for line, (agg, code) in enumerate(
-        zip(frame[columns[0]], frame[columns[1]], strict=True), start=2
-    ):
-        agg, code = agg.strip(), code.strip()
-        if not agg or not code:
-            raise DatasetError(f"{path}: line {line}: blank {columns[0]} or {columns[1]}")
-        if code in parent:
+    for line, (agg, source) in enumerate(zip(frame[group], frame[code], strict=True), start=2):
+        agg, source = agg.strip(), source.strip()
+        if not agg or not source:
+            raise DatasetError(f"{path}: line {line}: blank {code} or {group}")
+        if source in parent:
             raise DatasetError(
-                f"{path}: {columns[1]} {code} is mapped twice (to {parent[code]} and {agg})"
+                f"{path}: {code} {source} is mapped twice "
+                f"(to {parent[source]} and, on line {line}, to {agg})"
             )
-        parent[code] = agg
+        parent[source] = agg
+    if not parent:
+        raise DatasetError(f"{path}: the map file has no rows")
     return CodeMap(source=str(path), parent=parent)
 
 

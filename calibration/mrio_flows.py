@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from fragcge.calibration.elasticity_weights import ELASTICITIES
 from fragcge.calibration.mrio import MRIO
 from fragcge.calibration.mrio_quirks import AGENTS
+from fragcge.calibration.sam import GlobalSAM
 from fragcge.errors import DatasetError
 
 FACTORS = ("va",)
@@ -96,3 +98,37 @@ def long_table(
     index = pd.MultiIndex.from_product(list(axes.values()), names=list(axes))
     frame = pd.DataFrame({"value": values.ravel()}, index=index).reset_index()
     return frame[frame["value"] != 0].assign(**constants)
+
+
+def flows_sam(
+    flows: BenchmarkFlows, elasticities: pd.DataFrame, name: str, **labels: object
+) -> GlobalSAM:
+    """The flows as a GlobalSAM: no taxes, no margins, one mobile factor per FACTORS.
+
+    ``elasticities``: one row per sector with the columns of ELASTICITIES; ``labels``:
+    GlobalSAM's optional fields (region_names, sector_names, groups, meta, esubp, ...).
+    """
+    n_r, n_s = len(flows.regions), len(flows.sectors)
+    esub = elasticities.set_index("sector").reindex(list(flows.sectors))
+    return GlobalSAM(
+        name=name,
+        regions=flows.regions,
+        sectors=flows.sectors,
+        factors=flows.factors,
+        factor_kind={f: "mobile" for f in flows.factors},
+        margins=(),
+        vfm=flows.vfm,
+        vdfm=flows.vdfm,
+        vifm=flows.vifm,
+        vxmd=flows.vxmd,
+        vtwr=np.zeros((0, n_s, n_r, n_r)),
+        vst=np.zeros((0, n_r)),
+        to0=np.zeros((n_s, n_r)),
+        tf0=np.zeros_like(flows.vfm),
+        tdf0=np.zeros_like(flows.vdfm),
+        tif0=np.zeros_like(flows.vifm),
+        tx0=np.zeros_like(flows.vxmd),
+        tm0=np.zeros_like(flows.vxmd),
+        **{e: esub[e].to_numpy(dtype=float) for e in ELASTICITIES},
+        **labels,
+    )

@@ -1,4 +1,4 @@
-"""The command line: fragcge solve | batch | report | appendix | check | data show."""
+"""The command line: fragcge solve | batch | report | appendix | check | data show | data import."""
 
 from __future__ import annotations
 
@@ -102,7 +102,34 @@ def _parser() -> argparse.ArgumentParser:
     show = data_sub.add_parser("show", help="print a dataset's summary")
     show.add_argument("dataset", help="dataset name or folder")
     show.set_defaults(run=_data_show)
+    _add_import_parsers(data_sub)
     return p
+
+
+def _add_import_parsers(data_sub: argparse._SubParsersAction) -> None:
+    """`fragcge data import KIND SOURCE --out DIR [--regions MAP] [--sectors MAP]`."""
+    from fragcge.calibration.importers import IMPORTERS
+
+    imp = data_sub.add_parser(
+        "import",
+        help="write a dataset folder from another format (see docs/data.md)",
+        description="Import a dataset; `fragcge check --data DIR` then replicates it.",
+    )
+    kinds = imp.add_subparsers(metavar="KIND")
+    for importer in IMPORTERS.values():
+        kind = kinds.add_parser(importer.kind, help=importer.summary, description=importer.summary)
+        kind.add_argument("source", type=Path, metavar="SOURCE", help="file or folder to read")
+        kind.add_argument(
+            "--out", type=Path, required=True, help="dataset folder to write (must not exist)"
+        )
+        kind.add_argument(
+            "--regions", type=Path, metavar="MAP.csv", help="region map (columns code,group)"
+        )
+        kind.add_argument(
+            "--sectors", type=Path, metavar="MAP.csv", help="sector map (columns code,group)"
+        )
+        importer.add_arguments(kind)
+        kind.set_defaults(run=_data_import, importer=importer)
 
 
 def _solve(args: argparse.Namespace) -> int:
@@ -208,6 +235,22 @@ def _check(args: argparse.Namespace) -> int:
     for c in checks:
         print(f"{'PASS' if c.passed else 'FAIL'}  {c.name:<22} {c.detail}")
     return 0 if all(c.passed for c in checks) else 1
+
+
+def _data_import(args: argparse.Namespace) -> int:
+    from fragcge.calibration.importers import import_dataset
+
+    t0 = time.perf_counter()
+    try:
+        sam = import_dataset(args.importer, args.source, args.out, args, args.regions, args.sectors)
+    except KeyboardInterrupt:
+        print(f"interrupted: nothing was written to {args.out}", file=sys.stderr)
+        return 130
+    print(
+        f"wrote {args.out}: {len(sam.regions)} regions x {len(sam.sectors)} sectors "
+        f"({time.perf_counter() - t0:.1f} s); check it with `fragcge check --data {args.out}`"
+    )
+    return 0
 
 
 def _data_show(args: argparse.Namespace) -> int:
