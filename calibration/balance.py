@@ -48,7 +48,9 @@ def gras(prior: np.ndarray, row_totals: np.ndarray, col_totals: np.ndarray) -> n
     prior = np.asarray(prior, dtype=float)
     u, v = np.asarray(row_totals, dtype=float), np.asarray(col_totals, dtype=float)
     if prior.shape != (len(u), len(v)):
-        raise DatasetError(f"GRAS: a {prior.shape} matrix with {len(u)} row and {len(v)} column totals")
+        raise DatasetError(
+            f"GRAS: a {prior.shape} matrix with {len(u)} row and {len(v)} column totals"
+        )
     scale = max(np.abs(u).max(initial=0.0), np.abs(v).max(initial=0.0), 1e-300)
     if abs(u.sum() - v.sum()) > 1e-9 * scale * max(len(u), len(v)):
         raise DatasetError(

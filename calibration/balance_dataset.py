@@ -28,12 +28,13 @@ from fragcge.calibration.sam_accounts import (
     imbalances,
     to_global_sam,
 )
+from fragcge.calibration.schema import REPORTS
 from fragcge.calibration.validate import validate
 from fragcge.errors import DatasetError
 
 FIXABLE = {"output": ("activity",), "value-added": tuple(FACTOR_ROLES)}
 """--fix choices: gross output of each activity, or each factor's income in each region."""
-REPORT = "balance_report.csv"
+REPORT = REPORTS[0]
 FIELDS = {
     "vfm": "factor_payments",
     "vdfm": "intermediate + final_demand (domestic)",
@@ -69,9 +70,7 @@ def balance_dataset(sam: GlobalSAM, method: str, fix: tuple[str, ...] = ()) -> B
     cells = from_global_sam(sam)
     names = [a.name for a in cells.accounts]
     fixed = np.array([any(a.role in FIXABLE[f] for f in fix) for a in cells.accounts])
-    values = balance_square(
-        len(names), cells.rows, cells.cols, cells.values, method, names, fixed
-    )
+    values = balance_square(len(names), cells.rows, cells.cols, cells.values, method, names, fixed)
     after = cells.with_values(values)
     esub = {e: getattr(sam, e) for e in ESUB[:5]}
     finals = {e: getattr(sam, e) for e in ESUB[5:]}
@@ -93,10 +92,19 @@ def _report(
     rows = []
     for field, table in FIELDS.items():
         old, new = getattr(before, field), getattr(after, field)
+        if not (old.any() or new.any()):
+            continue
         relative = np.abs(new - old) / np.maximum(np.abs(old), 1e-300)
         relative[(old == 0) & (new == 0)] = 0.0
         rows.append(
-            (table, field, "all", float(old.sum()), float(new.sum()), float(relative.max(initial=0)))
+            (
+                table,
+                field,
+                "all",
+                float(old.sum()),
+                float(new.sum()),
+                float(relative.max(initial=0)),
+            )
         )
     receipts, payments = cells.receipts(), cells.payments()
     total = balanced.receipts()
@@ -128,9 +136,7 @@ def balance_folder(
     try:
         write_dataset(result.sam, temporary)
         result.report.to_csv(temporary / REPORT, index=False, float_format=repr_float)
-        (temporary / "README.md").write_text(
-            _readme(sam, result, method, fix), encoding="utf-8"
-        )
+        (temporary / "README.md").write_text(_readme(sam, result, method, fix), encoding="utf-8")
         load_dataset(temporary)  # what is written is what a user will load
         if out.exists():
             out.rmdir()

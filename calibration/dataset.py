@@ -23,6 +23,7 @@ from fragcge.calibration.schema import (
     FINAL_AGENT_NAMES,
     FINAL_ELASTICITIES,
     META_KEYS,
+    REPORTS,
     SOURCES,
     TABLES,
     TOML,
@@ -74,7 +75,7 @@ def read_dataset(name_or_path: str | Path) -> GlobalSAM:
             paths[table.name] = path
             frames[table.name] = read_table(path, table, codes, problems)
     for path in sorted(folder.iterdir()):
-        if path.suffix in EXTENSIONS and path.stem not in TABLES:
+        if path.suffix in EXTENSIONS and path.stem not in TABLES and path.name not in REPORTS:
             problems.add(
                 f"{path.name}: not a table of the dataset contract (a misspelt name?); "
                 f"tables: {', '.join(TABLES)}"

@@ -58,7 +58,7 @@ class Importer:
     """SOURCE → Imported; raises DatasetError naming the file and what is wrong."""
 
 
-IMPORTER_MODULES = ("wiod_source",)
+IMPORTER_MODULES = ("wiod_source", "sam_accounts")
 """Modules of ``fragcge.calibration`` that define an IMPORTER, in --help order."""
 
 

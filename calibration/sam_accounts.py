@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from fragcge.calibration import accounts
+from fragcge.calibration.balance import METHODS, balance_square
+from fragcge.calibration.importers import Imported, Importer
 from fragcge.calibration.sam import AGENT_FILE_NAMES, FINAL_AGENTS, GlobalSAM
 from fragcge.calibration.schema import FINAL_ELASTICITIES, TABLES
 from fragcge.calibration.tables import read_table
@@ -53,7 +55,6 @@ INCOME_SOURCES = (*FACTOR_ROLES, *TAX_ROLES, *FINAL_ROLES, "transfers")
 """What a final agent's row may receive from."""
 MAP_COLUMNS = ("account", "region", "role", "code", "partner")
 LONG_COLUMNS = ("row", "column", "value")
-SAM_METHODS = ("ras", "gras", "least-squares")
 DEFAULT_ELASTICITIES = {"esubd": 2.0, "esubm": 4.0, "esubva": 1.0, "esubt": 0.0, "esubc": 0.0}
 """Used for every sector when no --elasticities file is given (stated in the README)."""
 
@@ -68,13 +69,11 @@ class Account:
     code: str
     partner: str = ""
 
-    def label(self) -> str:
-        return self.name
-
 
 @dataclass(frozen=True)
 class SocialAccounts:
-    """A SAM as non-zero cells: ``values[k]`` is paid by ``accounts[cols[k]]`` to ``accounts[rows[k]]``."""
+    """A SAM as its non-zero cells: ``values[k]`` is paid by ``accounts[cols[k]]`` to
+    ``accounts[rows[k]]``."""
 
     accounts: tuple[Account, ...]
     rows: np.ndarray
@@ -173,7 +172,9 @@ def read_sam_cells(path: Path, accounts_: tuple[Account, ...]) -> SocialAccounts
             )
     repeated = frame[frame.duplicated(["row", "column"], keep=False)]
     if len(repeated):
-        pairs = sorted({f"({r}, {c})" for r, c in zip(repeated["row"], repeated["column"])})
+        pairs = sorted(
+            {f"({r}, {c})" for r, c in zip(repeated["row"], repeated["column"], strict=True)}
+        )
         problems.add(f"cell(s) given more than once: {examples(pairs)}")
     problems.raise_if_any()
     frame = frame[frame["value"] != 0]
@@ -281,7 +282,7 @@ def check_balanced(sam: SocialAccounts) -> None:
         raise DatasetError(
             f"{sam.source}: the SAM does not balance in {len(found)} account(s) (tolerance "
             f"{RTOL:g} relative): {examples(lines)}. Fix the cells, or balance it on import "
-            f"with --balance {'|'.join(SAM_METHODS)} (the methods of `fragcge data balance`)"
+            f"with --balance {'|'.join(METHODS)} (the methods of `fragcge data balance`)"
         )
 
 
@@ -525,7 +526,9 @@ def _cells() -> dict[tuple[str, str], _Cell]:
     for agent in FINAL_ROLES:
         for source in INCOME_SOURCES:
             signed = source in TAX_ROLES
-            cells[(agent, source)] = _Cell("income", "" if source == "transfers" else "same", signed)
+            cells[(agent, source)] = _Cell(
+                "income", "" if source == "transfers" else "same", signed
+            )
         cells[("transfers", agent)] = _Cell("income", "")
     return cells
 
@@ -585,7 +588,7 @@ def from_global_sam(sam: GlobalSAM) -> SocialAccounts:
     buyers = [("activity", j) for j in sam.sectors] + [(role, "") for role in FINAL_ROLES]
     transfers = account("", "transfers")
     for r, region in enumerate(sam.regions):
-        for j, sector in enumerate(sam.sectors):
+        for sector in sam.sectors:
             account(region, "activity", sector)
             account(region, "commodity", sector)
         household = account(region, "household")
@@ -612,7 +615,11 @@ def from_global_sam(sam: GlobalSAM) -> SocialAccounts:
                 if s == r or cif[i, s, r] == 0:
                     continue
                 trade = account(region, "trade", commodity, exporter)
-                pay(trade, account(region, "imported", commodity), cif[i, s, r] * (1 + sam.tm0[i, s, r]))
+                pay(
+                    trade,
+                    account(region, "imported", commodity),
+                    cif[i, s, r] * (1 + sam.tm0[i, s, r]),
+                )
                 pay(account(exporter, "commodity", commodity), trade, sam.vxmd[i, s, r])
                 tax = sam.tx0[i, s, r] * sam.vxmd[i, s, r]
                 pay(account(exporter, "tax-export"), trade, tax)
@@ -667,10 +674,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--balance",
-        choices=SAM_METHODS,
+        choices=METHODS,
         help="balance an unbalanced SAM on import (as `fragcge data balance` does a dataset)",
     )
-    parser.add_argument("--name", help="dataset name (default: the SAM file's name)")
     parser.add_argument("--unit", default="value units", help="unit of the SAM's values")
     parser.add_argument("--year", type=int, help="the SAM's year")
 
@@ -681,13 +687,10 @@ def import_sam(
     *,
     elasticities: Path | None = None,
     balance: str | None = None,
-    name: str | None = None,
     unit: str = "value units",
     year: int | None = None,
 ) -> tuple[GlobalSAM, tuple[str, ...]]:
     """The dataset a SAM file stands for, and the notes for its README."""
-    from fragcge.calibration.balance import balance_accounts
-
     source = Path(source)
     if not source.is_file():
         raise DatasetError(f"{source}: no such SAM file")
@@ -698,7 +701,10 @@ def import_sam(
     ]
     if balance is not None:
         before = cells
-        cells = balance_accounts(cells, balance)
+        names = [a.name for a in cells.accounts]
+        cells = cells.with_values(
+            balance_square(len(names), cells.rows, cells.cols, cells.values, balance, names)
+        )
         change = np.abs(cells.values - before.values).sum() / np.abs(before.values).sum()
         notes.append(
             f"balanced on import with {balance}: cells changed by {change:.3g} of their "
@@ -723,7 +729,7 @@ def import_sam(
     }
     if year is not None:
         meta["year"] = year
-    sam = to_global_sam(cells, name or source.stem, values, meta)
+    sam = to_global_sam(cells, source.stem, values, meta)
     return sam, tuple(notes)
 
 
@@ -749,3 +755,25 @@ def read_elasticities(path: Path, sectors: tuple[str, ...]) -> dict[str, np.ndar
         "esubt": column("esubt", np.zeros(len(sectors))),
         "esubc": column("esubc", np.zeros(len(sectors))),
     }
+
+
+def read(source: Path, options: argparse.Namespace) -> Imported:
+    """``fragcge data import sam``'s reader."""
+    sam, notes = import_sam(
+        source,
+        options.accounts,
+        elasticities=options.elasticities,
+        balance=options.balance,
+        unit=options.unit,
+        year=options.year,
+    )
+    return Imported(sam, notes)
+
+
+IMPORTER = Importer(
+    kind="sam",
+    summary="a multi-region social accounting matrix (long CSV, square CSV or .xlsx) "
+    "with an account map",
+    add_arguments=add_arguments,
+    read=read,
+)
