@@ -10,7 +10,8 @@ by the world value of the flow it governs (GTAPAgg's rule):
 - ``esubva`` (among factors): world value added, ``Σ_{f,r} vfm``;
 - ``esubt`` and ``esubc`` (top nest, intermediates): world gross output ``Σ_r vom``.
 
-An aggregate whose members all have zero weight gets their unweighted mean.
+An aggregate whose members all have zero weight gets their unweighted mean; an aggregate
+of one sector keeps that sector's value exactly.
 """
 
 from __future__ import annotations
@@ -74,8 +75,10 @@ def aggregate_elasticities(
         w = weights[column].to_numpy(dtype=float)
         total = members @ w
         weighted = members @ (w * v) / np.where(total > 0, total, 1.0)
-        plain = members @ v / members.sum(axis=1)
-        out[column] = np.where(total > 0, weighted, plain)
+        count = members.sum(axis=1)
+        plain = members @ v / count
+        # A kept sector keeps its value to the last digit; 0 weights: unweighted mean.
+        out[column] = np.where((count == 1) | (total <= 0), plain, weighted)
     return pd.DataFrame(out, index=pd.Index(sectors.aggregates, name="sector"))
 
 
