@@ -286,6 +286,12 @@ def check_balanced(sam: SocialAccounts) -> None:
         )
 
 
+def check_cells(sam: SocialAccounts) -> None:
+    """Refuse a cell the format has no place for, or a negative flow, naming it."""
+    regions, sectors, factors, _, margins = _sets(sam)
+    _flows(sam, regions, sectors, factors, margins)
+
+
 # --- SAM -> GlobalSAM ------------------------------------------------------------------
 
 
@@ -586,11 +592,12 @@ def from_global_sam(sam: GlobalSAM) -> SocialAccounts:
     net_fac = accounts.net_factor(sam)
     vb = accounts.vb(sam)
     buyers = [("activity", j) for j in sam.sectors] + [(role, "") for role in FINAL_ROLES]
-    transfers = account("", "transfers")
-    for r, region in enumerate(sam.regions):
+    for region in sam.regions:  # first, so that the map lists regions and sectors in order
         for sector in sam.sectors:
             account(region, "activity", sector)
             account(region, "commodity", sector)
+    transfers = account("", "transfers")
+    for r, region in enumerate(sam.regions):
         household = account(region, "household")
         for g, (role, code) in enumerate(buyers):
             buyer = account(region, role, code)
@@ -699,6 +706,7 @@ def import_sam(
         f"SAM {source.name} read with account map {Path(account_map).name}: "
         f"{len(cells.accounts)} accounts, {len(cells.values)} non-zero cells"
     ]
+    check_cells(cells)
     if balance is not None:
         before = cells
         names = [a.name for a in cells.accounts]
