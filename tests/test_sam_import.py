@@ -44,7 +44,7 @@ def sam_of(sam) -> tuple[list[tuple[str, str, str, str, str]], dict[tuple[str, s
             cells[(row, col)] = cells.get((row, col), 0.0) + float(value)
 
     n = len(sam.sectors)
-    for r, reg in enumerate(sam.regions):
+    for reg in sam.regions:
         for j in sam.sectors:
             acc(f"{reg} act {j}", reg, "activity", j)
             acc(f"{reg} com {j}", reg, "commodity", j)
