@@ -34,7 +34,7 @@ from fragcge.calibration.elasticity_weights import (
     aggregate_elasticities,
     elasticity_values,
     elasticity_weights,
-    weight_shares,
+    weight_table,
 )
 from fragcge.calibration.sam import FINAL_AGENTS, GlobalSAM
 
@@ -128,12 +128,7 @@ def aggregate_sam(
         groups=_groups(sam.groups, regions, sectors),
         meta=dict(sam.meta),
     )
-    shares = weight_shares(weights, sectors)
-    table = shares[["group", "code"]].copy()
-    for name in ELASTICITIES:
-        table[name] = values[name].reindex(shares["code"]).to_numpy()
-        table[f"{name}_share"] = shares[name].to_numpy()
-    return aggregated, table
+    return aggregated, weight_table(values, weights, sectors)
 
 
 def _internalise(sam: GlobalSAM, same: np.ndarray) -> _Flows:

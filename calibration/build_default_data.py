@@ -34,8 +34,15 @@ from fragcge.calibration.aggregate import (
     identity_map,
     read_map,
 )
+from fragcge.calibration.elasticity_weights import (
+    ELASTICITIES,
+    aggregate_elasticities,
+    elasticity_weights,
+    weight_table,
+    weights_section,
+)
 from fragcge.calibration.mrio import MRIO, read_mrio
-from fragcge.calibration.mrio_flows import benchmark_flows, dataset_tables
+from fragcge.calibration.mrio_flows import benchmark_flows, dataset_tables, flows_sam
 from fragcge.calibration.mrio_quirks import Quirk, quirk_summary, resolve_quirks
 from fragcge.errors import DatasetError
 
@@ -44,6 +51,8 @@ DEFAULT_WIOD = CALIBRATION.parent.parent / "shared" / "data" / "wiod2011"
 MAPS = CALIBRATION / "maps"
 DEFAULT_MAPS = MAPS / "wiod2011_10x8"
 FULL_TABLE_MAPS = MAPS / "wiod2011"
+INDUSTRY_ELASTICITIES = FULL_TABLE_MAPS / "elasticities.csv"
+"""Per-WIOD-industry elasticities: the one source of every WIOD dataset's elasticities."""
 DEFAULT_OUT = CALIBRATION / "datasets" / "wiod2011_10x8"
 
 WIOD_2011 = {
@@ -60,7 +69,6 @@ WIOD_2011 = {
         'Automotive Production", Review of International Economics 23: 575-605'
     ),
 }
-ELASTICITIES = ("esubd", "esubm", "esubva", "esubt", "esubc")
 FINAL_ELASTICITIES = {"esubp": 1.0, "esubg": 1.0, "esubi": 0.0}
 """Final-demand elasticities and the defaults used when meta.toml leaves one out."""
 README_CASES = 200
@@ -80,7 +88,11 @@ def build_dataset(
     regions, sectors = code_maps(maps_dir, table)
     resolved, quirks = resolve_quirks(aggregate(table, regions, sectors))
     meta = read_meta(maps_dir / "meta.toml", resolved)
-    elasticities = read_elasticities(maps_dir / "elasticities.csv", resolved.sectors)
+    own = maps_dir / "elasticities.csv"
+    if own.is_file():
+        elasticities, weights = read_elasticities(own, resolved.sectors), None
+    else:
+        elasticities, weights = weighted_elasticities(table, sectors)
     tables = dataset_tables(benchmark_flows(resolved))
     tables["elasticities"] = elasticities[["sector", *ELASTICITIES]]
     name = name or meta["name"]
@@ -89,8 +101,34 @@ def build_dataset(
     for table_name, frame in tables.items():
         write_table(frame, out_dir / f"{table_name}.csv")
     write_text(out_dir / "dataset.toml", dataset_toml(meta, name))
-    write_text(out_dir / "README.md", readme(meta, name, maps_dir, quirks, elasticities))
+    text = readme(meta, name, maps_dir, quirks, elasticities)
+    if weights is not None:
+        text += weights_section(weights)
+    write_text(out_dir / "README.md", text)
     return quirks
+
+
+def weighted_elasticities(table: MRIO, sectors: CodeMap) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-sector elasticities of the aggregate sectors, the GTAPAgg way, and their weights.
+
+    The per-industry values of INDUSTRY_ELASTICITIES are averaged over each aggregate's
+    industries, weighted by the world flows of the full table (its quirks resolved at
+    full resolution): esubd by use, esubm by imports, esubva by value added.
+    """
+    resolved, _ = resolve_quirks(table)
+    values = read_elasticities(INDUSTRY_ELASTICITIES, resolved.sectors)
+    full = flows_sam(benchmark_flows(resolved), values, "wiod2011")
+    by_industry = values.set_index("sector")[list(ELASTICITIES)]
+    weights = elasticity_weights(full)
+    aggregated = aggregate_elasticities(by_industry, weights, sectors).reset_index()
+    table = weight_table(by_industry, weights, sectors)
+    members = table.groupby("group", sort=False)["code"].agg(" ".join)
+    aggregated["source"] = [
+        f"GTAPAgg value-weighted mean of WIOD industries {members[j]} (values: "
+        "calibration/maps/wiod2011/elasticities.csv; weights: the WIOD 2011 table)"
+        for j in aggregated["sector"]
+    ]
+    return aggregated.sort_values("sector").reset_index(drop=True), table
 
 
 def code_maps(maps_dir: Path, table: MRIO) -> tuple[CodeMap, CodeMap]:

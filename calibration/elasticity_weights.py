@@ -105,3 +105,37 @@ def weight_shares(weights: pd.DataFrame, sectors: CodeMap) -> pd.DataFrame:
     return table.sort_values("group", key=lambda g: g.map(order), kind="stable").reset_index(
         drop=True
     )
+
+
+def weight_table(values: pd.DataFrame, weights: pd.DataFrame, sectors: CodeMap) -> pd.DataFrame:
+    """One row per source sector: its ``group``, ``code``, and for each elasticity its
+    value and its ``{elasticity}_share`` of the aggregate's weight (what READMEs show)."""
+    shares = weight_shares(weights, sectors)
+    table = shares[["group", "code"]].copy()
+    for name in values.columns:
+        table[name] = values[name].reindex(shares["code"]).to_numpy()
+        table[f"{name}_share"] = shares[name].to_numpy()
+    return table
+
+
+def weights_section(weights: pd.DataFrame) -> str:
+    """The README's table of per-sector elasticities and their aggregation weights."""
+    lines = [
+        "",
+        "## Elasticities and their weights",
+        "",
+        "Aggregated the GTAPAgg way: each aggregate's value is the mean of its members'",
+        "values, weighted by the world flow it governs (share = a member's part of its",
+        "aggregate's weight):",
+        "",
+        *(f"- {name}: {basis}" for name, basis in WEIGHT_BASIS.items()),
+        "",
+        "| group | code | " + " | ".join(f"{e} | share" for e in ELASTICITIES) + " |",
+        "|---|---|" + "---|---|" * len(ELASTICITIES),
+    ]
+    for row in weights.itertuples(index=False):
+        cells = [row.group, row.code]
+        for e in ELASTICITIES:
+            cells += [f"{getattr(row, e):.6g}", f"{np.round(getattr(row, f'{e}_share'), 4):g}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -22,14 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from fragcge.calibration import accounts
 from fragcge.calibration.aggregate import CodeMap, read_map
 from fragcge.calibration.aggregate_sam import aggregate_sam, dropped_groups
 from fragcge.calibration.dataset import load_dataset, write_dataset
-from fragcge.calibration.elasticity_weights import ELASTICITIES, WEIGHT_BASIS
+from fragcge.calibration.elasticity_weights import weights_section
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.errors import DatasetError
 
@@ -138,7 +135,7 @@ def readme(
         "",
         "## Source",
         "",
-        f"- kind: {importer.kind} ({importer.summary})",
+        f"- kind: `{importer.kind}`, {importer.summary}",
         f"- file: {source.name}",
     ]
     described = ("source", "licence", "citation")
@@ -170,25 +167,3 @@ def totals(sam: GlobalSAM) -> dict[str, float]:
         "international trade Σ vxmd": float(sam.vxmd.sum()),
         "tax revenue": float(accounts.tax_revenue(sam).sum()),
     }
-
-
-def weights_section(weights: pd.DataFrame) -> str:
-    """The README's table of per-sector elasticities and their aggregation weights."""
-    lines = [
-        "",
-        "## Elasticities and their weights",
-        "",
-        "Aggregated the GTAPAgg way: each aggregate's value is the weighted mean of its",
-        "members', weighted by "
-        + "; ".join(f"{name} by {basis}" for name, basis in WEIGHT_BASIS.items())
-        + ". Shares are of the aggregate's weight.",
-        "",
-        "| group | code | " + " | ".join(f"{e} | share" for e in ELASTICITIES) + " |",
-        "|---|---|" + "---|---|" * len(ELASTICITIES),
-    ]
-    for row in weights.itertuples(index=False):
-        cells = [row.group, row.code]
-        for e in ELASTICITIES:
-            cells += [f"{getattr(row, e):.6g}", f"{np.round(getattr(row, f'{e}_share'), 4):g}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
