@@ -10,7 +10,6 @@ derived as each tax payment over its base cell; flows are never derived from rat
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -752,14 +751,15 @@ def read_elasticities(path: Path, sectors: tuple[str, ...]) -> dict[str, np.ndar
             problems.add(f"{path.name}: no row for sector(s) {', '.join(missing)}")
     problems.raise_if_any()
     at = frame.set_index("sector").reindex(list(sectors))
-    esubd = at["esubd"].to_numpy(dtype=float)
-    column: Callable[[str, np.ndarray], np.ndarray] = lambda c, d: (  # noqa: E731
-        at[c].to_numpy(dtype=float) if c in at else d
-    )
+
+    def column(name: str, default: np.ndarray) -> np.ndarray:
+        return at[name].to_numpy(dtype=float) if name in at else default
+
+    esubd = column("esubd", np.zeros(0))
     return {
         "esubd": esubd,
-        "esubm": column("esubm", 2.0 * esubd),
-        "esubva": at["esubva"].to_numpy(dtype=float),
+        "esubm": column("esubm", 2.0 * esubd),  # GTAP's rule of two, as dataset.py reads it
+        "esubva": column("esubva", np.zeros(0)),
         "esubt": column("esubt", np.zeros(len(sectors))),
         "esubc": column("esubc", np.zeros(len(sectors))),
     }

@@ -349,3 +349,22 @@ def test_shipped_example_imports_and_checks(tmp_path: Path) -> None:
     )
     assert sam.regions == ("NTH", "STH") and load_dataset(out).sectors == sam.sectors
     assert replication(CGEModel(calibrate(sam), pyomo=False)).passed
+
+
+def test_shipped_example_aggregated_to_one_sector_still_replicates(tmp_path: Path) -> None:
+    example = Path(__file__).parent.parent / "docs" / "examples" / "sam"
+    sectors = tmp_path / "sectors.csv"
+    sectors.write_text("code,group\nAGR,ALL\nMAN,ALL\n")
+    out = tmp_path / "one"
+    sam = import_dataset(
+        IMPORTERS["sam"],
+        example / "sam.csv",
+        out,
+        options(example / "accounts.csv", elasticities=example / "elasticities.csv"),
+        None,
+        sectors,
+    )
+    assert sam.sectors == ("ALL",)
+    # Gross output: the activities' sales in the example, 80 + 100 in NTH, 40 + 60 in STH.
+    np.testing.assert_allclose(accounts.vom(sam)[0], [180.0, 100.0], rtol=1e-12)
+    assert replication(CGEModel(calibrate(sam), pyomo=False)).passed
