@@ -135,7 +135,7 @@ def balance_folder(
     shutil.rmtree(temporary, ignore_errors=True)
     try:
         write_dataset(result.sam, temporary)
-        result.report.to_csv(temporary / REPORT, index=False, float_format=repr_float)
+        result.report.to_csv(temporary / REPORT, index=False, float_format=_repr_float)
         (temporary / "README.md").write_text(_readme(sam, result, method, fix), encoding="utf-8")
         load_dataset(temporary)  # what is written is what a user will load
         if out.exists():
@@ -146,7 +146,7 @@ def balance_folder(
     return result
 
 
-def repr_float(value: float) -> str:
+def _repr_float(value: float) -> str:
     return repr(float(value))
 
 

@@ -1,4 +1,4 @@
-"""The command line: fragcge solve | batch | report | appendix | check | data show | data import."""
+"""The command line: fragcge solve, batch, report, appendix, check, data show|import|balance."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import pytest
 from fragcge.calibration import sam_accounts
 from fragcge.calibration.balance import balance_square, gras, ras
 from fragcge.calibration.calibrate import calibrate
-from fragcge.calibration.dataset import DATASETS, load_dataset, write_dataset
+from fragcge.calibration.dataset import DATASETS, load_dataset, read_dataset, write_dataset
 from fragcge.calibration.synthetic import synthetic_sam
 from fragcge.cli import main
 from fragcge.errors import DatasetError
@@ -170,6 +170,17 @@ def perturbed_folder(tmp_path: Path) -> tuple[Path, object]:
     with pytest.raises(DatasetError, match="domestic market|import market"):
         load_dataset(folder)
     return folder, sam
+
+
+def test_read_dataset_skips_only_the_identities(perturbed_folder) -> None:
+    folder, original = perturbed_folder
+    sam = read_dataset(folder)
+    assert sam.vdfm.sum() != original.vdfm.sum()  # the edit is there, unbalanced
+    table = pd.read_csv(folder / "trade.csv")
+    table.loc[0, "value"] = -1.0
+    table.to_csv(folder / "trade.csv", index=False)
+    with pytest.raises(DatasetError, match="trade.csv, column 'value': a flow must be >= 0"):
+        read_dataset(folder)
 
 
 @pytest.mark.parametrize("method", ["gras", "least-squares"])

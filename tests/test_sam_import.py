@@ -265,8 +265,10 @@ def test_unbalanced_sam_names_the_account_and_both_totals(economy, tmp_path: Pat
     assert "column total (payments)" in message and "fragcge data balance" in message
     assert "account R1 household" in message
     # Balanced on import, the same SAM is accepted and replicates.
-    sam = run_import(path, account_map, tmp_path / "gras", balance="gras")
-    assert replication(CGEModel(calibrate(sam), pyomo=False)).passed
+    for method in ("gras", "least-squares"):
+        sam = run_import(path, account_map, tmp_path / method, balance=method)
+        assert replication(CGEModel(calibrate(sam), pyomo=False)).passed
+        assert f"balanced on import with {method}" in (tmp_path / method / "README.md").read_text()
 
 
 def test_unknown_account_is_refused(economy, tmp_path: Path) -> None:
