@@ -10,6 +10,7 @@ derived as each tax payment over its base cell; flows are never derived from rat
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -426,14 +427,12 @@ def _flows(
         vtwr=np.zeros((n_m, n, n_r, n_r)),
         vst=np.zeros((n_m, n_r)),
     )
-    r_at = {c: k for k, c in enumerate(regions)}
-    i_at = {c: k for k, c in enumerate(sectors)}
-    f_at = {c: k for k, c in enumerate(factors)}
-    m_at = {c: k for k, c in enumerate(margins)}
-
-    def agent(a: Account) -> int:
-        return i_at[a.code] if a.role == "activity" else n + FINAL_ROLES.index(a.role)
-
+    at = _Positions(
+        region={c: k for k, c in enumerate(regions)},
+        sector={c: k for k, c in enumerate(sectors)},
+        factor={c: k for k, c in enumerate(factors)},
+        margin={c: k for k, c in enumerate(margins)},
+    )
     problems = Problems(sam.source)
     for k in range(len(sam.values)):
         row, col, v = sam.accounts[sam.rows[k]], sam.accounts[sam.cols[k]], sam.values[k]
@@ -455,44 +454,69 @@ def _flows(
                 "negative (a subsidy); a flow must be >= 0"
             )
             continue
-        r = r_at.get(row.region) if row.region else r_at.get(col.region)
-        if place.target == "dom":
-            f.dom_net[i_at[row.code], agent(col), r] += v
-        elif place.target == "dom_tax":
-            f.dom_tax[i_at[row.code], agent(col), r] += v
-        elif place.target == "imp":
-            f.imp_net[i_at[row.code], agent(col), r] += v
-        elif place.target == "imp_tax":
-            f.imp_tax[i_at[row.code], agent(col), r] += v
-        elif place.target == "fac":
-            f.fac_net[f_at[row.code], i_at[col.code], r] += v
-        elif place.target == "fac_tax":
-            f.fac_tax[f_at[row.code], i_at[col.code], r] += v
-        elif place.target == "out_tax":
-            f.out_tax[i_at[col.code], r] += v
-        elif place.target == "sales":
-            f.sales[i_at[row.code], r] += v
-        elif place.target == "vxmd":
-            f.vxmd[i_at[col.code], r_at[col.partner], r_at[col.region]] += v
-        elif place.target == "exp_tax":
-            f.exp_tax[i_at[col.code], r_at[col.partner], r_at[col.region]] += v
-        elif place.target == "imp_duty":
-            f.imp_duty[i_at[col.code], r_at[col.partner], r_at[col.region]] += v
-        elif place.target == "vtwr":
-            f.vtwr[m_at[row.code], i_at[col.code], r_at[col.partner], r_at[col.region]] += v
-        elif place.target == "vst":
-            f.vst[m_at[col.code], r] += v
-        # "income" and "vims" cells carry nothing the dataset stores: the account balances
-        # (checked before) make them consistent with the flows above.
+        # Income and import cells (target None) carry nothing the dataset stores: the
+        # account balances, checked apart, make them consistent with the flows.
+        if place.target is not None:
+            getattr(f, place.target)[_INDEX[place.target](at, row, col)] += v
     problems.raise_if_any()
     return f
+
+
+@dataclass(frozen=True)
+class _Positions:
+    """Where each code sits along the arrays' axes."""
+
+    region: dict[str, int]
+    sector: dict[str, int]
+    factor: dict[str, int]
+    margin: dict[str, int]
+
+    def agent(self, a: Account) -> int:
+        """Position on the agent axis g: the sectors, then hh, gov, inv."""
+        if a.role == "activity":
+            return self.sector[a.code]
+        return len(self.sector) + FINAL_ROLES.index(a.role)
+
+    def route(self, trade: Account) -> tuple[int, int, int]:
+        """[i, s, r] of a trade account: its commodity, exporter and importer."""
+        return self.sector[trade.code], self.region[trade.partner], self.region[trade.region]
+
+
+def _purchase(at: _Positions, row: Account, col: Account) -> tuple[int, ...]:
+    return at.sector[row.code], at.agent(col), at.region[col.region]
+
+
+def _factor_use(at: _Positions, row: Account, col: Account) -> tuple[int, ...]:
+    return at.factor[row.code], at.sector[col.code], at.region[col.region]
+
+
+def _on_route(at: _Positions, row: Account, col: Account) -> tuple[int, ...]:
+    return at.route(col)
+
+
+_INDEX: dict[str, Callable[[_Positions, Account, Account], tuple[int, ...]]] = {
+    "dom_net": _purchase,
+    "dom_tax": _purchase,
+    "imp_net": _purchase,
+    "imp_tax": _purchase,
+    "fac_net": _factor_use,
+    "fac_tax": _factor_use,
+    "out_tax": lambda at, row, col: (at.sector[col.code], at.region[col.region]),
+    "sales": lambda at, row, col: (at.sector[row.code], at.region[row.region]),
+    "vxmd": _on_route,
+    "exp_tax": _on_route,
+    "imp_duty": _on_route,
+    "vtwr": lambda at, row, col: (at.margin[row.code], *at.route(col)),
+    "vst": lambda at, row, col: (at.margin[col.code], at.region[row.region]),
+}
+"""Each _Flows array: the cell's index in it, from the cell's row and column accounts."""
 
 
 @dataclass(frozen=True)
 class _Cell:
     """Where one kind of cell goes, and how its two accounts' regions must relate."""
 
-    target: str
+    target: str | None  # the _Flows array it adds to
     regions: str  # "same": row and column in one region; "exporter": row region = partner
     signed: bool = False
     codes: str = ""  # "same": row and column codes must be equal
@@ -513,16 +537,16 @@ class _Cell:
 def _cells() -> dict[tuple[str, str], _Cell]:
     cells = {}
     for buyer in BUYERS:
-        cells[("commodity", buyer)] = _Cell("dom", "same")
-        cells[("imported", buyer)] = _Cell("imp", "same")
+        cells[("commodity", buyer)] = _Cell("dom_net", "same")
+        cells[("imported", buyer)] = _Cell("imp_net", "same")
         cells[("tax-purchase-domestic", buyer)] = _Cell("dom_tax", "same", signed=True)
         cells[("tax-purchase-imported", buyer)] = _Cell("imp_tax", "same", signed=True)
     for factor in FACTOR_ROLES:
-        cells[(factor, "activity")] = _Cell("fac", "same")
+        cells[(factor, "activity")] = _Cell("fac_net", "same")
     cells[("tax-factor", "activity")] = _Cell("fac_tax", "same", signed=True)
     cells[("tax-output", "activity")] = _Cell("out_tax", "same", signed=True)
     cells[("activity", "commodity")] = _Cell("sales", "same", codes="same")
-    cells[("trade", "imported")] = _Cell("vims", "same", codes="same")
+    cells[("trade", "imported")] = _Cell(None, "same", codes="same")
     cells[("commodity", "trade")] = _Cell("vxmd", "exporter", codes="same")
     cells[("tax-export", "trade")] = _Cell("exp_tax", "exporter", signed=True)
     cells[("margin", "trade")] = _Cell("vtwr", "")
@@ -531,10 +555,8 @@ def _cells() -> dict[tuple[str, str], _Cell]:
     for agent in FINAL_ROLES:
         for source in INCOME_SOURCES:
             signed = source in TAX_ROLES
-            cells[(agent, source)] = _Cell(
-                "income", "" if source == "transfers" else "same", signed
-            )
-        cells[("transfers", agent)] = _Cell("income", "")
+            cells[(agent, source)] = _Cell(None, "" if source == "transfers" else "same", signed)
+        cells[("transfers", agent)] = _Cell(None, "")
     return cells
 
 
