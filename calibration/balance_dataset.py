@@ -21,7 +21,7 @@ import pandas as pd
 from fragcge.calibration.balance import METHODS, balance_square
 from fragcge.calibration.dataset import load_dataset, read_dataset, write_dataset
 from fragcge.calibration.sam import GlobalSAM
-from fragcge.calibration.sam_accounts import (
+from fragcge.calibration.sam_cells import (
     FACTOR_ROLES,
     SocialAccounts,
     from_global_sam,

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fragcge.calibration import sam_accounts
+from fragcge.calibration import sam_cells
 from fragcge.calibration.balance import balance_square, gras, ras
 from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.dataset import DATASETS, load_dataset, read_dataset, write_dataset
@@ -71,7 +71,7 @@ def test_ras_refuses_negative_cells_and_gras_an_unreachable_total() -> None:
 def perturbed_sam(seed: int = 0, size: float = 0.03, taxes: bool = True):
     """fragcge's SAM of a synthetic economy (with taxes, subsidies among them: negative
     cells), each cell moved by up to ``size``: every market account then fails to balance."""
-    cells = sam_accounts.from_global_sam(synthetic_sam(3, 3, taxes=taxes, seed=seed))
+    cells = sam_cells.from_global_sam(synthetic_sam(3, 3, taxes=taxes, seed=seed))
     rng = np.random.default_rng(seed)
     noise = 1 + size * rng.uniform(-1, 1, len(cells.values))
     return cells, cells.with_values(cells.values * noise)
@@ -84,10 +84,10 @@ def balanced(cells, method: str, fixed=None) -> np.ndarray:
 
 def test_gras_balances_a_sam_with_one_multiplier_per_account() -> None:
     _, prior = perturbed_sam()
-    assert (prior.values < 0).any() and len(sam_accounts.imbalances(prior)) > 10
+    assert (prior.values < 0).any() and len(sam_cells.imbalances(prior)) > 10
     x = balanced(prior, "gras")
     after = prior.with_values(x)
-    assert sam_accounts.imbalances(after) == []
+    assert sam_cells.imbalances(after) == []
     np.testing.assert_allclose(after.receipts(), after.payments(), rtol=1e-10, atol=1e-10)
     assert (np.sign(x) == np.sign(prior.values)).all()
     # The GRAS optimum: log(x / x0) = ±(μ_row − μ_column) for some μ (+ for positive cells).
@@ -112,7 +112,7 @@ def test_a_balanced_sam_is_a_fixed_point_of_every_method() -> None:
 def test_ras_balances_a_sam_without_negative_cells() -> None:
     _, prior = perturbed_sam(taxes=False)
     x = balanced(prior, "ras")
-    assert sam_accounts.imbalances(prior.with_values(x)) == [] and (x > 0).all()
+    assert sam_cells.imbalances(prior.with_values(x)) == [] and (x > 0).all()
     np.testing.assert_allclose(x, balanced(prior, "gras"), rtol=1e-12)
 
 
@@ -129,7 +129,7 @@ def test_least_squares_is_the_constrained_minimum_and_holds_fixed_totals() -> No
     activities = np.array([a.role == "activity" for a in prior.accounts])
     x = balanced(prior, "least-squares", activities)
     after = prior.with_values(x)
-    assert sam_accounts.imbalances(after) == []
+    assert sam_cells.imbalances(after) == []
     np.testing.assert_allclose(
         after.receipts()[activities], prior.receipts()[activities], rtol=1e-9
     )

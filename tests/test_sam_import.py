@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fragcge.calibration import accounts, sam_accounts
+from fragcge.calibration import accounts, sam_cells
 from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.dataset import load_dataset
 from fragcge.calibration.importers import IMPORTERS, import_dataset
@@ -330,10 +330,10 @@ def test_cell_outside_the_format_is_refused(economy, tmp_path: Path) -> None:
 
 def test_dataset_as_sam_round_trip(economy) -> None:
     """fragcge's own writer (used by `data balance`) and reader are inverse on a dataset."""
-    cells = sam_accounts.from_global_sam(economy)
-    assert sam_accounts.imbalances(cells) == []
+    cells = sam_cells.from_global_sam(economy)
+    assert sam_cells.imbalances(cells) == []
     esub = {e: getattr(economy, e) for e in ESUB}
-    back = sam_accounts.to_global_sam(cells, "x", esub, {})
+    back = sam_cells.to_global_sam(cells, "x", esub, {})
     for name in ARRAYS:
         np.testing.assert_allclose(
             getattr(back, name), getattr(economy, name), rtol=1e-13, atol=1e-15, err_msg=name
