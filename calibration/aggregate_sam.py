@@ -111,7 +111,7 @@ def aggregate_sam(
         vdfm=dom_net + dom_tax,
         vifm=imp_net + imp_tax,
         vxmd=vxmd,
-        vtwr=np.einsum("Mm,Ii,mirs,Ar,Bs->MIAB", m_of, i_of, flows.vtwr, r_of, r_of),
+        vtwr=np.einsum("Mm,Ii,mirs,Ar,Bs->MIAB", m_of, i_of, flows.vtwr, r_of, r_of, optimize=True),
         vst=m_of @ flows.vst @ r_of.T,
         to0=_rate(by_sector(sam.to0 * vom), by_sector(vom)),
         tf0=_rate(by_sector(sam.vfm - accounts.net_factor(sam)), net_factor),

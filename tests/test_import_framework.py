@@ -402,3 +402,56 @@ def test_command_line_names_a_bad_map_and_writes_nothing(tmp_path: Path, capsys)
 def test_identity_map_is_used_when_no_map_is_given(source) -> None:
     sam, table = aggregate_sam(source, identity_map(source.regions), None)
     assert sam.regions == source.regions and list(table["code"]) == list(source.sectors)
+
+
+def test_groups_survive_when_whole_and_are_dropped_with_a_note_otherwise(source, tmp_path) -> None:
+    grouped = dataclasses.replace(source, groups={"north": ("R1", "R2"), "split": ("R1", "R3")})
+    sam, _ = aggregate_sam(grouped, CodeMap("r", REGIONS), None)
+    assert sam.groups == {"north": ("NORTH",)}
+    (tmp_path / "src.txt").write_text("x")
+    (tmp_path / "regions.csv").write_text(
+        "code,group\n" + "".join(f"{c},{g}\n" for c, g in REGIONS.items())
+    )
+    out = tmp_path / "o"
+    import_dataset(
+        fake_importer(grouped), tmp_path / "src.txt", out, argparse.Namespace(),
+        tmp_path / "regions.csv", None,
+    )  # fmt: skip
+    assert "group split dropped: its members split an aggregate" in (out / "README.md").read_text()
+    assert load_dataset(out).groups == {"north": ("NORTH",)}
+
+
+def test_ctrl_c_during_an_import_exits_130_and_writes_nothing(source, tmp_path, monkeypatch):
+    def interrupted(sam):
+        write = write_dataset
+
+        def write_then_stop(sam, folder):
+            write(sam, folder)  # the staging folder exists when Ctrl-C comes
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr("fragcge.calibration.importers.write_dataset", write_then_stop)
+        return fake_importer(sam)
+
+    importer = interrupted(source)
+    monkeypatch.setattr(
+        "fragcge.calibration.importers.__getattr__", lambda name: {"fake": importer}
+    )
+    monkeypatch.delattr("fragcge.calibration.importers.IMPORTERS", raising=False)
+    (tmp_path / "src.txt").write_text("x")
+    status = main(
+        ["data", "import", "fake", str(tmp_path / "src.txt"), "--out", str(tmp_path / "o")]
+    )
+    assert status == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.txt"]
+
+
+def test_unreadable_source_is_named_and_nothing_is_written(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "table"
+    source.mkdir()
+    (source / "intermediate.csv").write_text("supplier,A_s1\nA_s1,-5\n")
+    (source / "final_demand.csv").write_text("supplier,A_HH\nA_s1,10\n")
+    (source / "gross_output.csv").write_text("supplier,gross_output\nA_s1,5\n")
+    status = main(["data", "import", "wiod", str(source), "--out", str(tmp_path / "o")])
+    assert status == 2
+    assert "intermediate: A_s1 supplies -5 to A_s1" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table"]
