@@ -23,6 +23,7 @@ from fragcge.calibration.schema import (
     FINAL_AGENT_NAMES,
     FINAL_ELASTICITIES,
     META_KEYS,
+    REPORTS,
     SOURCES,
     TABLES,
     TOML,
@@ -50,6 +51,17 @@ def load_dataset(name_or_path: str | Path) -> GlobalSAM:
     A built-in name wins over a folder of the same name in the working directory; write
     ``./name`` for the folder. Raises DatasetError naming every failure found.
     """
+    sam = read_dataset(name_or_path)
+    validate(sam)
+    return sam
+
+
+def read_dataset(name_or_path: str | Path) -> GlobalSAM:
+    """A dataset checked like :func:`load_dataset` except for MODEL.md's identities.
+
+    Files, columns, codes, numbers and signs are checked; the identities are not, so that
+    a dataset that breaks them can be read in order to be balanced (``fragcge data balance``).
+    """
     folder = _resolve(name_or_path)
     problems = Problems(str(folder))
     header = _read_header(folder, problems)
@@ -64,7 +76,7 @@ def load_dataset(name_or_path: str | Path) -> GlobalSAM:
             paths[table.name] = path
             frames[table.name] = read_table(path, table, codes, problems)
     for path in sorted(folder.iterdir()):
-        if path.suffix in EXTENSIONS and path.stem not in TABLES:
+        if path.suffix in EXTENSIONS and path.stem not in TABLES and path.name not in REPORTS:
             problems.add(
                 f"{path.name}: not a table of the dataset contract (a misspelt name?); "
                 f"tables: {', '.join(TABLES)}"
@@ -76,7 +88,7 @@ def load_dataset(name_or_path: str | Path) -> GlobalSAM:
             problems.add(f"{paths['elasticities'].name}: no row for sector(s) {', '.join(missing)}")
     problems.raise_if_any("; identities not checked until these are fixed")
     sam = _assemble(header, frames, folder.resolve(), _digest([folder / TOML, *paths.values()]))
-    validate(sam)
+    validate(sam, identities=False)
     return sam
 
 

@@ -55,7 +55,7 @@ class Importer:
     """SOURCE → Imported; raises DatasetError naming the file and what is wrong."""
 
 
-IMPORTER_MODULES = ("wiod_source", "gtap", "icio", "pymrio_source", "gravity")
+IMPORTER_MODULES = ("wiod_source", "gtap", "icio", "pymrio_source", "gravity", "sam_accounts")
 """Modules of ``fragcge.calibration`` that define an IMPORTER, in --help order."""
 
 

@@ -14,6 +14,8 @@ META_KEYS = ("title", "year", "unit", "source", "licence", "citation")
 TOML_KEYS = ("name", *META_KEYS, "regions", "sectors", "factors", "groups", "elasticities")
 FINAL_ELASTICITIES = {"esubp": 1.0, "esubg": 1.0, "esubi": 0.0}
 """Final-demand elasticities of dataset.toml's [elasticities], with MODEL.md's defaults."""
+REPORTS = ("balance_report.csv",)
+"""Files a dataset folder may hold besides its tables: what fragcge wrote about how it was made."""
 FACTOR_KINDS = ("mobile", "specific")
 SOURCES = ("domestic", "imported")
 FINAL_AGENT_NAMES = tuple(AGENT_FILE_NAMES[a] for a in FINAL_AGENTS)

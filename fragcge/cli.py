@@ -1,4 +1,4 @@
-"""The command line: fragcge solve | batch | report | appendix | check | data show | data import."""
+"""The command line: fragcge solve, batch, report, appendix, check, data show|import|balance."""
 
 from __future__ import annotations
 
@@ -127,6 +127,28 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("dataset", help="dataset name or folder")
     show.set_defaults(run=_data_show)
     _add_import_parsers(data_sub)
+    balance = data_sub.add_parser(
+        "balance",
+        help="restore the identities of a dataset that fails validation; writes a new folder",
+    )
+    balance.add_argument("dataset", help="dataset name or folder (read without its identities)")
+    balance.add_argument(
+        "--method",
+        choices=("ras", "gras", "least-squares"),
+        default="gras",
+        help="gras (default; RAS that also handles negative cells such as subsidies), ras, or "
+        "least-squares (weighted squared relative changes, Ipopt; can hold totals fixed)",
+    )
+    balance.add_argument(
+        "--fix",
+        action="append",
+        choices=("output", "value-added"),
+        default=[],
+        help="least-squares only: hold each activity's gross output, or each factor's income "
+        "by region, at its value in DATASET (repeatable)",
+    )
+    balance.add_argument("--out", type=Path, required=True, help="new dataset folder to write")
+    balance.set_defaults(run=_data_balance)
     return p
 
 
@@ -277,6 +299,22 @@ def _data_import(args: argparse.Namespace) -> int:
     print(
         f"wrote {args.out}: {len(sam.regions)} regions x {len(sam.sectors)} sectors "
         f"({time.perf_counter() - t0:.1f} s); check it with `fragcge check --data {args.out}`"
+    )
+    return 0
+
+
+def _data_balance(args: argparse.Namespace) -> int:
+    from fragcge.calibration.balance_dataset import REPORT, balance_folder, summary
+
+    try:
+        result = balance_folder(args.dataset, args.out, args.method, tuple(args.fix))
+    except KeyboardInterrupt:
+        print(f"interrupted: nothing was written to {args.out}", file=sys.stderr)
+        return 130
+    print(summary(result))
+    print(
+        f"\nwrote {args.out}: {result.unbalanced} unbalanced account(s) balanced by "
+        f"{args.method}; every change in {args.out / REPORT}"
     )
     return 0
 

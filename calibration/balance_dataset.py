@@ -1,0 +1,182 @@
+"""``fragcge data balance``: restore the identities of a dataset folder that fails them.
+
+The dataset is read without its identities checked, written as a SAM (one account per
+market: a failed identity is an account whose receipts and payments differ), balanced by
+:func:`fragcge.calibration.balance.balance_square`, read back from the balanced SAM (tax
+rates follow as payments over bases), validated, and written to a new folder with a
+report of the changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fragcge.calibration.balance import METHODS, balance_square
+from fragcge.calibration.dataset import load_dataset, read_dataset, write_dataset
+from fragcge.calibration.sam import GlobalSAM
+from fragcge.calibration.sam_cells import (
+    FACTOR_ROLES,
+    SocialAccounts,
+    from_global_sam,
+    imbalances,
+    to_global_sam,
+)
+from fragcge.calibration.schema import REPORTS
+from fragcge.calibration.validate import validate
+from fragcge.errors import DatasetError
+
+FIXABLE = {"output": ("activity",), "value-added": tuple(FACTOR_ROLES)}
+"""--fix choices: gross output of each activity, or each factor's income in each region."""
+REPORT = REPORTS[0]
+FIELDS = {
+    "vfm": "factor_payments",
+    "vdfm": "intermediate + final_demand (domestic)",
+    "vifm": "intermediate + final_demand (imported)",
+    "vxmd": "trade",
+    "vtwr": "margins",
+    "vst": "margin_supply",
+    "to0": "output_taxes",
+    "tf0": "factor_taxes",
+    "tdf0": "purchase_taxes (domestic)",
+    "tif0": "purchase_taxes (imported)",
+    "tx0": "trade_wedges (export_tax)",
+    "tm0": "trade_wedges (tariff)",
+}
+"""Each array balancing may change, with the dataset table it is stored in."""
+ESUB = ("esubd", "esubm", "esubva", "esubt", "esubc", "esubp", "esubg", "esubi")
+
+
+@dataclass(frozen=True)
+class Balanced:
+    """A balanced dataset and what balancing changed."""
+
+    sam: GlobalSAM
+    report: pd.DataFrame
+    unbalanced: int  # accounts that did not balance before
+
+
+def balance_dataset(sam: GlobalSAM, method: str, fix: tuple[str, ...] = ()) -> Balanced:
+    """``sam`` with its identities restored by ``method``, its elasticities and names kept."""
+    unknown = [f for f in fix if f not in FIXABLE]
+    if unknown:
+        raise DatasetError(f"--fix {', '.join(unknown)} unknown; choices: {', '.join(FIXABLE)}")
+    cells = from_global_sam(sam)
+    names = [a.name for a in cells.accounts]
+    fixed = np.array([any(a.role in FIXABLE[f] for f in fix) for a in cells.accounts])
+    values = balance_square(len(names), cells.rows, cells.cols, cells.values, method, names, fixed)
+    after = cells.with_values(values)
+    esub = {e: getattr(sam, e) for e in ESUB[:5]}
+    finals = {e: getattr(sam, e) for e in ESUB[5:]}
+    balanced = to_global_sam(after, sam.name, esub, sam.meta, finals)
+    balanced = dataclasses.replace(
+        balanced,
+        region_names=dict(sam.region_names),
+        sector_names=dict(sam.sector_names),
+        groups=dict(sam.groups),
+    )
+    validate(balanced)
+    return Balanced(balanced, _report(sam, balanced, cells, after), len(imbalances(cells)))
+
+
+def _report(
+    before: GlobalSAM, after: GlobalSAM, cells: SocialAccounts, balanced: SocialAccounts
+) -> pd.DataFrame:
+    """One row per array (sums, largest relative cell change) and per SAM account total."""
+    rows = []
+    for field, table in FIELDS.items():
+        old, new = getattr(before, field), getattr(after, field)
+        if not (old.any() or new.any()):
+            continue
+        relative = np.abs(new - old) / np.maximum(np.abs(old), 1e-300)
+        relative[(old == 0) & (new == 0)] = 0.0
+        rows.append(
+            (
+                table,
+                field,
+                "all",
+                float(old.sum()),
+                float(new.sum()),
+                float(relative.max(initial=0)),
+            )
+        )
+    receipts, payments = cells.receipts(), cells.payments()
+    total = balanced.receipts()
+    for k, account in enumerate(cells.accounts):
+        for side, old in (("receipts", receipts[k]), ("payments", payments[k])):
+            change = abs(total[k] - old) / max(abs(old), 1e-300) if old or total[k] else 0.0
+            rows.append(("accounts", side, account.name, float(old), float(total[k]), change))
+    return pd.DataFrame(
+        rows, columns=["table", "field", "account", "before", "after", "largest_relative_change"]
+    )
+
+
+def balance_folder(
+    source: str | Path, out: Path, method: str, fix: tuple[str, ...] = ()
+) -> Balanced:
+    """Read ``source``, balance it, write ``out`` (atomically; a non-empty ``out`` is refused)."""
+    if method not in METHODS:
+        raise DatasetError(f"unknown method {method!r}; methods: {', '.join(METHODS)}")
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DatasetError(
+            f"{out}: exists and is not an empty folder; balancing writes a new dataset folder "
+            "and never replaces one (choose another --out)"
+        )
+    sam = read_dataset(source)
+    result = balance_dataset(sam, method, fix)
+    temporary = out.parent / f".{out.name}.balancing-{os.getpid()}"
+    shutil.rmtree(temporary, ignore_errors=True)
+    try:
+        write_dataset(result.sam, temporary)
+        result.report.to_csv(temporary / REPORT, index=False, float_format=_repr_float)
+        (temporary / "README.md").write_text(_readme(sam, result, method, fix), encoding="utf-8")
+        load_dataset(temporary)  # what is written is what a user will load
+        if out.exists():
+            out.rmdir()
+        temporary.rename(out)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    return result
+
+
+def _repr_float(value: float) -> str:
+    return repr(float(value))
+
+
+def summary(result: Balanced, top: int = 10) -> str:
+    """The printed report: changes per table and the accounts that moved most."""
+    fields = result.report[result.report["table"] != "accounts"]
+    lines = [f"{'table':<42}{'field':<6}{'before':>16}{'after':>16}{'largest cell change':>21}"]
+    for row in fields.itertuples():
+        lines.append(
+            f"{row.table:<42}{row.field:<6}{row.before:>16.8g}{row.after:>16.8g}"
+            f"{row.largest_relative_change:>20.3%}"
+        )
+    moved = result.report[result.report["table"] == "accounts"]
+    moved = moved.sort_values("largest_relative_change", ascending=False, kind="stable").head(top)
+    lines += ["", f"{'account':<40}{'side':<10}{'before':>16}{'after':>16}{'change':>10}"]
+    for row in moved.itertuples():
+        lines.append(
+            f"{row.account:<40}{row.field:<10}{row.before:>16.8g}{row.after:>16.8g}"
+            f"{row.largest_relative_change:>9.3%}"
+        )
+    return "\n".join(lines)
+
+
+def _readme(source: GlobalSAM, result: Balanced, method: str, fix: tuple[str, ...]) -> str:
+    held = f", holding {' and '.join(fix)} fixed" if fix else ""
+    return (
+        f"# {source.name}, balanced\n\n"
+        f"Written by `fragcge data balance` from `{source.path}` with method `{method}`{held}.\n"
+        f"{result.unbalanced} account(s) of its SAM did not balance before. Changes per table "
+        f"and per account are in `{REPORT}` (largest_relative_change: of the largest cell for "
+        "a table, of the total for an account).\n\n"
+        "```\n" + summary(result) + "\n```\n"
+    )
