@@ -6,10 +6,13 @@ Defaults: the WIOD table shipped in ``calibration/sources/wiod2011``; without ``
 embedded WIOD dataset is rebuilt (``calibration/datasets/wiod2011_10x8`` from the maps in
 ``calibration/maps/wiod2011_10x8``, ``calibration/datasets/wiod2011_41x35`` from
 ``calibration/maps/wiod2011``). A maps folder holds ``meta.toml`` (name, title,
-region and sector names, groups, final-demand elasticities), ``elasticities.csv`` (per
-sector, with a ``source`` column) and the map files ``regions.csv`` (``region,
-wiod_country``) and ``sectors.csv`` (``sector,wiod_industry``); a missing map file maps
-every code to itself, which is how ``calibration/maps/wiod2011`` gives the full table.
+region and sector names, groups, final-demand elasticities) and the map files
+``regions.csv`` (``region,wiod_country``) and ``sectors.csv`` (``sector,wiod_industry``);
+a missing map file maps every code to itself, which is how ``calibration/maps/wiod2011``
+gives the full table. Elasticities: a maps folder's own ``elasticities.csv`` (per sector,
+with a ``source`` column) if it has one, as ``wiod2011`` does; otherwise the per-industry
+values of ``wiod2011/elasticities.csv`` aggregated GTAPAgg's way, weighted by the full
+table's world flows (:func:`weighted_elasticities`), with the weights in the README.
 
 The table is aggregated first (plain sums), then its quirks are resolved by the rules of
 :mod:`fragcge.calibration.mrio_quirks`; every rule that fires is printed. Output is

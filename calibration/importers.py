@@ -28,6 +28,7 @@ from fragcge.calibration.aggregate_sam import aggregate_sam, dropped_groups
 from fragcge.calibration.dataset import load_dataset, write_dataset
 from fragcge.calibration.elasticity_weights import weights_section
 from fragcge.calibration.sam import GlobalSAM
+from fragcge.calibration.validate import validate
 from fragcge.errors import DatasetError
 
 README = "README.md"
@@ -93,6 +94,7 @@ def import_dataset(
     imported = importer.read(Path(source), options)
     sam, weights = aggregate_sam(imported.sam, region_map, sector_map)
     sam = replace(sam, name=out.name)
+    validate(sam)  # before anything is written; errors name the arrays' cells and codes
     notes = list(imported.notes)
     notes += [
         f"group {g} dropped: its members split an aggregate of the maps"

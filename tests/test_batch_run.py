@@ -110,7 +110,8 @@ def test_world_ev_falls_with_the_rate_and_matches_a_cold_solve(rates, tmp_path) 
     shutil.copy(SCENARIOS / "balanced-trade.toml", tmp_path)
     assert main(["solve", str(tmp_path / "f40.toml"), "--out", str(tmp_path / "40")]) == 0
     cold40 = pd.read_csv(tmp_path / "40" / "welfare.csv", keep_default_na=False)
-    assert (warm.ev - cold40.set_index("region").ev).abs().max() < 1e-6
+    # Different starting points: the two may round one unit apart in ev's 6th decimal.
+    assert (warm.ev - cold40.set_index("region").ev).abs().max() <= 1.5e-6
     summary = pd.read_csv(out / "summary.csv", keep_default_na=False).set_index("region")
     assert summary.loc["WORLD", "runs"] == 4
     assert summary.loc["WORLD", "ev_mean"] == pytest.approx(world.ev.mean(), abs=1e-5)

@@ -455,3 +455,27 @@ def test_unreadable_source_is_named_and_nothing_is_written(tmp_path: Path, capsy
     assert status == 2
     assert "intermediate: A_s1 supplies -5 to A_s1" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["table"]
+
+
+@pytest.mark.parametrize(
+    "regions, sectors",
+    [
+        ({"R1": "A", "R2": "B", "R3": "A", "R4": "B"}, None),  # two blocs, all trade merged
+        (None, {"S1": "X", "S2": "Y", "S3": "Y", "S4": "Y"}),  # the margin merged with goods
+        (
+            {"R1": "A", "R2": "A", "R3": "A", "R4": "B"},
+            {"S1": "X", "S2": "X", "S3": "X", "S4": "M"},
+        ),
+    ],
+)
+def test_other_maps_keep_the_benchmark(source, regions, sectors) -> None:
+    sam, _ = aggregate_sam(
+        source,
+        CodeMap("r", regions) if regions else None,
+        CodeMap("s", sectors) if sectors else None,
+    )
+    validate(sam)
+    assert replication(CGEModel(calibrate(sam), pyomo=False)).passed
+    world = accounts.tax_revenue(source).sum()
+    assert accounts.tax_revenue(sam).sum() == pytest.approx(world, rel=1e-12)
+    assert accounts.vom(sam).sum() == pytest.approx(accounts.vom(source).sum(), rel=1e-12)
