@@ -196,6 +196,24 @@ def test_full_disk_leaves_the_earlier_result_and_no_half_folder(run, tmp_path, m
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
+def test_a_failed_rename_into_place_puts_the_earlier_result_back(run, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    write_run(run, out)
+    first = _contents(out)
+    rename = pathlib.Path.rename
+
+    def refused(self, target):
+        if Path(target) == out:  # the new folder into place, after the old one moved aside
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(target))
+        return rename(self, target)
+
+    monkeypatch.setattr(pathlib.Path, "rename", refused)
+    with pytest.raises(OutputError, match=f"cannot write {out}: Input/output error"):
+        write_run(run, out)
+    assert _contents(out) == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
 def test_read_only_parent_is_a_named_error(run, tmp_path, monkeypatch, capsys) -> None:
     # As root (the test container) permissions do not bind: the refusal is simulated where
     # the operating system gives it, creating the temporary folder.
