@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from fragcge import interrupt
 from fragcge.errors import OutputError
 
 MARKER = ".fragcge.json"
@@ -140,13 +141,20 @@ def _swap(tmp: Path, folder: Path, kind: str) -> None:
     """Rename tmp to folder; an old folder is renamed aside first, then deleted."""
     # Checked again: another process may have put something there meanwhile.
     check_target(folder, kind)
-    if folder.exists():
-        old = Path(tempfile.mkdtemp(prefix=_prefix(folder, "old"), dir=folder.parent))
-        folder.replace(old)  # onto the empty folder mkdtemp made
+    if not folder.exists():
         tmp.rename(folder)
+        return
+    old = Path(tempfile.mkdtemp(prefix=_prefix(folder, "old"), dir=folder.parent))
+    try:
+        with interrupt.deferred():  # Ctrl-C waits for the two renames: never neither folder
+            folder.replace(old)  # onto the empty folder mkdtemp made
+            try:
+                tmp.rename(folder)
+            except BaseException:
+                old.replace(folder)
+                raise
+    finally:
         shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(folder)
 
 
 def remove(folder: Path, kind: str) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
-STOP = 10.0
+STOP = 20.0
 """Seconds allowed between SIGINT and the exit: the goal is one or two; the hard solve runs
 for minutes."""
 START = 120.0

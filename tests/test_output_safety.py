@@ -12,6 +12,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -195,6 +196,24 @@ def test_full_disk_leaves_the_earlier_result_and_no_half_folder(run, tmp_path, m
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
+def test_a_failed_rename_into_place_puts_the_earlier_result_back(run, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    write_run(run, out)
+    first = _contents(out)
+    rename = pathlib.Path.rename
+
+    def refused(self, target):
+        if Path(target) == out:  # the new folder into place, after the old one moved aside
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(target))
+        return rename(self, target)
+
+    monkeypatch.setattr(pathlib.Path, "rename", refused)
+    with pytest.raises(OutputError, match=f"cannot write {out}: Input/output error"):
+        write_run(run, out)
+    assert _contents(out) == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
 def test_read_only_parent_is_a_named_error(run, tmp_path, monkeypatch, capsys) -> None:
     # As root (the test container) permissions do not bind: the refusal is simulated where
     # the operating system gives it, creating the temporary folder.
@@ -274,6 +293,7 @@ def test_batch_refuses_a_user_folder_before_solving(tmp_path) -> None:
 
 HOLDER = """
 import sys
+import time
 from fragcge.output_folder import locked
 with locked(sys.argv[1]):
     print("held", flush=True)
@@ -305,3 +325,44 @@ def test_a_second_batch_into_a_locked_folder_names_the_holder(tmp_path) -> None:
     # The holder died without releasing anything: its lock went with it.
     with locked(out):
         pass
+
+
+HARD = """[scenario]
+name = "hard"
+data = "wiod2011_10x8"
+
+[[shock]]
+instrument = "transfer"
+values = {USA = 1e12}
+absorb = "CHN"
+"""
+
+
+def test_two_batch_commands_into_one_folder(tmp_path, capsys) -> None:
+    """The second `fragcge batch` into a folder a running batch holds solves nothing."""
+    (tmp_path / "hard.toml").write_text(HARD)
+    batch = tmp_path / "b.toml"
+    batch.write_text(
+        '[batch]\nname = "b"\nscenario = "hard.toml"\n\n[sweep]\n"elasticities.esubm.scale" = '
+        "[1.0]\n"
+    )
+    out = tmp_path / "out"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "fragcge", "batch", str(batch), "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        lock = out / output_folder.LOCK
+        deadline = time.monotonic() + 120
+        while not (lock.is_file() and lock.read_text().strip() == str(first.pid)):
+            assert first.poll() is None, f"the first batch ended with status {first.returncode}"
+            assert time.monotonic() < deadline, "the first batch never took the lock"
+            time.sleep(0.05)
+        assert main(["batch", str(batch), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"{out} is being written by another fragcge process (pid {first.pid})" in err
+        assert first.poll() is None  # the first batch goes on
+    finally:
+        first.kill()
+        first.wait()
