@@ -10,8 +10,6 @@ report of the changes.
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from fragcge.calibration.balance import METHODS, balance_square
-from fragcge.calibration.dataset import load_dataset, read_dataset, write_dataset
+from fragcge.calibration.dataset import load_dataset, read_dataset, write_dataset_files
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.calibration.sam_cells import (
     FACTOR_ROLES,
@@ -31,6 +29,7 @@ from fragcge.calibration.sam_cells import (
 from fragcge.calibration.schema import REPORTS
 from fragcge.calibration.validate import validate
 from fragcge.errors import DatasetError
+from fragcge.output_folder import check_target, replacing
 
 FIXABLE = {"output": ("activity",), "value-added": tuple(FACTOR_ROLES)}
 """--fix choices: gross output of each activity, or each factor's income in each region."""
@@ -120,29 +119,19 @@ def _report(
 def balance_folder(
     source: str | Path, out: Path, method: str, fix: tuple[str, ...] = ()
 ) -> Balanced:
-    """Read ``source``, balance it, write ``out`` (atomically; a non-empty ``out`` is refused)."""
+    """Read ``source``, balance it, write ``out`` atomically (only over a dataset folder
+    fragcge wrote: :func:`fragcge.output_folder.replacing`)."""
     if method not in METHODS:
         raise DatasetError(f"unknown method {method!r}; methods: {', '.join(METHODS)}")
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise DatasetError(
-            f"{out}: exists and is not an empty folder; balancing writes a new dataset folder "
-            "and never replaces one (choose another --out)"
-        )
+    check_target(out, "dataset")
     sam = read_dataset(source)
     result = balance_dataset(sam, method, fix)
-    temporary = out.parent / f".{out.name}.balancing-{os.getpid()}"
-    shutil.rmtree(temporary, ignore_errors=True)
-    try:
-        write_dataset(result.sam, temporary)
-        result.report.to_csv(temporary / REPORT, index=False, float_format=_repr_float)
-        (temporary / "README.md").write_text(_readme(sam, result, method, fix), encoding="utf-8")
-        load_dataset(temporary)  # what is written is what a user will load
-        if out.exists():
-            out.rmdir()
-        temporary.rename(out)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
+    with replacing(out, "dataset") as tmp:
+        write_dataset_files(result.sam, tmp)
+        result.report.to_csv(tmp / REPORT, index=False, float_format=_repr_float)
+        (tmp / "README.md").write_text(_readme(sam, result, method, fix), encoding="utf-8")
+        load_dataset(tmp)  # what is written is what a user will load
     return result
 
 

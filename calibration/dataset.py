@@ -109,10 +109,16 @@ def write_dataset(sam: GlobalSAM, folder: Path) -> None:
     where a dataset is judged.
     """
     with replacing(Path(folder), "dataset") as tmp:
-        (tmp / TOML).write_text(_toml(sam), encoding="utf-8")
-        for name, rows in _table_rows(sam).items():
-            if rows or TABLES[name].required:
-                write_table(tmp, TABLES[name], rows)
+        write_dataset_files(sam, tmp)
+
+
+def write_dataset_files(sam: GlobalSAM, folder: Path) -> None:
+    """Write ``sam``'s dataset.toml and tables into ``folder``, a new folder of the caller's
+    (the temporary folder of :func:`fragcge.output_folder.replacing`)."""
+    (folder / TOML).write_text(_toml(sam), encoding="utf-8")
+    for name, rows in _table_rows(sam).items():
+        if rows or TABLES[name].required:
+            write_table(folder, TABLES[name], rows)
 
 
 @dataclass(frozen=True)

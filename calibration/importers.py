@@ -5,7 +5,8 @@
 resolution, :func:`fragcge.calibration.aggregate_sam.aggregate_sam` aggregates it by the
 maps, and the dataset folder is written beside DIR under a temporary name, loaded back
 through :func:`fragcge.calibration.dataset.load_dataset` (which validates it) and only then
-renamed to DIR. A failure at any step leaves nothing behind.
+renamed to DIR (:func:`fragcge.output_folder.replacing`). A failure at any step leaves
+nothing behind.
 
 Each importer lives in its own module, which defines ``IMPORTER = Importer(...)``;
 ``IMPORTERS`` lists them by kind. It is built on first use (PEP 562), because those
@@ -16,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,11 +24,11 @@ from pathlib import Path
 from fragcge.calibration import accounts
 from fragcge.calibration.aggregate import CodeMap, read_map
 from fragcge.calibration.aggregate_sam import aggregate_sam, dropped_groups
-from fragcge.calibration.dataset import load_dataset, write_dataset
+from fragcge.calibration.dataset import load_dataset, write_dataset_files
 from fragcge.calibration.elasticity_weights import weights_section
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.calibration.validate import validate
-from fragcge.errors import DatasetError
+from fragcge.output_folder import check_target, replacing
 
 README = "README.md"
 
@@ -80,15 +79,12 @@ def import_dataset(
 ) -> GlobalSAM:
     """Read SOURCE, aggregate it by the map files, write the dataset folder OUT, return it.
 
-    OUT must not exist or be an empty folder: an import never replaces a folder. The
-    folder is complete and valid when it appears (temporary sibling, then rename).
+    OUT may be absent, empty or a dataset folder fragcge wrote (which is replaced whole);
+    anything else is refused before the source is read. The folder is complete and valid
+    when it appears (:func:`fragcge.output_folder.replacing`).
     """
     out = Path(out)
-    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
-        raise DatasetError(
-            f"{out}: already exists and is not an empty folder; choose a new --out folder "
-            "(an import never replaces files)"
-        )
+    check_target(out, "dataset")
     region_map = read_map(regions) if regions is not None else None
     sector_map = read_map(sectors) if sectors is not None else None
     imported = importer.read(Path(source), options)
@@ -101,18 +97,10 @@ def import_dataset(
         for g in dropped_groups(imported.sam, sam)
     ]
     text = readme(importer, Path(source), imported.sam, sam, notes, region_map, sector_map)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.importing-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)  # our own leftover: the name holds our process id
-    try:
-        write_dataset(sam, staging)
-        (staging / README).write_text(text + weights_section(weights), encoding="utf-8")
-        loaded = load_dataset(staging)
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with replacing(out, "dataset") as tmp:
+        write_dataset_files(sam, tmp)
+        (tmp / README).write_text(text + weights_section(weights), encoding="utf-8")
+        loaded = load_dataset(tmp)
     return replace(loaded, path=out.resolve())
 
 

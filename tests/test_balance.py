@@ -232,7 +232,7 @@ def test_refusals_write_nothing(perturbed_folder, tmp_path: Path, capsys) -> Non
     taken.mkdir()
     (taken / "mine.txt").write_text("keep")
     assert main(["data", "balance", str(folder), "--out", str(taken)]) == 2
-    assert "is not an empty folder" in capsys.readouterr().err
+    assert "is a folder fragcge did not write" in capsys.readouterr().err
     assert [p.name for p in taken.iterdir()] == ["mine.txt"]
     out = tmp_path / "out"
     assert main(["data", "balance", str(folder), "--fix", "output", "--out", str(out)]) == 2

@@ -18,7 +18,7 @@ from fragcge.calibration import accounts
 from fragcge.calibration.aggregate import CodeMap, identity_map, read_map
 from fragcge.calibration.aggregate_sam import aggregate_sam
 from fragcge.calibration.calibrate import calibrate
-from fragcge.calibration.dataset import load_dataset, write_dataset
+from fragcge.calibration.dataset import load_dataset, write_dataset, write_dataset_files
 from fragcge.calibration.elasticity_weights import (
     aggregate_elasticities,
     elasticity_weights,
@@ -27,7 +27,7 @@ from fragcge.calibration.importers import Imported, Importer, import_dataset
 from fragcge.calibration.synthetic import synthetic_sam
 from fragcge.calibration.validate import validate
 from fragcge.cli import main
-from fragcge.errors import DatasetError
+from fragcge.errors import DatasetError, OutputError
 from fragcge.model.cge import CGEModel
 from fragcge.model.checks import replication, run_checks
 
@@ -306,11 +306,24 @@ def test_import_refuses_an_existing_folder_and_keeps_it(source, tmp_path: Path) 
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("precious")
-    with pytest.raises(DatasetError, match=r"mine: already exists and is not an empty folder"):
+    with pytest.raises(OutputError, match=r"mine is a folder fragcge did not write"):
         import_dataset(
             fake_importer(source), tmp_path / "src.txt", out, argparse.Namespace(), None, None
         )
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    assert (out / "notes.txt").read_text() == "precious"
+
+
+def test_import_replaces_a_dataset_folder_it_wrote_whole(source, tmp_path: Path) -> None:
+    (tmp_path / "src.txt").write_text("x")
+    out = tmp_path / "data"
+    importer = fake_importer(source)
+    import_dataset(importer, tmp_path / "src.txt", out, argparse.Namespace(), None, None)
+    (out / "stray.csv").write_text("left by hand")
+    first = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "stray.csv"}
+    import_dataset(importer, tmp_path / "src.txt", out, argparse.Namespace(), None, None)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_import_that_fails_validation_writes_nothing(source, tmp_path: Path) -> None:
@@ -423,13 +436,11 @@ def test_groups_survive_when_whole_and_are_dropped_with_a_note_otherwise(source,
 
 def test_ctrl_c_during_an_import_exits_130_and_writes_nothing(source, tmp_path, monkeypatch):
     def interrupted(sam):
-        write = write_dataset
-
         def write_then_stop(sam, folder):
-            write(sam, folder)  # the staging folder exists when Ctrl-C comes
+            write_dataset_files(sam, folder)  # the staging folder exists when Ctrl-C comes
             raise KeyboardInterrupt
 
-        monkeypatch.setattr("fragcge.calibration.importers.write_dataset", write_then_stop)
+        monkeypatch.setattr("fragcge.calibration.importers.write_dataset_files", write_then_stop)
         return fake_importer(sam)
 
     importer = interrupted(source)
