@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -28,9 +29,16 @@ from fragcge.calibration.schema import (
     TOML,
     TOML_KEYS,
 )
-from fragcge.calibration.tables import EXTENSIONS, read_table, table_file, write_table
+from fragcge.calibration.tables import (
+    EXTENSIONS,
+    folder_files,
+    read_table,
+    table_file,
+    write_table,
+)
 from fragcge.calibration.validate import Problems, check_sets, validate
 from fragcge.errors import DatasetError
+from fragcge.textfile import read_utf8
 
 DATASETS = Path(__file__).parent / "datasets"
 """The embedded datasets, one folder each."""
@@ -62,7 +70,7 @@ def load_dataset(name_or_path: str | Path) -> GlobalSAM:
         if path is not None:
             paths[table.name] = path
             frames[table.name] = read_table(path, table, codes, problems)
-    for path in sorted(folder.iterdir()):
+    for path in folder_files(folder):
         if path.suffix in EXTENSIONS and path.stem not in TABLES:
             problems.add(
                 f"{path.name}: not a table of the dataset contract (a misspelt name?); "
@@ -83,8 +91,17 @@ def dataset_signature(name_or_path: str | Path) -> tuple:
     """The dataset's folder with each file's name, size and modification time: while it is
     unchanged, a loaded dataset may be reused (a batch's runs load one dataset many times)."""
     folder = _resolve(name_or_path).resolve()
-    files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir())
-    return (str(folder), tuple(files))
+    return (str(folder), tuple(_file_signature(p) for p in folder_files(folder)))
+
+
+def _file_signature(path: Path) -> tuple[str, int, int]:
+    """A file's name, size and modification time; -1 for a file that cannot be stat'ed (a
+    dangling symbolic link: :func:`load_dataset` is where it is reported)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return (path.name, -1, -1)
+    return (path.name, stat.st_size, stat.st_mtime_ns)
 
 
 def write_dataset(sam: GlobalSAM, folder: Path) -> None:
@@ -146,11 +163,14 @@ def _resolve(name_or_path: str | Path) -> Path:
 def _read_header(folder: Path, problems: Problems) -> _Header | None:
     """dataset.toml's content, or None if its codes are unusable (reasons recorded)."""
     path = folder / TOML
+    if path.is_symlink() and not path.exists():
+        problems.add(f"{TOML}: a symbolic link to {os.readlink(path)}, which does not exist")
+        return None
     if not path.is_file():
         problems.add(f"{TOML}: missing from {folder}; every dataset folder needs one (DATA.md)")
         return None
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(read_utf8(path)[1])
     except (OSError, ValueError) as error:
         problems.add(f"{TOML}: cannot be read as TOML ({error})")
         return None
