@@ -51,11 +51,19 @@ def builtin_datasets() -> tuple[str, ...]:
     return tuple(sorted(p.name for p in DATASETS.iterdir() if (p / TOML).is_file()))
 
 
+def dataset_origin(sam: GlobalSAM) -> str:
+    """Where a loaded dataset came from, for the user: ``built-in`` or its folder."""
+    if sam.path is None:
+        return "built in memory"
+    return "built-in" if sam.path.parent == DATASETS.resolve() else f"folder {sam.path}"
+
+
 def load_dataset(name_or_path: str | Path) -> GlobalSAM:
     """The validated benchmark in a built-in dataset (by name) or a dataset folder (by path).
 
-    A built-in name wins over a folder of the same name in the working directory; write
-    ``./name`` for the folder. Raises DatasetError naming every failure found.
+    A built-in name (a str) wins over a folder of the same name in the working directory;
+    pass a Path, or write ``./name``, for the folder (a scenario file refuses the ambiguity,
+    ``scenarios/load.py``). Raises DatasetError naming every failure found.
     """
     folder = _resolve(name_or_path)
     problems = Problems(str(folder))

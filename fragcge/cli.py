@@ -107,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _solve(args: argparse.Namespace) -> int:
     from fragcge.api import solve_scenario
+    from fragcge.calibration.dataset import dataset_origin
     from fragcge.results import welfare_table, write_run
 
     t0 = time.perf_counter()
@@ -116,7 +117,10 @@ def _solve(args: argparse.Namespace) -> int:
     m, sam = run.model, run.model.cal.sam
     print(f"scenario   {run.resolved.label}")
     print(f"baseline   {run.resolved.baseline_label}")
-    print(f"dataset    {sam.name}: {len(sam.regions)} regions x {len(sam.sectors)} sectors")
+    print(
+        f"dataset    {sam.name} ({dataset_origin(sam)}): "
+        f"{len(sam.regions)} regions x {len(sam.sectors)} sectors"
+    )
     print(f"closure    {m.closure.name}: {m.closure.description}")
     print(f"numeraire  {m.describe_numeraire()}")
     base, scen = run.base.result, run.scen.result
@@ -196,13 +200,16 @@ def _appendix(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from fragcge.calibration.calibrate import calibrate
-    from fragcge.calibration.dataset import load_dataset
+    from fragcge.calibration.dataset import dataset_origin, load_dataset
     from fragcge.model.cge import CGEModel
     from fragcge.model.checks import run_checks
 
     sam = load_dataset(args.data)
     model = CGEModel(calibrate(sam), pyomo=False)
-    print(f"dataset    {sam.name}: {model.system.n} variables, {model.evaluator.nnz} non-zeros")
+    print(
+        f"dataset    {sam.name} ({dataset_origin(sam)}): {model.system.n} variables, "
+        f"{model.evaluator.nnz} non-zeros"
+    )
     print(f"numeraire  {model.describe_numeraire()}")
     checks = run_checks(model)
     for c in checks:
