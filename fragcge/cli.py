@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from fragcge.errors import FragcgeError, SolveError
+from fragcge.model.solve import SolveLimits
 
 DEFAULT_DATA = "wiod2011_10x8"
 DEFAULT_REPORT = "report"
@@ -48,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     solve = sub.add_parser("solve", help="solve a scenario file and write its results")
     solve.add_argument("scenario", type=Path, help="scenario file (.toml)")
     solve.add_argument("--out", type=Path, help="result folder (default: results/<name>)")
+    solve.add_argument(
+        "--time-limit",
+        type=_seconds,
+        metavar="SECONDS",
+        help=f"seconds each solve may take before it gives up with its diagnosis (default "
+        f"{SolveLimits().time_budget:g}; one Ipopt run at most {SolveLimits().max_wall_time:g})",
+    )
     solve.set_defaults(run=_solve)
     batch = sub.add_parser("batch", help="solve every run of a batch file (sweep, uncertainty)")
     batch.add_argument("batch", type=Path, help="batch file (.toml)")
@@ -111,7 +121,11 @@ def _solve(args: argparse.Namespace) -> int:
     from fragcge.results import welfare_table, write_run
 
     t0 = time.perf_counter()
-    run = solve_scenario(args.scenario)
+    limits = SolveLimits()
+    if args.time_limit is not None:
+        wall = min(limits.max_wall_time, args.time_limit)
+        limits = replace(limits, time_budget=args.time_limit, max_wall_time=wall)
+    run = solve_scenario(args.scenario, limits, progress=_to_stderr)
     out = args.out or Path("results") / run.name
     write_run(run, out)
     m, sam = run.model, run.model.cal.sam
@@ -136,6 +150,21 @@ def _solve(args: argparse.Namespace) -> int:
     print()
     print(f"results    {out}  ({time.perf_counter() - t0:.1f} s)")
     return 0
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds > 0, for argparse."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
 
 
 def _positive(text: str) -> int:

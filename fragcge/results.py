@@ -140,6 +140,7 @@ def manifest(run: Run) -> dict[str, object]:
         },
         "solver": {
             "ipopt_options": {k: v for k, v in IPOPT_OPTIONS.items()},
+            "limits": model.limits.record(),
             "baseline": _solver(run.base),
             "scenario": _solver(run.scen),
         },

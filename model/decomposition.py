@@ -328,7 +328,7 @@ def decompose(
     x = base.x
     for k in range(1, steps):
         target = _theta_path(model, base, scen, k / steps)
-        res = solve(model.system, model.evaluator, x, target)
+        res = solve(model.system, model.evaluator, x, target, model.limits, progress=model.progress)
         x = res.x
         eq = Equilibrium(x, res, 0.0, model.system.theta.copy())
         states.append(_state(model, eq, base))
