@@ -57,6 +57,9 @@ class Run:
     """The model's :func:`model_key`."""
     warm: bool = False
     """Whether the scenario was solved from the ``start`` given, not from its baseline."""
+    decomposition_steps: int = decomposition.DEFAULT_STEPS
+    """Solves on the path the welfare decomposition was integrated over (refined when the
+    default left a residual above decomposition.RESIDUAL_SHARE of |EV|)."""
 
     @property
     def name(self) -> str:
@@ -114,14 +117,14 @@ def solve_loaded(
     near = start is not None and start.model == key
     scen = model.solve(resolved.shocks, x0=start.eq if near else base)
     welfare = report.welfare(model, base, scen, resolved.blocs)
-    parts = decomposition.decompose(model, base, scen)
+    decomposed = decomposition.decompose_welfare(model, base, scen, welfare)
     tables = {
-        "welfare": decomposition.add_to_welfare(welfare, parts),
+        "welfare": decomposed.welfare,
         "macro": report.macro(model, base, scen),
         "trade": report.trade(model, base, scen),
         "output": report.output(model, base, scen),
     }
-    return Run(resolved, model, base, scen, tables, key, near)
+    return Run(resolved, model, base, scen, tables, key, near, decomposed.steps)
 
 
 def _baseline(model: CGEModel, resolved: ResolvedScenario, key: str, cache: ModelCache):
