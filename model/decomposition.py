@@ -21,7 +21,7 @@ whose wedge sits on the importer's cif value adds an entry there.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -32,7 +32,7 @@ from fragcge.errors import SolveError
 from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.equations import ESUB_FIN
 from fragcge.model.report import _firm_purchases, dense, route_flows
-from fragcge.model.solve import RESIDUAL_TOL, solve
+from fragcge.model.solve import RESIDUAL_TOL, SolveResult, solve
 
 COMPONENTS = ("tot", "alloc", "iceberg", "rents", "endowment", "transfers")
 """The decomposition columns of welfare.csv, before ``residual``."""
@@ -331,37 +331,46 @@ class DecompositionWarning(UserWarning):
 
 class _Path:
     """The solved points of the straight path from baseline to scenario, kept by their share
-    of the way, so that a finer path solves only the points a coarser one lacks."""
+    of the way, so that a finer path solves only the points a coarser one lacks. Only each
+    point's solution is kept (the parameters follow from its share): a state holds dozens of
+    route-sized arrays, and a long path of them would not fit in memory on large data."""
 
     def __init__(self, model: CGEModel, base: Equilibrium, scen: Equilibrium) -> None:
         self.model, self.base, self.scen = model, base, scen
-        self.points: dict[Fraction, tuple[np.ndarray, _State]] = {
-            Fraction(0): (base.x, _state(model, base, base))
-        }
+        self.points: dict[Fraction, SolveResult] = {}
 
     def to_scenario(self) -> None:
         """Set the model's parameters to the scenario's, the end of the path."""
-        for name, values in _theta_path(self.model, self.base, self.scen, 1.0).items():
+        self._move_to(Fraction(1))
+
+    def _move_to(self, share: Fraction) -> None:
+        for name, values in _theta_path(self.model, self.base, self.scen, float(share)).items():
             self.model.system.set_param(name, values)
 
-    def states(self, steps: int) -> list[_State]:
-        """The states at k/steps for k = 0..steps, solving each new point warm-started from
-        the one before it (the scenario's own solution is the last point); leaves the model's
-        parameters at the scenario's."""
-        model = self.model
+    def solve(self, steps: int) -> None:
+        """Solve the points k/steps, k = 1..steps−1, not solved yet, each warm-started from
+        the one before it; leaves the model's parameters at the scenario's."""
+        model, x = self.model, self.base.x
         for k in range(1, steps):
             share = Fraction(k, steps)
-            if share in self.points:
-                continue
-            x = self.points[Fraction(k - 1, steps)][0]
-            target = _theta_path(model, self.base, self.scen, float(share))
-            res = solve(model.system, model.evaluator, x, target, model.limits)
-            eq = Equilibrium(res.x, res, 0.0, model.system.theta.copy())
-            self.points[share] = (res.x, _state(model, eq, self.base))
+            if share not in self.points:
+                target = _theta_path(model, self.base, self.scen, float(share))
+                self.points[share] = solve(model.system, model.evaluator, x, target, model.limits)
+            x = self.points[share].x
         self.to_scenario()
-        if Fraction(1) not in self.points:
-            self.points[Fraction(1)] = (self.scen.x, _state(model, self.scen, self.base))
-        return [self.points[Fraction(k, steps)][1] for k in range(steps + 1)]
+
+    def states(self, steps: int) -> Iterator[_State]:
+        """The states at k/steps for k = 0..steps, one at a time, from solved points (the
+        scenario's own solution is the last); leaves the parameters at the scenario's."""
+        model = self.model
+        yield _state(model, self.base, self.base)
+        for k in range(1, steps):
+            share = Fraction(k, steps)
+            self._move_to(share)
+            res = self.points[share]
+            yield _state(model, Equilibrium(res.x, res, 0.0, model.system.theta.copy()), self.base)
+        self.to_scenario()
+        yield _state(model, self.scen, self.base)
 
 
 def decompose(
@@ -376,7 +385,9 @@ def decompose(
     combined by Richardson extrapolation, (4·T_h − T_2h)/3 (Simpson's rule), which removes
     the O(h²) error at no extra solve. Columns: region and :data:`COMPONENTS`.
     """
-    return _integrate(model, _Path(model, base, scen).states(steps))
+    path = _Path(model, base, scen)
+    path.solve(steps)
+    return _integrate(model, path.states(steps))
 
 
 @dataclass(frozen=True)
@@ -412,14 +423,14 @@ def decompose_welfare(
     max_steps = MAX_STEPS if max_steps is None else max_steps
     path = _Path(model, base, scen)
     try:
-        states = path.states(steps)
+        path.solve(steps)
     except SolveError as error:
         return _unsolved(path, welfare, steps, error)
     # Below what the solver's tolerance lets EV be off by, a residual is noise: the floor
     # keeps a region whose EV is about zero from counting as unreliable.
     floor = RESIDUAL_TOL * float(np.sum(dense(model.system, base.x, "RA")))
     while True:
-        table = add_to_welfare(welfare, _integrate(model, states))
+        table = add_to_welfare(welfare, _integrate(model, path.states(steps)))
         within = table.residual.abs() <= RESIDUAL_SHARE * table.ev.abs() + floor
         if within.all() or 2 * steps > max_steps:
             break
@@ -429,7 +440,7 @@ def decompose_welfare(
                 f"above {RESIDUAL_SHARE:.0%} of |EV| with {steps}"
             )
         try:
-            states = path.states(2 * steps)
+            path.solve(2 * steps)
         except SolveError:
             path.to_scenario()
             break  # a finer path cannot be solved: keep this one, flagged
@@ -468,26 +479,28 @@ def _unsolved(path: _Path, welfare: pd.DataFrame, steps: int, error: SolveError)
     return Decomposed(table, steps)
 
 
-def _integrate(model: CGEModel, states: list[_State]) -> pd.DataFrame:
-    """The components of EV over the path through ``states``, Richardson-extrapolated when
-    the number of steps is even."""
-    steps = len(states) - 1
-    fine = _trapezoid(model, states)
+def _integrate(model: CGEModel, states: Iterator[_State]) -> pd.DataFrame:
+    """The components of EV over the path through ``states``: the trapezoid rule over
+    each step and over each pair of steps, combined by Richardson extrapolation when the
+    number of steps is even. Holds three states at a time."""
+    fine = {k: np.zeros(len(model.cal.sam.regions)) for k in COMPONENTS}
+    coarse = {k: np.zeros(len(model.cal.sam.regions)) for k in COMPONENTS}
+    last = pair_start = next(states)
+    steps = 0
+    for state in states:
+        steps += 1
+        for k, v in _step(model, last, state).items():
+            fine[k] += v
+        if steps % 2 == 0:
+            for k, v in _step(model, pair_start, state).items():
+                coarse[k] += v
+            pair_start = state
+        last = state
     if steps % 2:
         total = fine
     else:
-        coarse = _trapezoid(model, states[::2])
         total = {k: (4.0 * fine[k] - coarse[k]) / 3.0 for k in COMPONENTS}
     return pd.DataFrame({"region": model.cal.sam.regions, **total})
-
-
-def _trapezoid(model: CGEModel, states: list[_State]) -> dict[str, np.ndarray]:
-    """The components summed over the steps between consecutive states."""
-    total = {k: np.zeros(len(model.cal.sam.regions)) for k in COMPONENTS}
-    for a, b in zip(states[:-1], states[1:], strict=True):
-        for k, v in _step(model, a, b).items():
-            total[k] += v
-    return total
 
 
 def add_to_welfare(welfare: pd.DataFrame, parts: pd.DataFrame) -> pd.DataFrame:
