@@ -43,6 +43,14 @@ from fragcge.textfile import read_utf8
 DATASETS = Path(__file__).parent / "datasets"
 """The embedded datasets, one folder each."""
 
+DENSE_ARRAYS = 500
+"""Arrays of route (sectors × regions²) plus purchase (sectors × agents × regions) size that
+a solve and its decomposition hold at their peak: measured with tracemalloc on synthetic
+data of 20 and 40 regions × 8 sectors (470 and 500; native memory of CasADi and MUMPS
+comes on top)."""
+MAX_DENSE_GIB = 16.0
+"""The most memory a dataset's dimensions may ask for; checked when dataset.toml is read."""
+
 
 def builtin_datasets() -> tuple[str, ...]:
     """Names of the datasets shipped in ``calibration/datasets``."""
@@ -192,6 +200,8 @@ def _read_header(folder: Path, problems: Problems) -> _Header | None:
     )
     if regions is None or sectors is None or factors is None:
         return None
+    if not _fits(len(regions), len(sectors), problems):
+        return None
     check_sets(tuple(regions), tuple(sectors), tuple(factors), factors, problems)
     name = doc.get("name", folder.name)
     if not isinstance(name, str):
@@ -205,6 +215,27 @@ def _read_header(folder: Path, problems: Problems) -> _Header | None:
         final_elasticities=_final_elasticities(doc.get("elasticities", {}), problems),
         meta=_meta(doc, problems),
     )
+
+
+def _dense_gib(n_regions: int, n_sectors: int) -> float:
+    """GiB a solve with its decomposition holds for this many regions and sectors, about."""
+    cells = n_sectors * n_regions**2 + n_sectors * (n_sectors + 3) * n_regions
+    return DENSE_ARRAYS * 8 * cells / 2**30
+
+
+def _fits(n_regions: int, n_sectors: int, problems: Problems) -> bool:
+    """Whether a solve for this many regions and sectors fits under MAX_DENSE_GIB; if not,
+    say why before anything that size is allocated."""
+    gib = _dense_gib(n_regions, n_sectors)
+    if gib <= MAX_DENSE_GIB:
+        return True
+    problems.add(
+        f"{TOML}: {n_regions:,} regions × {n_sectors:,} sectors needs ~{gib:,.0f} GiB for the "
+        f"arrays a solve holds (about {DENSE_ARRAYS} arrays of sectors × regions² routes plus "
+        f"sectors × agents × regions purchases, 8 bytes a cell); limit {MAX_DENSE_GIB:g} GiB "
+        f"(GTAP's 141 regions × 65 sectors needs ~{_dense_gib(141, 65):.0f})"
+    )
+    return False
 
 
 def _code_table(doc: dict, key: str, problems: Problems) -> dict[str, str] | None:

@@ -372,3 +372,28 @@ def test_byte_order_mark_in_dataset_toml_is_accepted(folder: Path) -> None:
     toml = folder / "dataset.toml"
     toml.write_bytes(b"\xef\xbb\xbf" + toml.read_bytes())
     assert load_dataset(folder).regions == synthetic_sam().regions
+
+
+def _header(folder: Path, n_regions: int, n_sectors: int) -> None:
+    """dataset.toml declaring this many regions and sectors, one mobile factor."""
+    lines = ['name = "big"', "[regions]", *(f'R{k} = "r"' for k in range(n_regions))]
+    lines += ["[sectors]", *(f'S{k} = "s"' for k in range(n_sectors))]
+    lines += ["[factors]", 'lab = "mobile"']
+    (folder / "dataset.toml").write_text("\n".join(lines) + "\n")
+
+
+def test_a_dataset_too_large_to_solve_is_refused_before_anything_is_allocated(
+    folder: Path,
+) -> None:
+    _header(folder, 20_000, 8)  # a 350 KB header that would need terabytes
+    message = refusal(folder)
+    # 500 arrays of 8 × 20,000² route cells and 8 × 11 × 20,000 purchase cells, 8 bytes each
+    gib = 500 * 8 * (8 * 20_000**2 + 8 * 11 * 20_000) / 2**30
+    assert f"20,000 regions × 8 sectors needs ~{gib:,.0f} GiB" in message
+    assert "limit 16 GiB" in message and "1 problem(s)" in message
+
+
+def test_gtap_size_passes_the_size_check(folder: Path) -> None:
+    _header(folder, 141, 65)
+    message = refusal(folder)  # the tables do not match the header; the size is fine
+    assert "GiB" not in message and "elasticities.csv: no row for sector(s) S0, S4" in message
