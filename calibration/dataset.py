@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -29,13 +30,28 @@ from fragcge.calibration.schema import (
     TOML,
     TOML_KEYS,
 )
-from fragcge.calibration.tables import EXTENSIONS, read_table, table_file, write_table
+from fragcge.calibration.tables import (
+    EXTENSIONS,
+    folder_files,
+    read_table,
+    table_file,
+    write_table,
+)
 from fragcge.calibration.validate import Problems, check_sets, validate
 from fragcge.errors import DatasetError
 from fragcge.output_folder import replacing
+from fragcge.textfile import read_utf8
 
 DATASETS = Path(__file__).parent / "datasets"
 """The embedded datasets, one folder each."""
+
+DENSE_ARRAYS = 500
+"""Arrays of route (sectors × regions²) plus purchase (sectors × agents × regions) size that
+a solve and its decomposition hold at their peak: measured with tracemalloc on synthetic
+data of 20 and 40 regions × 8 sectors (470 and 500; native memory of CasADi and MUMPS
+comes on top)."""
+MAX_DENSE_GIB = 16.0
+"""The most memory a dataset's dimensions may ask for; checked when dataset.toml is read."""
 
 
 def builtin_datasets() -> tuple[str, ...]:
@@ -45,11 +61,19 @@ def builtin_datasets() -> tuple[str, ...]:
     return tuple(sorted(p.name for p in DATASETS.iterdir() if (p / TOML).is_file()))
 
 
+def dataset_origin(sam: GlobalSAM) -> str:
+    """Where a loaded dataset came from, for the user: ``built-in`` or its folder."""
+    if sam.path is None:
+        return "built in memory"
+    return "built-in" if sam.path.parent == DATASETS.resolve() else f"folder {sam.path}"
+
+
 def load_dataset(name_or_path: str | Path) -> GlobalSAM:
     """The validated benchmark in a built-in dataset (by name) or a dataset folder (by path).
 
-    A built-in name wins over a folder of the same name in the working directory; write
-    ``./name`` for the folder. Raises DatasetError naming every failure found.
+    A built-in name (a str) wins over a folder of the same name in the working directory;
+    pass a Path, or write ``./name``, for the folder (a scenario file refuses the ambiguity,
+    ``scenarios/load.py``). Raises DatasetError naming every failure found.
     """
     sam = read_dataset(name_or_path)
     validate(sam)
@@ -75,7 +99,7 @@ def read_dataset(name_or_path: str | Path) -> GlobalSAM:
         if path is not None:
             paths[table.name] = path
             frames[table.name] = read_table(path, table, codes, problems)
-    for path in sorted(folder.iterdir()):
+    for path in folder_files(folder):
         if path.suffix in EXTENSIONS and path.stem not in TABLES and path.name not in REPORTS:
             problems.add(
                 f"{path.name}: not a table of the dataset contract (a misspelt name?); "
@@ -96,8 +120,17 @@ def dataset_signature(name_or_path: str | Path) -> tuple:
     """The dataset's folder with each file's name, size and modification time: while it is
     unchanged, a loaded dataset may be reused (a batch's runs load one dataset many times)."""
     folder = _resolve(name_or_path).resolve()
-    files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir())
-    return (str(folder), tuple(files))
+    return (str(folder), tuple(_file_signature(p) for p in folder_files(folder)))
+
+
+def _file_signature(path: Path) -> tuple[str, int, int]:
+    """A file's name, size and modification time; -1 for a file that cannot be stat'ed (a
+    dangling symbolic link: :func:`load_dataset` is where it is reported)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return (path.name, -1, -1)
+    return (path.name, stat.st_size, stat.st_mtime_ns)
 
 
 def write_dataset(sam: GlobalSAM, folder: Path) -> None:
@@ -162,11 +195,14 @@ def _resolve(name_or_path: str | Path) -> Path:
 def _read_header(folder: Path, problems: Problems) -> _Header | None:
     """dataset.toml's content, or None if its codes are unusable (reasons recorded)."""
     path = folder / TOML
+    if path.is_symlink() and not path.exists():
+        problems.add(f"{TOML}: a symbolic link to {os.readlink(path)}, which does not exist")
+        return None
     if not path.is_file():
         problems.add(f"{TOML}: missing from {folder}; every dataset folder needs one (DATA.md)")
         return None
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(read_utf8(path)[1])
     except (OSError, ValueError) as error:
         problems.add(f"{TOML}: cannot be read as TOML ({error})")
         return None
@@ -179,6 +215,8 @@ def _read_header(folder: Path, problems: Problems) -> _Header | None:
         _code_table(doc, k, problems) for k in ("regions", "sectors", "factors")
     )
     if regions is None or sectors is None or factors is None:
+        return None
+    if not _fits(len(regions), len(sectors), problems):
         return None
     check_sets(tuple(regions), tuple(sectors), tuple(factors), factors, problems)
     name = doc.get("name", folder.name)
@@ -193,6 +231,27 @@ def _read_header(folder: Path, problems: Problems) -> _Header | None:
         final_elasticities=_final_elasticities(doc.get("elasticities", {}), problems),
         meta=_meta(doc, problems),
     )
+
+
+def _dense_gib(n_regions: int, n_sectors: int) -> float:
+    """GiB a solve with its decomposition holds for this many regions and sectors, about."""
+    cells = n_sectors * n_regions**2 + n_sectors * (n_sectors + 3) * n_regions
+    return DENSE_ARRAYS * 8 * cells / 2**30
+
+
+def _fits(n_regions: int, n_sectors: int, problems: Problems) -> bool:
+    """Whether a solve for this many regions and sectors fits under MAX_DENSE_GIB; if not,
+    say why before anything that size is allocated."""
+    gib = _dense_gib(n_regions, n_sectors)
+    if gib <= MAX_DENSE_GIB:
+        return True
+    problems.add(
+        f"{TOML}: {n_regions:,} regions × {n_sectors:,} sectors needs ~{gib:,.0f} GiB for the "
+        f"arrays a solve holds (about {DENSE_ARRAYS} arrays of sectors × regions² routes plus "
+        f"sectors × agents × regions purchases, 8 bytes a cell); limit {MAX_DENSE_GIB:g} GiB "
+        f"(GTAP's 141 regions × 65 sectors needs ~{_dense_gib(141, 65):.0f})"
+    )
+    return False
 
 
 def _code_table(doc: dict, key: str, problems: Problems) -> dict[str, str] | None:

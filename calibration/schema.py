@@ -10,6 +10,11 @@ import numpy as np
 from fragcge.calibration.sam import AGENT_FILE_NAMES, FINAL_AGENTS
 
 TOML = "dataset.toml"
+IGNORED_PREFIXES = (".", "~", "#")
+IGNORED_SUFFIXES = ("~",)
+"""Files of a dataset folder that are not part of it: hidden files, editors' lock, swap and
+backup files (``.#trade.csv``, ``.trade.csv.swp``, ``~$x.xlsx``, ``#trade.csv#``,
+``trade.csv~``). They are not read, hashed or reported as misspelt tables."""
 META_KEYS = ("title", "year", "unit", "source", "licence", "citation")
 TOML_KEYS = ("name", *META_KEYS, "regions", "sectors", "factors", "groups", "elasticities")
 FINAL_ELASTICITIES = {"esubp": 1.0, "esubg": 1.0, "esubi": 0.0}

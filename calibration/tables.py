@@ -3,25 +3,41 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from fragcge.calibration.schema import Table
+from fragcge.calibration.schema import IGNORED_PREFIXES, IGNORED_SUFFIXES, Table
 from fragcge.calibration.validate import Problems, examples
 
 EXTENSIONS = (".csv", ".parquet")
 
 
+def folder_files(folder: Path) -> list[Path]:
+    """The entries of a dataset folder that belong to it, sorted by name: every one but
+    hidden, lock and backup files (``schema.IGNORED_PREFIXES``, ``IGNORED_SUFFIXES``)."""
+    return sorted(
+        path
+        for path in folder.iterdir()
+        if not path.name.startswith(IGNORED_PREFIXES) and not path.name.endswith(IGNORED_SUFFIXES)
+    )
+
+
 def table_file(folder: Path, table: Table, problems: Problems) -> Path | None:
     """The file holding ``table`` in ``folder``: a .csv or a .parquet, not both."""
-    found = [
-        folder / f"{table.name}{ext}"
-        for ext in EXTENSIONS
-        if (folder / f"{table.name}{ext}").is_file()
-    ]
+    candidates = [folder / f"{table.name}{ext}" for ext in EXTENSIONS]
+    dangling = [p for p in candidates if p.is_symlink() and not p.exists()]
+    for path in dangling:
+        problems.add(
+            f"{path.name}: a symbolic link to {os.readlink(path)}, which does not exist; "
+            f"point it at the {table.name} table or remove it"
+        )
+    if dangling:
+        return None
+    found = [path for path in candidates if path.is_file()]
     if len(found) > 1:
         problems.add(f"{found[0].name} and {found[1].name}: both present; keep one")
         return None
@@ -166,7 +182,8 @@ def _numbers(path: Path, frame: pd.DataFrame, column: str, problems: Problems) -
     """The column as floats; unreadable or non-finite entries become NaN and are reported."""
     texts = frame[column]
     try:
-        values = np.asarray(texts, dtype=float)
+        # A copy: pandas' copy-on-write hands out read-only views, and bad cells are set below.
+        values = np.array(texts, dtype=float)
     except (TypeError, ValueError):
         values = np.array([_float(v) for v in texts])
     bad = ~np.isfinite(values)

@@ -17,6 +17,7 @@ from fragcge.model import decomposition, report
 from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.equations import ELASTICITIES, elasticity_pattern
 from fragcge.model.shocks import PARAMETERS
+from fragcge.model.solve import ProgressLines, SolveLimits
 from fragcge.scenarios.load import load_scenario
 from fragcge.scenarios.resolve import ResolvedScenario, resolve
 from fragcge.scenarios.spec import Scenario
@@ -56,6 +57,9 @@ class Run:
     """The model's :func:`model_key`."""
     warm: bool = False
     """Whether the scenario was solved from the ``start`` given, not from its baseline."""
+    decomposition_steps: int = decomposition.DEFAULT_STEPS
+    """Solves on the path the welfare decomposition was integrated over (refined when the
+    default left a residual above decomposition.RESIDUAL_SHARE of |EV|)."""
 
     @property
     def name(self) -> str:
@@ -68,13 +72,23 @@ class Run:
         return Solved(self.key, self.scen)
 
 
-def solve_scenario(path: str | Path) -> Run:
-    """Load, validate and solve a scenario file and its baseline; raises on bad input or failure."""
-    return solve_loaded(load_scenario(Path(path)))
+def solve_scenario(
+    path: str | Path, limits: SolveLimits | None = None, progress: ProgressLines | None = None
+) -> Run:
+    """Load, validate and solve a scenario file and its baseline; raises on bad input or failure.
+
+    ``limits`` bound each solve (default :class:`SolveLimits`); ``progress`` receives the
+    progress lines of a long solve.
+    """
+    return solve_loaded(load_scenario(Path(path)), limits=limits, progress=progress)
 
 
 def solve_loaded(
-    scenario: Scenario, cache: ModelCache | None = None, start: Solved | None = None
+    scenario: Scenario,
+    cache: ModelCache | None = None,
+    start: Solved | None = None,
+    limits: SolveLimits | None = None,
+    progress: ProgressLines | None = None,
 ) -> Run:
     """Solve a loaded scenario and its baseline, reusing a model and baseline from the cache.
 
@@ -94,6 +108,8 @@ def solve_loaded(
     if key not in cache.models:
         cache.models[key] = CGEModel(calibrate(resolved.sam), scenario.closure, quota=quota)
     model = cache.models[key]
+    model.limits = SolveLimits() if limits is None else limits
+    model.progress = progress
     model.set_elasticities(resolved.sam)
     base = _baseline(model, resolved, baseline_key(key, resolved), cache)
     # Quota shares are shares of the baseline's delivered volumes.
@@ -101,14 +117,14 @@ def solve_loaded(
     near = start is not None and start.model == key
     scen = model.solve(resolved.shocks, x0=start.eq if near else base)
     welfare = report.welfare(model, base, scen, resolved.blocs)
-    parts = decomposition.decompose(model, base, scen)
+    decomposed = decomposition.decompose_welfare(model, base, scen, welfare)
     tables = {
-        "welfare": decomposition.add_to_welfare(welfare, parts),
+        "welfare": decomposed.welfare,
         "macro": report.macro(model, base, scen),
         "trade": report.trade(model, base, scen),
         "output": report.output(model, base, scen),
     }
-    return Run(resolved, model, base, scen, tables, key, near)
+    return Run(resolved, model, base, scen, tables, key, near, decomposed.steps)
 
 
 def _baseline(model: CGEModel, resolved: ResolvedScenario, key: str, cache: ModelCache):

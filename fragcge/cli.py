@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from fragcge import interrupt
 from fragcge.errors import FragcgeError, SolveError
+from fragcge.model.solve import SolveLimits
 
 DEFAULT_DATA = "wiod2011_10x8"
 DEFAULT_REPORT = "report"
@@ -72,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     solve = sub.add_parser("solve", help="solve a scenario file and write its results")
     solve.add_argument("scenario", type=Path, help="scenario file (.toml)")
     solve.add_argument("--out", type=Path, help="result folder (default: results/<name>)")
+    solve.add_argument(
+        "--time-limit",
+        type=_seconds,
+        metavar="SECONDS",
+        help=f"seconds each solve may take before it gives up with its diagnosis (default "
+        f"{SolveLimits().time_budget:g}; one Ipopt run at most {SolveLimits().max_wall_time:g})",
+    )
     solve.set_defaults(run=_solve)
     batch = sub.add_parser("batch", help="solve every run of a batch file (sweep, uncertainty)")
     batch.add_argument("batch", type=Path, help="batch file (.toml)")
@@ -180,6 +190,7 @@ def _add_import_parsers(data_sub: argparse._SubParsersAction) -> None:
 
 def _solve(args: argparse.Namespace) -> int:
     from fragcge.api import solve_loaded
+    from fragcge.calibration.dataset import dataset_origin
     from fragcge.output_folder import check_target
     from fragcge.results import welfare_table, write_run
     from fragcge.scenarios.load import load_scenario
@@ -188,12 +199,19 @@ def _solve(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     out = args.out or Path("results") / scenario.name
     check_target(out, "result")  # before the solve, not after it
-    run = solve_loaded(scenario)
+    limits = SolveLimits()
+    if args.time_limit is not None:
+        wall = min(limits.max_wall_time, args.time_limit)
+        limits = replace(limits, time_budget=args.time_limit, max_wall_time=wall)
+    run = solve_loaded(scenario, limits=limits, progress=_to_stderr)
     write_run(run, out)
     m, sam = run.model, run.model.cal.sam
     print(f"scenario   {run.resolved.label}")
     print(f"baseline   {run.resolved.baseline_label}")
-    print(f"dataset    {sam.name}: {len(sam.regions)} regions x {len(sam.sectors)} sectors")
+    print(
+        f"dataset    {sam.name} ({dataset_origin(sam)}): "
+        f"{len(sam.regions)} regions x {len(sam.sectors)} sectors"
+    )
     print(f"closure    {m.closure.name}: {m.closure.description}")
     print(f"numeraire  {m.describe_numeraire()}")
     base, scen = run.base.result, run.scen.result
@@ -209,6 +227,21 @@ def _solve(args: argparse.Namespace) -> int:
     print()
     print(f"results    {out}  ({time.perf_counter() - t0:.1f} s)")
     return 0
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds > 0, for argparse."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -273,13 +306,16 @@ def _appendix(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from fragcge.calibration.calibrate import calibrate
-    from fragcge.calibration.dataset import load_dataset
+    from fragcge.calibration.dataset import dataset_origin, load_dataset
     from fragcge.model.cge import CGEModel
     from fragcge.model.checks import run_checks
 
     sam = load_dataset(args.data)
     model = CGEModel(calibrate(sam), pyomo=False)
-    print(f"dataset    {sam.name}: {model.system.n} variables, {model.evaluator.nnz} non-zeros")
+    print(
+        f"dataset    {sam.name} ({dataset_origin(sam)}): {model.system.n} variables, "
+        f"{model.evaluator.nnz} non-zeros"
+    )
     print(f"numeraire  {model.describe_numeraire()}")
     checks = run_checks(model)
     for c in checks:

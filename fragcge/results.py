@@ -13,7 +13,13 @@ import pandas as pd
 
 from fragcge.api import Run
 from fragcge.model.cge import Equilibrium
-from fragcge.model.decomposition import COMPONENTS, DEFAULT_STEPS
+from fragcge.model.decomposition import (
+    COMPONENTS,
+    DEFAULT_STEPS,
+    MAX_STEPS,
+    RELIABLE,
+    RESIDUAL_SHARE,
+)
 from fragcge.model.solve import IPOPT_OPTIONS, RESIDUAL_TOL
 from fragcge.output_folder import replacing
 from fragcge.scenarios.provenance import scenario_record
@@ -71,6 +77,11 @@ def _solver(eq: Equilibrium) -> dict[str, object]:
     }
 
 
+def _unreliable(welfare: pd.DataFrame) -> list[str]:
+    """Rows of welfare.csv whose decomposition is marked unreliable."""
+    return list(welfare.region[~welfare[RELIABLE].astype(bool)])
+
+
 def _elasticities(run: Run) -> dict[str, object]:
     # The scenario's own: a model reused across a batch was built with another run's.
     sam = run.resolved.sam
@@ -123,7 +134,10 @@ def manifest(run: Run) -> dict[str, object]:
             "method": "differential decomposition integrated along the straight path of the "
             "parameters from baseline to scenario, trapezoid rule with Richardson "
             "extrapolation (Simpson); residual = ev minus the sum of the components",
-            "steps": DEFAULT_STEPS,
+            "steps": run.decomposition_steps,
+            "refinement": f"steps doubled from {DEFAULT_STEPS} up to {MAX_STEPS} while a row's "
+            f"residual exceeds {RESIDUAL_SHARE:g} of |ev|",
+            "unreliable_rows": _unreliable(run.tables["welfare"]),
         },
         "blocs": run.resolved.blocs,
         "elasticities": _elasticities(run),
@@ -133,6 +147,7 @@ def manifest(run: Run) -> dict[str, object]:
         },
         "solver": {
             "ipopt_options": {k: v for k, v in IPOPT_OPTIONS.items()},
+            "limits": model.limits.record(),
             "baseline": _solver(run.base),
             "scenario": _solver(run.scen),
         },

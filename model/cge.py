@@ -14,7 +14,7 @@ from fragcge.model.equations import ELASTICITIES, elasticity_pattern
 from fragcge.model.evaluator import Evaluator
 from fragcge.model.pyomo_model import build_pyomo
 from fragcge.model.shocks import PARAMETERS, ShockSet
-from fragcge.model.solve import SolveResult, solve
+from fragcge.model.solve import ProgressLines, SolveLimits, SolveResult, solve
 from fragcge.model.system import Numeraire, System
 
 
@@ -62,6 +62,10 @@ class CGEModel:
         self.quota_reference = np.ones_like(self.cal.vxmd)
         """Delivered volumes V[i,r,s] that export quota shares refer to: the benchmark's (1)
         until the caller sets the baseline's."""
+        self.limits = SolveLimits()
+        """Time and step bounds of every solve of this model."""
+        self.progress: ProgressLines | None = None
+        """Where a long solve's progress lines go; None: nowhere."""
 
     @property
     def numeraire(self) -> Numeraire:
@@ -119,7 +123,7 @@ class CGEModel:
         target["qscale"] = self.quota_reference
         target.update(extra or {})
         x0 = self.benchmark() if x0 is None else x0
-        result = solve(self.system, self.evaluator, x0, target)
+        result = solve(self.system, self.evaluator, x0, target, self.limits, progress=self.progress)
         self._sync_pyomo(result.x)
         walras = float(self.evaluator.residuals(result.x, include_dropped=True)[-1])
         return Equilibrium(result.x, result, walras, self.system.theta.copy())

@@ -8,6 +8,9 @@ import pandas as pd
 from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.system import System
 
+WORLD = "WORLD"
+"""The region and bloc of the row that sums every region; no bloc may take the name."""
+
 
 def dense(system: System, x: np.ndarray, name: str, fill: float = 0.0) -> np.ndarray:
     """A variable block as a dense array over its index space (fill where it does not exist)."""
@@ -92,7 +95,7 @@ def welfare(
     agg = []
     for bloc, g in df.groupby("bloc", sort=True):
         agg.append({"region": bloc, "bloc": bloc, "ev": g.ev.sum(), "income": g.income.sum()})
-    agg.append({"region": "WORLD", "bloc": "WORLD", "ev": df.ev.sum(), "income": df.income.sum()})
+    agg.append({"region": WORLD, "bloc": WORLD, "ev": df.ev.sum(), "income": df.income.sum()})
     out = pd.concat([df, pd.DataFrame(agg)], ignore_index=True)
     out["ev_pct"] = 100.0 * out.ev / out.income
     return out[["region", "bloc", "ev", "ev_pct"]]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cyipopt
@@ -28,6 +30,69 @@ IPOPT_OPTIONS: dict[str, object] = {
 }
 """A square system with a constant objective: Newton steps need no Hessian (SOLVER.md item 5),
 so the Hessian is declared empty; AMD ordering (mumps_pivot_order=0) per SOLVER.md item 4."""
+
+WALL_TIME_STATUS = -5
+"""Ipopt's Maximum_WallTime_Exceeded (cyipopt's table of messages predates it)."""
+
+PROGRESS_AFTER = 2.0
+"""Seconds a solve runs before it reports progress, and then between two reports."""
+
+
+@dataclass(frozen=True)
+class SolveLimits:
+    """Bounds that make a solve that cannot succeed stop, with its diagnosis, in bounded time.
+
+    Recorded in every manifest. The defaults are far above what a solve on data of GTAP's
+    size needs, and far below "forever".
+    """
+
+    max_wall_time: float = 120.0
+    """Seconds one Ipopt run may take (Ipopt's max_wall_time option)."""
+    max_halvings: int = 6
+    """A failed step is halved down to 1/2^max_halvings of the remaining way, then the solve
+    gives up."""
+    time_budget: float = 300.0
+    """Seconds one solve (its whole path of Ipopt runs) may take; the last run gets what is left."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_wall_time", "time_budget"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"solver limit {name} = {value!r} must be a number of seconds > 0")
+        if self.max_halvings < 0:
+            raise ValueError(f"solver limit max_halvings = {self.max_halvings} must be >= 0")
+
+    def record(self) -> dict[str, float | int]:
+        """The limits as the manifest lists them."""
+        return {
+            "max_wall_time": self.max_wall_time,
+            "max_halvings": self.max_halvings,
+            "time_budget": self.time_budget,
+        }
+
+
+ProgressLines = Callable[[str], None]
+"""Where a long solve's progress lines go (the command line prints them on stderr)."""
+
+
+class _Ticker:
+    """Reports a long solve's progress: the share of the shock being tried, Ipopt's iteration
+    and constraint violation, every PROGRESS_AFTER seconds once the solve has taken that long."""
+
+    def __init__(self, progress: ProgressLines) -> None:
+        self.progress = progress
+        self.start = time.perf_counter()
+        self.last = self.start
+        self.trial = 1.0
+
+    def __call__(self, iteration: int, violation: float) -> None:
+        now = time.perf_counter()
+        if now - self.last >= PROGRESS_AFTER:
+            self.last = now
+            self.progress(
+                f"solving    {self.trial:.1%} of the shock, Ipopt iteration {iteration}, "
+                f"largest violation {violation:.1e}, {now - self.start:.0f} s"
+            )
 
 
 @dataclass
@@ -58,10 +123,11 @@ class SolveResult:
 class _Problem:
     """The cyipopt problem object: zero objective, the system as equality constraints."""
 
-    def __init__(self, ev: Evaluator) -> None:
+    def __init__(self, ev: Evaluator, tick: Callable[[int, float], None] | None = None) -> None:
         self.ev = ev
         self.rows, self.cols = ev.structure()
         self.iterations = 0
+        self.tick = tick
 
     def objective(self, x):
         return 0.0
@@ -84,16 +150,23 @@ class _Problem:
     def hessian(self, x, lagrange, obj_factor):
         return np.zeros(0)
 
-    def intermediate(self, alg_mod, iter_count, *args):
+    def intermediate(self, alg_mod, iter_count, obj_value, inf_pr, *args):
         self.iterations = iter_count
+        if self.tick is not None:
+            self.tick(iter_count, inf_pr)
         return not interrupt.requested()  # False makes Ipopt return at once
 
 
 def run_ipopt(
-    system: System, ev: Evaluator, x0: np.ndarray, options: dict[str, object] | None = None
+    system: System,
+    ev: Evaluator,
+    x0: np.ndarray,
+    options: dict[str, object] | None = None,
+    tick: Callable[[int, float], None] | None = None,
 ) -> SolveResult:
-    """One Ipopt solve of the system at the current parameters, from x0."""
-    prob = _Problem(ev)
+    """One Ipopt solve of the system at the current parameters, from x0; ``tick(iteration,
+    violation)`` is called at each iteration."""
+    prob = _Problem(ev, tick)
     n = system.n
     nlp = cyipopt.Problem(
         n=n,
@@ -104,7 +177,8 @@ def run_ipopt(
         cl=np.zeros(n),
         cu=np.zeros(n),
     )
-    for key, value in {**IPOPT_OPTIONS, **(options or {})}.items():
+    used = {**IPOPT_OPTIONS, **(options or {})}
+    for key, value in used.items():
         nlp.add_option(key, value)
     t0 = time.perf_counter()
     with interrupt.deferred():
@@ -115,6 +189,8 @@ def run_ipopt(
     max_res = float(np.max(np.abs(res))) if np.all(np.isfinite(res)) else float("inf")
     msg = info["status_msg"]
     message = msg.decode() if isinstance(msg, bytes) else str(msg)
+    if int(info["status"]) == WALL_TIME_STATUS:
+        message = f"stopped at its max_wall_time of {used['max_wall_time']:g} s"
     labels = system.variable_labels()
     floor = system.lower_bounds()
     nonpositive = [(labels[k], float(x[k])) for k in np.flatnonzero(~(x > floor))[:5]]
@@ -143,46 +219,71 @@ def solve(
     ev: Evaluator,
     x0: np.ndarray,
     target: dict[str, np.ndarray],
-    max_halvings: int = 6,
+    limits: SolveLimits = SolveLimits(),
     options: dict[str, object] | None = None,
+    progress: ProgressLines | None = None,
 ) -> SolveResult:
     """Solve at the parameter values `target`, stepping from the current ones if needed.
 
     The full step is tried first. When Ipopt fails, the change is split in halves from
     the last solved point, down to 1/2^max_halvings of the remaining way; the parameters
-    are left at `target` on success. Raises SolveError with status, iterations and the
-    largest residuals by name if it still fails.
+    are left at `target` on success. Each Ipopt run stops at ``limits.max_wall_time`` and
+    the whole path at ``limits.time_budget``. Raises SolveError with status, iterations, the
+    share of the shock reached, why it stopped and the largest residuals by name if it still
+    fails. ``progress`` receives a progress line every few seconds of a long solve.
     """
     start = {k: system.param(k).copy() for k in target}
     x, done, step, runs, iters, secs = np.asarray(x0, float), 0.0, 1.0, 0, 0, 0.0
     last: SolveResult | None = None
+    ticker = _Ticker(progress) if progress is not None else None
+    began = time.perf_counter()
     while done < 1.0:
         trial = min(1.0, done + step)
         for k, v in target.items():
             system.set_param(k, start[k] + trial * (np.asarray(v) - start[k]))
-        last = run_ipopt(system, ev, x, options)
+        left = limits.time_budget - (time.perf_counter() - began)
+        # Ipopt wants a positive bound; a run started with no time left stops at once.
+        wall = max(min(limits.max_wall_time, left), 0.01)
+        if ticker is not None:
+            ticker.trial = trial
+        last = run_ipopt(system, ev, x, {**(options or {}), "max_wall_time": wall}, ticker)
         runs, iters, secs = runs + 1, iters + last.iterations, secs + last.seconds
         if last.ok:
             x, done = last.x, trial
             step = min(1.0 - done, 2 * step) if done < 1.0 else step
             continue
         step /= 2
-        if step < 2.0**-max_halvings:
+        spent = time.perf_counter() - began
+        out_of_time = spent >= limits.time_budget
+        if step < 2.0**-limits.max_halvings or out_of_time:
             for k in target:
                 system.set_param(k, start[k] + done * (np.asarray(target[k]) - start[k]))
-            raise SolveError(_failure(last, done, trial, runs))
+            why = (
+                f"the time budget of {limits.time_budget:g} s for one solve was used up "
+                f"({spent:.0f} s)"
+                if out_of_time
+                else f"the step was halved {limits.max_halvings} times (max_halvings) and "
+                "still failed"
+            )
+            raise SolveError(_failure(last, done, trial, runs, why, limits))
     assert last is not None
     last.x, last.steps, last.iterations, last.seconds = x, runs, iters, secs
     return last
 
 
-def _failure(res: SolveResult, done: float, trial: float, runs: int) -> str:
-    """What a failed solve says: status, iterations, the share of the shock reached, residuals."""
+def _failure(
+    res: SolveResult, done: float, trial: float, runs: int, why: str, limits: SolveLimits
+) -> str:
+    """What a failed solve says: status, iterations, the share of the shock reached, why it
+    stopped, residuals."""
     worst = "\n".join(f"    {name:<32} {value: .3e}" for name, value in res.worst)
     text = (
         f"No equilibrium was found. Ipopt's last run: status {res.status} ({res.message}), "
         f"{res.iterations} iterations in the last of {runs} attempts.\n"
         f"  The shock was solved up to {done:.1%} of its size; the step to {trial:.1%} failed.\n"
+        f"  Gave up because {why}; solver limits: max_wall_time {limits.max_wall_time:g} s "
+        f"per Ipopt run, max_halvings {limits.max_halvings}, time_budget "
+        f"{limits.time_budget:g} s.\n"
         f"  Largest scaled residual {res.max_residual:.3e}; the worst equations:\n{worst}"
     )
     if res.nonpositive:

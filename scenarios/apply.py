@@ -40,13 +40,14 @@ def apply_shocks(start: ShockSet, scenario: Scenario, selector: Selector) -> Sho
         at = shock.origin.at
         match shock:
             case Ntb():
-                cells = selector.cells(shock.route, shock.sectors, at)
+                cells = _traded(selector.cells(shock.route, shock.sectors, at), sam, at())
                 tau = np.where(cells, tau * (1.0 + shock.rate), tau)
             case NtbRent():
-                cells = selector.cells(shock.route, shock.sectors, at)
+                cells = _traded(selector.cells(shock.route, shock.sectors, at), sam, at())
                 tn = np.where(cells, (1.0 + tn) * (1.0 + shock.rate) - 1.0, tn)
             case ExportBan():
-                cells = selector.cells(shock.route, shock.sectors, at) & (sam.vxmd > 0)
+                cells = _traded(selector.cells(shock.route, shock.sectors, at), sam, at())
+                cells &= sam.vxmd > 0
                 trade_open = np.where(cells, 0.0, trade_open)
                 _check_ban(trade_open, cells, sam, at())
             case ExportQuota():
@@ -64,10 +65,10 @@ def apply_shocks(start: ShockSet, scenario: Scenario, selector: Selector) -> Sho
                     _check_quota(traded, shock.value, sam, at("value"))
                     quota = np.where(traded, shock.value, quota)
             case Tariff():
-                cells = selector.cells(shock.route, shock.sectors, at)
+                cells = _traded(selector.cells(shock.route, shock.sectors, at), sam, at())
                 tm = _ad_valorem(tm, cells, shock.rate, shock.mode, at("rate"), sam, "tariff")
             case ExportTax():
-                cells = selector.cells(shock.route, shock.sectors, at)
+                cells = _traded(selector.cells(shock.route, shock.sectors, at), sam, at())
                 tx = _ad_valorem(tx, cells, shock.rate, shock.mode, at("rate"), sam, "export_tax")
             case Endowment():
                 factors = selector.factors(shock.factors, at("factor"))
@@ -102,6 +103,17 @@ def apply_shocks(start: ShockSet, scenario: Scenario, selector: Selector) -> Sho
         trade_open=trade_open.copy(),
         quota=quota.copy(),
     )
+
+
+def _traded(cells: np.ndarray, sam: GlobalSAM, where: str) -> np.ndarray:
+    """``cells``, refused when none has benchmark trade: a wedge on a zero flow changes
+    nothing, and a shock that changes nothing is a mistake the user should hear of."""
+    if not (cells & (sam.vxmd > 0)).any():
+        raise ScenarioError(
+            f"{where}: the shock selects no route with benchmark trade, so it would change "
+            "nothing; check its regions and sectors"
+        )
+    return cells
 
 
 def _check_quota(cells: np.ndarray, value: float, sam: GlobalSAM, where: str) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -75,6 +76,11 @@ PARAMETER_KEYS = {
 }
 SCOPES = ("scale",)
 DEFAULT_SEED = 0
+MAX_RUNS = 100_000
+"""Runs a batch may have: at about a second of a core each, 100,000 runs are a day on two
+cores, and each writes a result folder."""
+RUN_BYTES = 600
+"""Memory a run takes in the list of runs built before the first solve (measured: ~540 B)."""
 _PROPORTIONAL = (Ntb, NtbRent, Endowment, Productivity)
 """Shocks whose rate multiplies a level by 1 + rate, so that rate must stay above -1."""
 
@@ -165,7 +171,26 @@ def load_batch(path: str | Path) -> Batch:
         raise ScenarioError(
             f"{path}: a batch needs a [sweep] table, an [uncertainty] table or both"
         )
+    if uncertainty is not None:
+        points = len(sweep.points) if sweep else 1
+        # Monte Carlo's draws, or the quadrature's 2N points (already placed, and few).
+        draws = uncertainty.draws or len(uncertainty.design()[1])
+        key = "draws" if uncertainty.draws else "method"
+        _check_runs(points * draws, source.where("uncertainty", key), points)
     return Batch(source, name, scenario, sweep, uncertainty)
+
+
+def _check_runs(runs: int, where: str, points: int | None = None) -> None:
+    """Refuse a batch of more than MAX_RUNS runs before anything is allocated for them."""
+    if runs > MAX_RUNS:
+        count = f"{points:,} sweep point(s) × {runs // points:,} draws = " if points else ""
+        raise ScenarioError(
+            f"{where}: {count}{runs:,} runs; their list alone needs ~"
+            f"{runs * RUN_BYTES / 2**30:.1f} GiB (about {RUN_BYTES} bytes a run) before the "
+            f"first solve, and each run takes about a second and writes a result folder; "
+            f"limit {MAX_RUNS:,} runs: split the batch, or use fewer draws or "
+            'method = "quadrature"'
+        )
 
 
 def expand(batch: Batch) -> list[Run]:
@@ -276,6 +301,8 @@ def _sweep(table: dict, source: SourceFile, scenario: Scenario) -> Sweep:
             raise ScenarioError(f"{where}: expected a non-empty list of values, got {raw!r}")
         values[key] = tuple(_swept_value(scenario, key, item, where) for item in raw)
     keys = tuple(values)
+    sizes = [len(v) for v in values.values()]
+    _check_runs(sizes[0] if zipped else math.prod(sizes), source.where("sweep"))
     if zipped:
         lengths = {key: len(v) for key, v in values.items()}
         if len(set(lengths.values())) > 1:

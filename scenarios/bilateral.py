@@ -22,9 +22,16 @@ def read_rows(path: Path, where: str) -> tuple[SourceFile, tuple[BilateralRow, .
     reader = csv.DictReader(io.StringIO(source.text, newline=""), skipinitialspace=True)
     header = [name.strip() for name in reader.fieldnames or ()]
     if sorted(header) != sorted(COLUMNS):
+        # Name only the expected columns: the file may be anything, and its text is not echoed.
+        missing = [c for c in COLUMNS if c not in header]
+        others = len([c for c in header if c not in COLUMNS])
+        repeated = sorted({c for c in COLUMNS if header.count(c) > 1})
+        found = [f"missing {', '.join(missing)}"] if missing else []
+        found += [f"{others} other column(s)"] if others else []
+        found += [f"{', '.join(repeated)} more than once"] if repeated else []
         raise ScenarioError(
-            f"{path}:1: columns {', '.join(header) or '(none)'}; "
-            f"expected exactly {', '.join(COLUMNS)} (read for {where})"
+            f"{path}:1: not a bilateral table: expected a header line with exactly the columns "
+            f"{', '.join(COLUMNS)}; {'; '.join(found)} (read for {where})"
         )
     reader.fieldnames = header
     rows = []

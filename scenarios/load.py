@@ -8,7 +8,9 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from fragcge.calibration.dataset import builtin_datasets
 from fragcge.errors import ScenarioError
+from fragcge.model.report import WORLD
 from fragcge.output_folder import is_folder_name
 from fragcge.scenarios.bilateral import read_rows
 from fragcge.scenarios.messages import unknown
@@ -91,7 +93,7 @@ def _load(path: Path, outer: tuple[Path, ...]) -> Scenario:
             f"{at('name')}: {name!r} names the results folder: use letters, digits, '.', '_', "
             "'-', and not '.' or '..' alone"
         )
-    data = _data_ref(_text(meta["data"], at("data")), path.parent)
+    data = _data_ref(_text(meta["data"], at("data")), path.parent, at("data"))
     baseline = None
     if "baseline" in meta:
         baseline = _baseline(meta["baseline"], path, outer, at("baseline"))
@@ -171,12 +173,24 @@ def _names(value: object, where: str) -> tuple[str, ...]:
     raise ScenarioError(f"{where}: expected a name or a list of names, got {value!r}")
 
 
-def _data_ref(value: str, folder: Path) -> str | Path:
-    # A bare name is a built-in dataset unless a folder of that name sits next to the file.
+def _data_ref(value: str, folder: Path, where: str) -> str | Path:
+    """A path (relative to the scenario's folder) or a built-in dataset's name.
+
+    A bare name that is both a built-in dataset and a folder beside the scenario is refused:
+    which one a user meant cannot be told, and the two give different numbers.
+    """
     candidate = folder / value
-    if any(sep in value for sep in "/\\") or value.startswith(".") or candidate.is_dir():
+    if any(sep in value for sep in "/\\") or value.startswith("."):
         return candidate
-    return value
+    if value in builtin_datasets():
+        if candidate.is_dir():
+            raise ScenarioError(
+                f"{where}: {value!r} is both a built-in dataset and the folder {candidate}; "
+                f'write data = "./{value}" for the folder, or rename or move the folder to use '
+                "the built-in dataset"
+            )
+        return value
+    return candidate if candidate.is_dir() else value
 
 
 def _same_data(a: str | Path, b: str | Path) -> bool:
@@ -252,6 +266,11 @@ def _blocs(table: dict, source: SourceFile) -> dict[str, tuple[str, ...]]:
         if bloc == NONALIGNED:
             raise ScenarioError(
                 f"{where}: {NONALIGNED!r} is the bloc of every region not listed; do not declare it"
+            )
+        if bloc == WORLD:
+            raise ScenarioError(
+                f"{where}: {WORLD!r} is the name of the row that sums every region in the "
+                "result tables; choose another bloc name"
             )
         blocs[bloc] = _names(members, where)
         for region in blocs[bloc]:

@@ -79,7 +79,21 @@ class Selector:
         mask = np.outer(exporters, importers)
         if route.both_ways:
             mask |= mask.T
+        own = np.flatnonzero(np.diag(mask))
         np.fill_diagonal(mask, False)
+        if not mask.any():
+            # Only a region's trade with itself is selected (USA → USA, a one-region bloc to
+            # itself, or an empty nonaligned bloc): the shock would change nothing.
+            names = ", ".join(f"{r} → {r}" for r in np.asarray(self.sam.regions)[own])
+            raise ScenarioError(
+                f"{at(keys[0])}: the route selects no pair of two different regions"
+                + (
+                    f" (only {names}, a region's trade with itself, which is not a route)"
+                    if names
+                    else ""
+                )
+                + "; name an exporter and an importer that differ"
+            )
         return mask
 
     def sectors(self, sectors: str | tuple[str, ...], where: str) -> np.ndarray:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fragcge.errors import ScenarioError
+from fragcge.textfile import read_utf8
 
 # A header stands alone on its line (bar a comment), unlike the inner lines of an array.
 _HEADER = re.compile(r"""^\s*(\[\[?)\s*([A-Za-z0-9_.\-"' ]+?)\s*\]\]?\s*(#.*)?$""")
@@ -26,11 +27,9 @@ class SourceFile:
     def read(cls, path: Path) -> SourceFile:
         """Read ``path`` as UTF-8, refusing a missing or undecodable file by name."""
         try:
-            raw = path.read_bytes()
+            raw, text = read_utf8(path)
         except OSError as exc:
             raise ScenarioError(f"{path}: cannot read the file ({exc.strerror})") from None
-        try:
-            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise ScenarioError(
                 f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"

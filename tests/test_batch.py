@@ -341,3 +341,25 @@ def test_summary_of_weighted_values() -> None:
     assert summary.sd == pytest.approx(math.sqrt(33.0))  # 2 × (0.02 × 225 + 0.48 × 25)
     assert summary.p5 == pytest.approx(1.6)  # 10 × (0.05 - 0.01) / 0.25
     assert summary.p95 == pytest.approx(28.4)  # 20 + 10 × (0.95 - 0.74) / 0.25
+
+
+@pytest.mark.parametrize("draws", [1_000_000_000, 3_000_000])
+def test_a_batch_too_large_is_refused_before_its_runs_are_built(tmp_path: Path, draws) -> None:
+    path = tmp_path / "big.toml"
+    path.write_text(f"{HEAD}\n[uncertainty]\ndraws = {draws}\n\n[uncertainty.esubm]\n{UNIFORM}")
+    with pytest.raises(ScenarioError) as raised:
+        load_batch(path)
+    message = str(raised.value)
+    assert f"big.toml:5: [uncertainty] draws: 1 sweep point(s) × {draws:,} draws" in message
+    assert f"their list alone needs ~{draws * 600 / 2**30:.1f} GiB" in message
+    assert "limit 100,000 runs" in message
+
+
+def test_a_sweep_too_large_is_refused_before_its_points_are_built(tmp_path: Path) -> None:
+    values = ", ".join(str(0.01 * k) for k in range(1, 401))
+    path = tmp_path / "big.toml"
+    path.write_text(
+        f'{HEAD}\n[sweep]\n"shock.1.rate" = [{values}]\n"elasticities.esubm.scale" = [{values}]\n'
+    )
+    with pytest.raises(ScenarioError, match=r"big.toml:4: \[sweep\]: 160,000 runs"):
+        load_batch(path)

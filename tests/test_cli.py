@@ -40,6 +40,17 @@ def test_solve_prints_welfare_table_and_announces_numeraire(solved) -> None:
     assert "EV (USD million)" in text and "EV %" in text
 
 
+def test_solve_says_which_dataset_it_used(solved) -> None:
+    _, text = solved
+    assert "dataset    wiod2011_10x8 (built-in): 10 regions x 8 sectors" in text
+
+
+def test_check_on_a_folder_names_the_folder(tmp_path) -> None:
+    shutil.copytree(DATASET, tmp_path / "copy")
+    text = _run_ok(["check", "--data", str(tmp_path / "copy")])
+    assert f"dataset    wiod2011_10x8 (folder {(tmp_path / 'copy').resolve()}):" in text
+
+
 def test_solve_writes_every_table_and_a_manifest(solved) -> None:
     out, _ = solved
     assert sorted(p.name for p in out.iterdir()) == [

@@ -313,3 +313,87 @@ def test_synthetic_proportional_sourcing_gives_every_agent_one_import_share() ->
     for i in range(len(sam.sectors)):
         for r in range(len(sam.regions)):
             assert np.ptp(share[i, bought[i, :, r] > 0, r]) < 1e-12
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "NaN", "Infinity"])
+@pytest.mark.parametrize("table", ["trade", "elasticities", "output_taxes"])
+def test_non_finite_numbers_get_the_named_error_of_an_empty_cell(
+    folder: Path, table: str, text: str
+) -> None:
+    header = (folder / f"{table}.csv").read_text().splitlines()[0].split(",")
+    edit(folder / f"{table}.csv", 2, lambda f: [*f[:-1], text])
+    assert f"{table}.csv, column '{header[-1]}': not a finite number in line 2: {text!r}" in (
+        refusal(folder)
+    )
+
+
+@pytest.mark.parametrize(
+    "name", [".#trade.csv", ".trade.csv.swp", "~$trade.xlsx", "#trade.csv#", "trade.csv~"]
+)
+def test_editor_lock_and_backup_files_are_ignored(folder: Path, name: str) -> None:
+    from fragcge.calibration.dataset import dataset_signature
+
+    before = load_dataset(folder)
+    (folder / name).write_text("not, a, table\n")
+    after = load_dataset(folder)
+    assert after.digest == before.digest
+    assert name not in [entry[0] for entry in dataset_signature(folder)[1]]
+
+
+def test_dangling_lock_symlink_is_ignored(folder: Path) -> None:
+    """Emacs's lock file is a symbolic link to a name that does not exist."""
+    from fragcge.calibration.dataset import dataset_signature
+
+    (folder / ".#trade.csv").symlink_to("user@host.1234:1700000000")
+    dataset_signature(folder)
+    assert np.array_equal(load_dataset(folder).vxmd, synthetic_sam().vxmd)
+
+
+def test_dangling_symlink_where_a_table_belongs_is_named(folder: Path) -> None:
+    from fragcge.calibration.dataset import dataset_signature
+
+    (folder / "trade.csv").unlink()
+    (folder / "trade.csv").symlink_to(folder / "moved" / "trade.csv")
+    dataset_signature(folder)  # a cache key: the error is load_dataset's to give
+    message = refusal(folder)
+    assert (
+        f"trade.csv: a symbolic link to {folder / 'moved' / 'trade.csv'}, which does not exist"
+        in (message)
+    )
+    assert "required table missing" not in message
+
+
+def test_dangling_symlink_for_another_file_is_not_a_table(folder: Path) -> None:
+    (folder / "notes.csv").symlink_to(folder / "gone.csv")
+    assert "notes.csv: not a table of the dataset contract" in refusal(folder)
+
+
+def test_byte_order_mark_in_dataset_toml_is_accepted(folder: Path) -> None:
+    toml = folder / "dataset.toml"
+    toml.write_bytes(b"\xef\xbb\xbf" + toml.read_bytes())
+    assert load_dataset(folder).regions == synthetic_sam().regions
+
+
+def _header(folder: Path, n_regions: int, n_sectors: int) -> None:
+    """dataset.toml declaring this many regions and sectors, one mobile factor."""
+    lines = ['name = "big"', "[regions]", *(f'R{k} = "r"' for k in range(n_regions))]
+    lines += ["[sectors]", *(f'S{k} = "s"' for k in range(n_sectors))]
+    lines += ["[factors]", 'lab = "mobile"']
+    (folder / "dataset.toml").write_text("\n".join(lines) + "\n")
+
+
+def test_a_dataset_too_large_to_solve_is_refused_before_anything_is_allocated(
+    folder: Path,
+) -> None:
+    _header(folder, 20_000, 8)  # a 350 KB header that would need terabytes
+    message = refusal(folder)
+    # 500 arrays of 8 × 20,000² route cells and 8 × 11 × 20,000 purchase cells, 8 bytes each
+    gib = 500 * 8 * (8 * 20_000**2 + 8 * 11 * 20_000) / 2**30
+    assert f"20,000 regions × 8 sectors needs ~{gib:,.0f} GiB" in message
+    assert "limit 16 GiB" in message and "1 problem(s)" in message
+
+
+def test_gtap_size_passes_the_size_check(folder: Path) -> None:
+    _header(folder, 141, 65)
+    message = refusal(folder)  # the tables do not match the header; the size is fine
+    assert "GiB" not in message and "elasticities.csv: no row for sector(s) S0, S4" in message

@@ -9,6 +9,7 @@ small because the differential identity holds at every point of the path.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +22,16 @@ from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.synthetic import synthetic_sam
 from fragcge.model import report
 from fragcge.model.cge import CGEModel
-from fragcge.model.decomposition import COMPONENTS, add_to_welfare, decompose
+from fragcge.model.decomposition import (
+    COMPONENTS,
+    DEFAULT_STEPS,
+    RELIABLE,
+    RESIDUAL_SHARE,
+    DecompositionWarning,
+    add_to_welfare,
+    decompose,
+    decompose_welfare,
+)
 from fragcge.model.shocks import ShockSet
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -188,7 +198,8 @@ def test_bloc_and_world_rows_are_sums_of_regions() -> None:
 def test_shipped_scenarios_residual_under_one_percent(name: str) -> None:
     run_ = solve_scenario(SCENARIOS / f"{name}.toml")
     df = run_.tables["welfare"]
-    assert list(df.columns[-len(PARTS) :]) == PARTS
+    assert list(df.columns[-len(PARTS) - 1 :]) == [*PARTS, RELIABLE]
+    assert df[RELIABLE].all() and run_.decomposition_steps == DEFAULT_STEPS
     reg = df[df.region.isin(run_.resolved.sam.regions)]
     assert_small_residual(reg.set_index("region"), 1e-2)
     world = df.set_index("region").loc["WORLD"]
@@ -208,3 +219,98 @@ def test_a_binding_quota_leaves_a_small_residual(no_tax) -> None:
     assert report.dense(model.system, scen.x, "rho")[i, r, s] > 1e-3
     df = add_to_welfare(report.welfare(model, base, scen, {}), decompose(model, base, scen))
     assert_small_residual(regions(df.set_index("region"), no_tax), 1e-3)
+
+
+def _large_iceberg(no_tax):
+    """Iceberg costs × 11 both ways R1↔R2 at esubm = 4: imports on the route collapse in
+    the first sixth of the path, which six steps integrate badly (residual ~50% of |EV|)."""
+    sam = replace(no_tax, esubm=np.full(len(no_tax.sectors), 4.0))
+    model = CGEModel(calibrate(sam))
+    bench = ShockSet.benchmark(sam)
+    base = model.solve(bench)
+    tau = bench.tau.copy()
+    tau[:, 0, 1] *= 11.0
+    tau[:, 1, 0] *= 11.0
+    scen = model.solve(replace(bench, tau=tau), x0=base.x)
+    return model, base, scen, report.welfare(model, base, scen, {})
+
+
+def test_a_large_residual_refines_the_path_until_it_is_small(no_tax) -> None:
+    model, base, scen, welfare = _large_iceberg(no_tax)
+    coarse = add_to_welfare(welfare, decompose(model, base, scen))
+    assert (coarse.residual.abs() > RESIDUAL_SHARE * coarse.ev.abs()).any()
+    refined = decompose_welfare(model, base, scen, welfare)
+    assert refined.steps > DEFAULT_STEPS and refined.unreliable == []
+    table = refined.welfare
+    assert (table.residual.abs() <= RESIDUAL_SHARE * table.ev.abs()).all()
+    assert table[RELIABLE].all()
+    np.testing.assert_array_equal(table.ev, welfare.ev)  # EV does not depend on the path
+    # the refined path reuses the coarse points: it equals a path solved afresh
+    fresh = add_to_welfare(welfare, decompose(model, base, scen, steps=refined.steps))
+    np.testing.assert_allclose(table[PARTS], fresh[PARTS], rtol=1e-6, atol=1e-9)
+    # and the parameters are left at the scenario's
+    np.testing.assert_array_equal(model.system.theta, scen.theta)
+
+
+def test_a_residual_still_large_at_the_finest_path_is_flagged(no_tax) -> None:
+    model, base, scen, welfare = _large_iceberg(no_tax)
+    with pytest.warns(DecompositionWarning, match="welfare decomposition unreliable in") as w:
+        flagged = decompose_welfare(model, base, scen, welfare, max_steps=DEFAULT_STEPS)
+    assert "marked decomposition_reliable = false in welfare.csv" in str(w[0].message)
+    table = flagged.welfare.set_index("region")
+    above = table.residual.abs() > RESIDUAL_SHARE * table.ev.abs()
+    assert above.any() and (table[RELIABLE] == ~above).all()
+    assert "WORLD" in flagged.unreliable
+    np.testing.assert_array_equal(table.ev, welfare.set_index("region").ev)
+
+
+def test_unreliable_rows_reach_welfare_csv_the_manifest_and_the_report(
+    no_tax, tmp_path, capsys, monkeypatch
+) -> None:
+    from fragcge.calibration.dataset import write_dataset
+    from fragcge.cli import main
+    from fragcge.model import decomposition
+
+    monkeypatch.setattr(decomposition, "MAX_STEPS", 12)  # ×11 iceberg costs need 48
+    write_dataset(replace(no_tax, esubm=np.full(len(no_tax.sectors), 4.0)), tmp_path / "toy")
+    (tmp_path / "huge.toml").write_text(
+        '[scenario]\nname = "huge"\ndata = "./toy"\n\n'
+        '[[shock]]\ninstrument = "ntb"\nbetween = ["R1", "R2"]\nrate = 10\n'
+    )
+    out = tmp_path / "out"
+    with pytest.warns(DecompositionWarning, match="welfare decomposition unreliable in"):
+        assert main(["solve", str(tmp_path / "huge.toml"), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "refining   the welfare decomposition on 12 steps: its residual is above 1%" in err
+    welfare = pd.read_csv(out / "welfare.csv")
+    flagged = list(welfare.region[~welfare[RELIABLE]])
+    assert "WORLD" in flagged
+    big = welfare.residual.abs() > RESIDUAL_SHARE * welfare.ev.abs()
+    assert (welfare[RELIABLE] == ~big).all()
+    record = json.loads((out / "manifest.json").read_text())["welfare_decomposition"]
+    assert record["unreliable_rows"] == flagged and record["steps"] == 12
+    assert main(["report", str(out), "--out", str(tmp_path / "report")]) == 0
+    table = (tmp_path / "report" / "tables" / "welfare_decomposition_huge.md").read_text()
+    note = "Unreliable decomposition (residual above 1% of |EV| on the finest path tried)"
+    assert f"{note}: {', '.join(flagged)}." in table
+    assert "| decomposition_reliable" not in table
+
+
+def test_a_path_that_cannot_be_solved_leaves_the_components_empty_and_flagged(
+    no_tax, monkeypatch
+) -> None:
+    from fragcge.errors import SolveError
+    from fragcge.model import decomposition
+
+    model, base, scen, welfare = _large_iceberg(no_tax)
+
+    def fails(*args, **kwargs):
+        raise SolveError("No equilibrium was found. (a path point, in this test)")
+
+    monkeypatch.setattr(decomposition, "solve", fails)
+    with pytest.warns(DecompositionWarning, match="welfare decomposition not computed"):
+        decomposed = decompose_welfare(model, base, scen, welfare)
+    table = decomposed.welfare
+    assert table[PARTS].isna().all().all() and not table[RELIABLE].any()
+    np.testing.assert_array_equal(table.ev, welfare.ev)
+    np.testing.assert_array_equal(model.system.theta, scen.theta)

@@ -11,7 +11,7 @@ import pytest
 
 import fragcge.scenarios as scenarios_package
 from fragcge.calibration import accounts
-from fragcge.calibration.dataset import load_dataset
+from fragcge.calibration.dataset import load_dataset, write_dataset
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.errors import ScenarioError
 from fragcge.scenarios import (
@@ -735,3 +735,89 @@ def test_new_instruments_refuse_bad_values(
     message = error(write(tmp_path, "bad.toml", HEAD + "[[shock]]\n" + shock))
     for fragment in fragments:
         assert fragment in message, message
+
+
+# Inputs that would silently do nothing, or silently mean something else
+
+
+def test_bloc_named_world_is_refused(tmp_path: Path) -> None:
+    text = HEAD + '[blocs]\nWORLD = ["USA", "EUR"]\n'
+    message = error(write(tmp_path, "bad.toml", text))
+    assert "bad.toml:5: [blocs] WORLD" in message and "sums every region" in message
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        'from = "USA"\nto = "USA"',
+        'between = ["USA", "USA"]',
+        'from = "solo"\nto = "solo"',
+        'between = ["solo", "USA"]',
+    ],
+)
+def test_route_from_a_region_to_itself_is_refused(
+    tmp_path: Path, sam: GlobalSAM, route: str
+) -> None:
+    text = (
+        HEAD + '[blocs]\nsolo = ["USA"]\n[[shock]]\ninstrument = "ntb"\n' + route + "\nrate = 1\n"
+    )
+    message = resolve_error(write(tmp_path, "bad.toml", text), sam)
+    assert "bad.toml:8: [[shock]] #1" in message
+    assert "only USA → USA, a region's trade with itself" in message
+
+
+def test_bloc_to_itself_shocks_its_cross_routes(tmp_path: Path, sam: GlobalSAM) -> None:
+    text = HEAD + '[blocs]\nduo = ["USA", "CHN"]\n[[shock]]\ninstrument = "ntb"\n'
+    text += 'between = ["duo", "duo"]\nrate = 1\n'
+    tau = resolve(load_scenario(write(tmp_path, "ok.toml", text)), sam).shocks.tau
+    assert (tau[:, R["USA"], R["CHN"]] == 2.0).all() and (tau[:, R["CHN"], R["USA"]] == 2.0).all()
+    assert (tau != 1.0).sum() == 2 * len(SECTORS)
+
+
+def test_route_from_an_empty_nonaligned_bloc_is_refused(tmp_path: Path, sam: GlobalSAM) -> None:
+    members = ", ".join(f'"{r}"' for r in REGIONS)
+    text = HEAD + f"[blocs]\nall_of_them = [{members}]\n"
+    text += '[[shock]]\ninstrument = "tariff"\nfrom = "nonaligned"\nrate = 0.1\n'
+    message = resolve_error(write(tmp_path, "bad.toml", text), sam)
+    assert "bad.toml:8: [[shock]] #1 from" in message
+    assert "selects no pair of two different regions" in message
+
+
+@pytest.mark.parametrize("instrument", ["ntb", "ntb_rent", "tariff", "export_tax", "export_ban"])
+def test_route_without_benchmark_trade_is_refused(
+    tmp_path: Path, sam: GlobalSAM, instrument: str
+) -> None:
+    """RUS→KOR carries no trade in the toy data: a wedge there changes nothing."""
+    rate = "" if instrument == "export_ban" else "rate = 0.5\n"
+    text = HEAD + f'[[shock]]\ninstrument = "{instrument}"\nfrom = "RUS"\nto = "KOR"\n{rate}'
+    message = resolve_error(write(tmp_path, "bad.toml", text), sam)
+    assert "bad.toml:4: [[shock]] #1:" in message
+    assert "selects no route with benchmark trade, so it would change nothing" in message
+
+
+def test_file_that_is_not_a_bilateral_table_is_not_echoed(tmp_path: Path) -> None:
+    secret = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin\n"
+    write(tmp_path, "passwd", secret)
+    text = HEAD + '[[shock]]\ninstrument = "bilateral_table"\nfile = "passwd"\napply = "ntb"\n'
+    message = error(write(tmp_path, "t.toml", text))
+    assert f"{tmp_path / 'passwd'}:1: not a bilateral table" in message
+    assert "columns commodity, exporter, importer, rate" in message
+    assert "missing commodity, exporter, importer, rate; 1 other column(s)" in message
+    for word in ("root", "bash", "daemon"):
+        assert word not in message.replace(str(tmp_path), "")
+
+
+def test_folder_named_like_a_builtin_dataset_is_refused_unless_written_as_a_path(
+    tmp_path: Path,
+) -> None:
+    write_dataset(load_dataset("wiod2011_10x8"), tmp_path / "wiod2011_10x8")
+    message = error(write(tmp_path, "t.toml", HEAD))
+    assert "t.toml:3: [scenario] data" in message
+    assert f"'wiod2011_10x8' is both a built-in dataset and the folder {tmp_path}" in message
+    assert 'write data = "./wiod2011_10x8" for the folder' in message
+    explicit = HEAD.replace('"wiod2011_10x8"', '"./wiod2011_10x8"')
+    assert load_scenario(write(tmp_path, "u.toml", explicit)).data == tmp_path / "wiod2011_10x8"
+
+
+def test_builtin_dataset_name_without_a_folder_beside_is_the_builtin(tmp_path: Path) -> None:
+    assert load_scenario(write(tmp_path, "t.toml", HEAD)).data == "wiod2011_10x8"

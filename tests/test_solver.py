@@ -13,7 +13,7 @@ from fragcge.calibration.synthetic import synthetic_sam
 from fragcge.errors import SolveError
 from fragcge.model.cge import CGEModel
 from fragcge.model.shocks import ShockSet
-from fragcge.model.solve import solve
+from fragcge.model.solve import SolveLimits, solve
 
 
 def _shock(sam, tau: float, tariff: float) -> ShockSet:
@@ -63,7 +63,7 @@ def test_giving_up_leaves_the_parameters_where_the_path_stopped() -> None:
             model.evaluator,
             model.benchmark(),
             target,
-            max_halvings=1,
+            SolveLimits(max_halvings=1),
             options={"max_iter": 1},
         )
     assert np.all(model.system.param("tau") < 1.6)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from fragcge.errors import ReportError
+from fragcge.model.decomposition import RELIABLE
 
 TABLES = {
     "welfare": ("region", "bloc", "ev", "ev_pct"),
@@ -64,7 +65,15 @@ class Result:
     @property
     def decomposition(self) -> list[str]:
         """Welfare decomposition columns of welfare.csv, in file order; empty when absent."""
-        return [c for c in self.welfare.columns if c not in TABLES["welfare"]]
+        return [c for c in self.welfare.columns if c not in (*TABLES["welfare"], RELIABLE)]
+
+    @property
+    def unreliable(self) -> list[str]:
+        """Welfare rows whose decomposition welfare.csv marks unreliable; none if unmarked."""
+        if RELIABLE not in self.welfare.columns:
+            return []
+        reliable = self.welfare[RELIABLE].map(lambda v: str(v).lower() == "true")
+        return list(self.welfare.region[~reliable])
 
 
 def load_result(path: str | Path) -> Result:

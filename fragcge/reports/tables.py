@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from fragcge.model.decomposition import RESIDUAL_SHARE
 from fragcge.reports.results import NONALIGNED, WORLD, Result
 
 
@@ -107,7 +108,18 @@ def decomposition(result: Result) -> Table | None:
         frame=frame,
         labels=2,
         decimals=3 if pct else 1,
+        note=_unreliable_note(result),
         rules=(len(result.regions),),
+    )
+
+
+def _unreliable_note(result: Result) -> str:
+    """Which rows' components do not add up to EV, if any."""
+    if not result.unreliable:
+        return ""
+    return (
+        f"Unreliable decomposition (residual above {RESIDUAL_SHARE:.0%} of |EV| on the finest "
+        f"path tried): {', '.join(result.unreliable)}. EV itself is unaffected."
     )
 
 
