@@ -201,7 +201,7 @@ def _check(args: argparse.Namespace) -> int:
     from fragcge.model.checks import run_checks
 
     sam = load_dataset(args.data)
-    model = CGEModel(calibrate(sam), pyomo=False)
+    model = CGEModel(calibrate(sam))
     print(f"dataset    {sam.name}: {model.system.n} variables, {model.evaluator.nnz} non-zeros")
     print(f"numeraire  {model.describe_numeraire()}")
     checks = run_checks(model)

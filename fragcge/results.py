@@ -16,7 +16,7 @@ import pandas as pd
 from fragcge.api import Run
 from fragcge.model.cge import Equilibrium
 from fragcge.model.decomposition import COMPONENTS, DEFAULT_STEPS
-from fragcge.model.solve import IPOPT_OPTIONS, RESIDUAL_TOL
+from fragcge.model.solve import HESSIAN, RESIDUAL_TOL
 from fragcge.scenarios.provenance import scenario_record
 
 FLOAT_FORMAT = "%.6f"
@@ -75,6 +75,7 @@ def _solver(eq: Equilibrium) -> dict[str, object]:
         "largest_scaled_residual": r.max_residual,
         "residual_tolerance": RESIDUAL_TOL,
         "walras_dropped_equation_residual": eq.walras,
+        "ipopt_options": r.options,
     }
 
 
@@ -139,7 +140,7 @@ def manifest(run: Run) -> dict[str, object]:
             "jacobian_nonzeros": model.evaluator.nnz,
         },
         "solver": {
-            "ipopt_options": {k: v for k, v in IPOPT_OPTIONS.items()},
+            "hessian": HESSIAN,
             "baseline": _solver(run.base),
             "scenario": _solver(run.scen),
         },

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,10 +13,12 @@ from fragcge.calibration.sam import GlobalSAM
 from fragcge.model.closures import Closure, close, get_closure
 from fragcge.model.equations import ELASTICITIES, elasticity_pattern
 from fragcge.model.evaluator import Evaluator
-from fragcge.model.pyomo_model import build_pyomo
 from fragcge.model.shocks import PARAMETERS, ShockSet
 from fragcge.model.solve import SolveResult, solve
 from fragcge.model.system import Numeraire, System
+
+if TYPE_CHECKING:
+    from fragcge.model.pyomo_model import PyomoModel
 
 
 @dataclass
@@ -29,12 +32,13 @@ class Equilibrium:
 
 
 class CGEModel:
-    """Pyomo model, evaluator and solver of MODEL.md for one calibrated dataset and closure.
+    """Evaluator and solver of MODEL.md for one calibrated dataset and closure; its Pyomo model
+    on demand (:meth:`pyomo_model`).
 
     Scenario parameters and elasticities are mutable: :meth:`solve` takes a ShockSet, loads
-    it and the elasticities of :meth:`set_elasticities` into the Pyomo model's mutable Params
-    and the evaluator, and warm-starts from a given point; nothing is rebuilt between
-    scenarios, nor for new elasticities with the same :func:`elasticity_pattern`.
+    it and the elasticities of :meth:`set_elasticities` into the evaluator's parameters, and
+    warm-starts from a given point; nothing is rebuilt between scenarios, nor for new
+    elasticities with the same :func:`elasticity_pattern`.
     """
 
     def __init__(
@@ -42,7 +46,6 @@ class CGEModel:
         cal: Calibration,
         closure: str = "default",
         numeraire: Numeraire | None = None,
-        pyomo: bool = True,
         quota: np.ndarray | None = None,
     ) -> None:
         self.closure: Closure = get_closure(closure)
@@ -50,11 +53,10 @@ class CGEModel:
         t0 = time.perf_counter()
         self.system = System(self.cal, numeraire, self.closure, quota)
         t1 = time.perf_counter()
-        self.pyomo = build_pyomo(self.system) if pyomo else None
-        t2 = time.perf_counter()
         self.evaluator = Evaluator(self.system)
-        t3 = time.perf_counter()
-        self.timings = {"system": t1 - t0, "pyomo": t2 - t1, "evaluator": t3 - t2}
+        t2 = time.perf_counter()
+        self.timings = {"system": t1 - t0, "evaluator": t2 - t1}
+        self._pyomo: PyomoModel | None = None
         self.pattern = elasticity_pattern(self.cal.sam)
         self.elasticities = {k: self.system.param(k).copy() for k in ELASTICITIES}
         """The elasticities every solve moves to: the data's until :meth:`set_elasticities`."""
@@ -120,7 +122,6 @@ class CGEModel:
         target.update(extra or {})
         x0 = self.benchmark() if x0 is None else x0
         result = solve(self.system, self.evaluator, x0, target)
-        self._sync_pyomo(result.x)
         walras = float(self.evaluator.residuals(result.x, include_dropped=True)[-1])
         return Equilibrium(result.x, result, walras, self.system.theta.copy())
 
@@ -128,7 +129,21 @@ class CGEModel:
         """Scaled residuals of the square system at x and the current parameters."""
         return self.evaluator.residuals(x)
 
-    def _sync_pyomo(self, x: np.ndarray) -> None:
-        """Copy the solution and the parameters into the Pyomo model's Vars and Params."""
-        if self.pyomo is not None:
-            self.pyomo.load(x, self.system.theta)
+    def pyomo_model(self, at: Equilibrium | None = None) -> PyomoModel:
+        """The Pyomo model of this system, its Vars and mutable Params set to an equilibrium's
+        values (default: the benchmark point and parameters).
+
+        Built on the first call (it takes longer than a solve, which never needs it) and kept;
+        each call sets the values again. Pyomo itself is imported only then.
+        """
+        if self._pyomo is None:
+            from fragcge.model.pyomo_model import build_pyomo
+
+            t0 = time.perf_counter()
+            self._pyomo = build_pyomo(self.system)
+            self.timings["pyomo"] = time.perf_counter() - t0
+        if at is None:
+            self._pyomo.load(self.benchmark(), self._benchmark_theta)
+        else:
+            self._pyomo.load(at.x, at.theta)
+        return self._pyomo

@@ -21,12 +21,18 @@ IPOPT_OPTIONS: dict[str, object] = {
     "max_iter": 200,
     "print_level": 0,
     "sb": "yes",
-    "hessian_approximation": "exact",
     "mumps_pivot_order": 0,
     "mu_strategy": "adaptive",
 }
-"""A square system with a constant objective: Newton steps need no Hessian (SOLVER.md item 5),
-so the Hessian is declared empty; AMD ordering (mumps_pivot_order=0) per SOLVER.md item 4."""
+"""AMD ordering (mumps_pivot_order=0) per SOLVER.md item 4. The Hessian is not an option here:
+see HESSIAN."""
+
+HESSIAN = (
+    "zero: the Hessian of the Lagrangian is declared empty (Ipopt's hessian_approximation is "
+    "its default 'exact', given no entries); for a square system with a constant objective "
+    "Newton's steps do not depend on it"
+)
+"""What Ipopt uses as the Hessian, for manifests (SOLVER.md item 5)."""
 
 
 @dataclass
@@ -42,6 +48,8 @@ class SolveResult:
     steps: int = 1
     worst: list[tuple[str, float]] = field(default_factory=list)
     nonpositive: list[tuple[str, float]] = field(default_factory=list)
+    options: dict[str, object] = field(default_factory=dict)
+    """The options Ipopt ran with: IPOPT_OPTIONS and the caller's."""
 
     @property
     def ok(self) -> bool:
@@ -103,7 +111,8 @@ def run_ipopt(
         cl=np.zeros(n),
         cu=np.zeros(n),
     )
-    for key, value in {**IPOPT_OPTIONS, **(options or {})}.items():
+    used = {**IPOPT_OPTIONS, **(options or {})}
+    for key, value in used.items():
         nlp.add_option(key, value)
     t0 = time.perf_counter()
     x, info = nlp.solve(np.asarray(x0, dtype=float))
@@ -125,6 +134,7 @@ def run_ipopt(
         max_res,
         worst=worst,
         nonpositive=nonpositive,
+        options=used,
     )
 
 

@@ -30,7 +30,7 @@ PARTS = [*COMPONENTS, "residual"]
 
 def run(sam, change, closure: str = "default", blocs=None) -> pd.DataFrame:
     """welfare.csv's rows for the benchmark → change(benchmark), decomposed."""
-    model = CGEModel(calibrate(sam), closure=closure, pyomo=False)
+    model = CGEModel(calibrate(sam), closure=closure)
     bench = ShockSet.benchmark(sam)
     base = model.solve(bench)
     scen = model.solve(change(bench), x0=base.x)
@@ -200,7 +200,7 @@ def test_a_binding_quota_leaves_a_small_residual(no_tax) -> None:
     i, r, s = 0, 0, 1
     quota = np.zeros(no_tax.vxmd.shape, bool)
     quota[i, r, s] = True
-    model = CGEModel(calibrate(no_tax), pyomo=False, quota=quota)
+    model = CGEModel(calibrate(no_tax), quota=quota)
     bench = ShockSet.benchmark(no_tax)
     base = model.solve(bench)
     cap = np.where(quota, 0.6, np.inf)

@@ -33,7 +33,7 @@ def setup(request) -> tuple[CGEModel, np.ndarray]:
     bench = ShockSet.benchmark(sam)
     routes = sam.vxmd > 0
     quota = routes & (rng.random(routes.shape) < 0.3)
-    model = CGEModel(calibrate(sam), pyomo=True, quota=quota)
+    model = CGEModel(calibrate(sam), quota=quota)
     shocks = replace(
         bench,
         tau=np.where(routes, rng.uniform(0.9, 1.2, routes.shape), 1.0),
@@ -103,7 +103,7 @@ def _constraint(m: pyo.ConcreteModel, label: str):
 
 def test_pyomo_constraints_equal_evaluator_residuals(setup) -> None:
     model, x = setup
-    system, pm = model.system, model.pyomo
+    system, pm = model.system, model.pyomo_model()
     pm.load(x, system.theta)
     m = pm.model
     expected = model.evaluator.residuals(x, include_dropped=True)
@@ -130,7 +130,7 @@ def test_pyomo_constraints_equal_evaluator_residuals(setup) -> None:
 
 def test_deactivated_dropped_market_is_the_market_equation(setup) -> None:
     model, x = setup
-    system, pm = model.system, model.pyomo
+    system, pm = model.system, model.pyomo_model()
     pm.load(x, system.theta)
     dropped = _constraint(pm.model, system.dropped_label())
     expected = model.evaluator.residuals(x, include_dropped=True)[system.n]
