@@ -82,7 +82,7 @@ def main() -> int:
         t["model built"] = time.perf_counter()
         base = model.solve(resolved.baseline)
         t["baseline solved"] = time.perf_counter()
-        scen = model.solve(resolved.shocks, x0=base.x)
+        scen = model.solve(resolved.shocks, x0=base)
         t["scenario solved"] = time.perf_counter()
         if args.pyomo:
             model.pyomo_model(scen)

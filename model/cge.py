@@ -13,7 +13,7 @@ from fragcge.calibration.sam import GlobalSAM
 from fragcge.model.closures import Closure, close, get_closure
 from fragcge.model.equations import ELASTICITIES, elasticity_pattern
 from fragcge.model.evaluator import Evaluator
-from fragcge.model.shocks import PARAMETERS, ShockSet
+from fragcge.model.shocks import ShockSet
 from fragcge.model.solve import SolveResult, solve
 from fragcge.model.system import Numeraire, System
 
@@ -58,12 +58,9 @@ class CGEModel:
         self.timings = {"system": t1 - t0, "evaluator": t2 - t1}
         self._pyomo: PyomoModel | None = None
         self.pattern = elasticity_pattern(self.cal.sam)
-        self.elasticities = {k: self.system.param(k).copy() for k in ELASTICITIES}
+        theta = self.system.benchmark_theta
+        self.elasticities = {k: self.system.param(k, theta).copy() for k in ELASTICITIES}
         """The elasticities every solve moves to: the data's until :meth:`set_elasticities`."""
-        self._benchmark_theta = self.system.theta.copy()
-        self.quota_reference = np.ones_like(self.cal.vxmd)
-        """Delivered volumes V[i,r,s] that export quota shares refer to: the benchmark's (1)
-        until the caller sets the baseline's."""
 
     @property
     def numeraire(self) -> Numeraire:
@@ -96,38 +93,51 @@ class CGEModel:
     def solve(
         self,
         shocks: ShockSet,
-        x0: np.ndarray | Equilibrium | None = None,
+        x0: Equilibrium | None = None,
         extra: dict[str, np.ndarray] | None = None,
+        quota_reference: np.ndarray | None = None,
     ) -> Equilibrium:
-        """Solve at the scenario's parameter levels from x0 (default: the benchmark).
+        """Solve at the parameters :meth:`theta_for` gives, from x0 (default: the benchmark).
 
-        From an Equilibrium, the parameters start at its own too, and from the benchmark at
-        the benchmark's (with the target elasticities: the benchmark is an equilibrium for
-        any), so that should the full step fail, the path of smaller steps (and so the answer)
-        does not depend on what the model solved before. The path moves the elasticities too,
-        so an equilibrium at other elasticities is a valid start. Export quotas cap a route's
-        delivered volume at a share of :attr:`quota_reference`.
+        The parameters start at x0's own, and from the benchmark at the benchmark's (with the
+        target elasticities: the benchmark is an equilibrium for any), so that should the full
+        step fail, the path of smaller steps (and so the answer) depends on the arguments
+        only. The path moves the elasticities too, so an equilibrium at other elasticities is
+        a valid start. The Equilibrium carries the θ it solved at.
         """
-        if isinstance(x0, Equilibrium):
-            self.system.theta[:] = x0.theta
-            x0 = x0.x
-        elif x0 is None:
-            self.system.theta[:] = self._benchmark_theta
-            for k, v in self.elasticities.items():
-                self.system.set_param(k, v)
-        target = {k: np.asarray(getattr(shocks, k), dtype=float) for k in PARAMETERS}
-        target.update(self.elasticities)
-        target["qshare"] = self.system.quota_share(shocks)
-        target["qscale"] = self.quota_reference
-        target.update(extra or {})
-        x0 = self.benchmark() if x0 is None else x0
-        result = solve(self.system, self.evaluator, x0, target)
-        walras = float(self.evaluator.residuals(result.x, include_dropped=True)[-1])
-        return Equilibrium(result.x, result, walras, self.system.theta.copy())
+        target = self.theta_for(shocks, extra, quota_reference)
+        if x0 is None:
+            start = self.system.with_params(self.system.benchmark_theta, self.elasticities)
+            x = self.benchmark()
+        else:
+            start, x = x0.theta, x0.x
+        result = solve(self.system, self.evaluator, x, start, target)
+        walras = self.evaluator.at(result.theta).residuals(result.x, include_dropped=True)[-1]
+        return Equilibrium(result.x, result, float(walras), result.theta)
 
-    def residuals(self, x: np.ndarray) -> np.ndarray:
-        """Scaled residuals of the square system at x and the current parameters."""
-        return self.evaluator.residuals(x)
+    def theta_for(
+        self,
+        shocks: ShockSet,
+        extra: dict[str, np.ndarray] | None = None,
+        quota_reference: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """θ of a scenario: the benchmark's with the shocks, the elasticities of
+        :meth:`set_elasticities` and the ``extra`` parameters by name (e.g. ``Gbar``).
+
+        Export quotas cap a route's delivered volume V[i,r,s] at a share of
+        ``quota_reference`` (default: the benchmark's, 1; a scenario passes its baseline's).
+        """
+        values = self.system.shock_params(shocks)
+        values.update(self.elasticities)
+        values["qscale"] = (
+            np.ones_like(self.cal.vxmd) if quota_reference is None else quota_reference
+        )
+        values.update(extra or {})
+        return self.system.with_params(self.system.benchmark_theta, values)
+
+    def residuals(self, x: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """Scaled residuals of the square system at x and parameters θ."""
+        return self.evaluator.at(theta).residuals(x)
 
     def pyomo_model(self, at: Equilibrium | None = None) -> PyomoModel:
         """The Pyomo model of this system, its Vars and mutable Params set to an equilibrium's
@@ -143,7 +153,7 @@ class CGEModel:
             self._pyomo = build_pyomo(self.system)
             self.timings["pyomo"] = time.perf_counter() - t0
         if at is None:
-            self._pyomo.load(self.benchmark(), self._benchmark_theta)
+            self._pyomo.load(self.benchmark(), self.system.benchmark_theta)
         else:
             self._pyomo.load(at.x, at.theta)
         return self._pyomo

@@ -318,22 +318,19 @@ def decompose(
     """Per region, the components of EV (dataset unit), integrated over ``steps`` solves.
 
     Solves at k/steps of the parameter change for k = 1..steps−1, warm-starting each from the
-    last (the scenario's own solution is the last point), and leaves the model's parameters
-    at the scenario's. Each component is integrated by the trapezoid rule over the steps;
-    with an even number of steps the trapezoid sums over steps and over pairs of steps are
-    combined by Richardson extrapolation, (4·T_h − T_2h)/3 (Simpson's rule), which removes
-    the O(h²) error at no extra solve. Columns: region and :data:`COMPONENTS`.
+    last (the scenario's own solution is the last point). Each component is integrated by
+    the trapezoid rule over the steps; with an even number of steps the trapezoid sums over
+    steps and over pairs of steps are combined by Richardson extrapolation,
+    (4·T_h − T_2h)/3 (Simpson's rule), which removes the O(h²) error at no extra solve.
+    Columns: region and :data:`COMPONENTS`.
     """
     states = [_state(model, base, base)]
-    x = base.x
+    x, theta = base.x, base.theta
     for k in range(1, steps):
-        target = _theta_path(model, base, scen, k / steps)
-        res = solve(model.system, model.evaluator, x, target)
-        x = res.x
-        eq = Equilibrium(x, res, 0.0, model.system.theta.copy())
-        states.append(_state(model, eq, base))
-    for name, values in _theta_path(model, base, scen, 1.0).items():
-        model.system.set_param(name, values)
+        target = model.system.with_params(base.theta, _theta_path(model, base, scen, k / steps))
+        res = solve(model.system, model.evaluator, x, theta, target)
+        x, theta = res.x, res.theta
+        states.append(_state(model, Equilibrium(x, res, 0.0, theta), base))
     states.append(_state(model, scen, base))
     fine = _trapezoid(model, states)
     if steps % 2:

@@ -9,7 +9,7 @@ import cyipopt
 import numpy as np
 
 from fragcge.errors import SolveError
-from fragcge.model.evaluator import Evaluator
+from fragcge.model.evaluator import Evaluator, EvaluatorAt
 from fragcge.model.system import System
 
 RESIDUAL_TOL = 1e-8
@@ -50,6 +50,8 @@ class SolveResult:
     nonpositive: list[tuple[str, float]] = field(default_factory=list)
     options: dict[str, object] = field(default_factory=dict)
     """The options Ipopt ran with: IPOPT_OPTIONS and the caller's."""
+    theta: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """The parameters the run (the last of a path) solved at."""
 
     @property
     def ok(self) -> bool:
@@ -65,9 +67,9 @@ class SolveResult:
 class _Problem:
     """The cyipopt problem object: zero objective, the system as equality constraints."""
 
-    def __init__(self, ev: Evaluator) -> None:
+    def __init__(self, ev: EvaluatorAt) -> None:
         self.ev = ev
-        self.rows, self.cols = ev.structure()
+        self.rows, self.cols = ev.ev.structure()
         self.iterations = 0
 
     def objective(self, x):
@@ -97,10 +99,15 @@ class _Problem:
 
 
 def run_ipopt(
-    system: System, ev: Evaluator, x0: np.ndarray, options: dict[str, object] | None = None
+    system: System,
+    ev: Evaluator,
+    x0: np.ndarray,
+    theta: np.ndarray,
+    options: dict[str, object] | None = None,
 ) -> SolveResult:
-    """One Ipopt solve of the system at the current parameters, from x0."""
-    prob = _Problem(ev)
+    """One Ipopt solve of the system at parameters θ, from x0."""
+    at = ev.at(theta)
+    prob = _Problem(at)
     n = system.n
     nlp = cyipopt.Problem(
         n=n,
@@ -117,7 +124,7 @@ def run_ipopt(
     t0 = time.perf_counter()
     x, info = nlp.solve(np.asarray(x0, dtype=float))
     seconds = time.perf_counter() - t0
-    res = ev.residuals(x)
+    res = at.residuals(x)
     worst = _worst(system, res)
     max_res = float(np.max(np.abs(res))) if np.all(np.isfinite(res)) else float("inf")
     msg = info["status_msg"]
@@ -135,6 +142,7 @@ def run_ipopt(
         worst=worst,
         nonpositive=nonpositive,
         options=used,
+        theta=theta,
     )
 
 
@@ -150,25 +158,23 @@ def solve(
     system: System,
     ev: Evaluator,
     x0: np.ndarray,
-    target: dict[str, np.ndarray],
+    theta0: np.ndarray,
+    target: np.ndarray,
     max_halvings: int = 6,
     options: dict[str, object] | None = None,
 ) -> SolveResult:
-    """Solve at the parameter values `target`, stepping from the current ones if needed.
+    """Solve at parameters ``target``, stepping from ``theta0`` (those of x0) if needed.
 
     The full step is tried first. When Ipopt fails, the change is split in halves from
-    the last solved point, down to 1/2^max_halvings of the remaining way; the parameters
-    are left at `target` on success. Raises SolveError with status, iterations and the
+    the last solved point, down to 1/2^max_halvings of the remaining way; the result carries
+    the θ it solved at (``target``). Raises SolveError with status, iterations and the
     largest residuals by name if it still fails.
     """
-    start = {k: system.param(k).copy() for k in target}
     x, done, step, runs, iters, secs = np.asarray(x0, float), 0.0, 1.0, 0, 0, 0.0
     last: SolveResult | None = None
     while done < 1.0:
         trial = min(1.0, done + step)
-        for k, v in target.items():
-            system.set_param(k, start[k] + trial * (np.asarray(v) - start[k]))
-        last = run_ipopt(system, ev, x, options)
+        last = run_ipopt(system, ev, x, theta0 + trial * (target - theta0), options)
         runs, iters, secs = runs + 1, iters + last.iterations, secs + last.seconds
         if last.ok:
             x, done = last.x, trial
@@ -176,8 +182,6 @@ def solve(
             continue
         step /= 2
         if step < 2.0**-max_halvings:
-            for k in target:
-                system.set_param(k, start[k] + done * (np.asarray(target[k]) - start[k]))
             raise SolveError(_failure(last, done, trial, runs))
     assert last is not None
     last.x, last.steps, last.iterations, last.seconds = x, runs, iters, secs

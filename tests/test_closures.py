@@ -63,7 +63,7 @@ def test_real_wage_needs_a_factor_whose_price_adjusts() -> None:
 def _solved(name: str):
     model = CGEModel(calibrate(_rich_sam()), closure=name)
     base = model.solve(ShockSet.benchmark(model.cal.sam))
-    return model, base, model.solve(check_shock(model), x0=base.x)
+    return model, base, model.solve(check_shock(model), x0=base)
 
 
 def test_gov_share_keeps_government_spending_a_fixed_share_of_income() -> None:

@@ -33,7 +33,7 @@ def run(sam, change, closure: str = "default", blocs=None) -> pd.DataFrame:
     model = CGEModel(calibrate(sam), closure=closure)
     bench = ShockSet.benchmark(sam)
     base = model.solve(bench)
-    scen = model.solve(change(bench), x0=base.x)
+    scen = model.solve(change(bench), x0=base)
     welfare = report.welfare(model, base, scen, blocs or {})
     return add_to_welfare(welfare, decompose(model, base, scen)).set_index("region")
 
@@ -204,7 +204,7 @@ def test_a_binding_quota_leaves_a_small_residual(no_tax) -> None:
     bench = ShockSet.benchmark(no_tax)
     base = model.solve(bench)
     cap = np.where(quota, 0.6, np.inf)
-    scen = model.solve(replace(bench, quota=cap), x0=base.x)
+    scen = model.solve(replace(bench, quota=cap), x0=base)
     assert report.dense(model.system, scen.x, "rho")[i, r, s] > 1e-3
     df = add_to_welfare(report.welfare(model, base, scen, {}), decompose(model, base, scen))
     assert_small_residual(regions(df.set_index("region"), no_tax), 1e-3)

@@ -13,7 +13,6 @@ from fragcge.calibration.dataset import load_dataset
 from fragcge.calibration.synthetic import synthetic_sam
 from fragcge.model.cge import CGEModel
 from fragcge.model.checks import check_shock, homogeneity, replication, run_checks, walras
-from fragcge.model.shocks import ShockSet
 from fragcge.model.solve import RESIDUAL_TOL
 
 
@@ -83,7 +82,6 @@ def test_check_shock_moves_the_economy(rich_model) -> None:
     """The checks are only meaningful if the shock changes prices and quantities."""
     eq = rich_model.solve(check_shock(rich_model))
     assert np.max(np.abs(eq.x / rich_model.benchmark() - 1)) > 1e-2
-    rich_model.system.set_shocks(ShockSet.benchmark(rich_model.cal.sam))
 
 
 def test_a_broken_benchmark_is_caught() -> None:
