@@ -79,10 +79,10 @@ class EvaluatorAt:
     def __init__(self, ev: Evaluator, theta: np.ndarray) -> None:
         self.ev = ev
         self.theta = theta
-        self._p = [_param_matrix(c.group, theta) for c in ev._compiled]
+        self._p = [c.group.param_matrix(theta) for c in ev._compiled]
         const = np.zeros(ev.n + 1)
         for g in ev._const:
-            np.add.at(const, g.rows, _coefficients(g, theta))
+            np.add.at(const, g.rows, g.coefficients(theta))
         self._const_value = const
 
     def residuals(self, x: np.ndarray, include_dropped: bool = False) -> np.ndarray:
@@ -102,21 +102,6 @@ class EvaluatorAt:
             vals = np.asarray(c.jac(x[c.group.x].T, p)).T.ravel()
             out += np.bincount(c.jac_slot, weights=vals, minlength=ev.nnz_all)
         return out[ev._square]
-
-
-def _coefficients(g: TermGroup, theta: np.ndarray) -> np.ndarray:
-    """p[0] of each instance: coef × Π θ[coef_params]."""
-    coef = g.coef.copy()
-    for k in range(g.coef_params.shape[1]):
-        idx = g.coef_params[:, k]
-        has = idx >= 0
-        coef[has] *= theta[idx[has]]
-    return coef
-
-
-def _param_matrix(g: TermGroup, theta: np.ndarray) -> np.ndarray:
-    """Parameters of every instance as an (np × instances) matrix."""
-    return np.vstack([_coefficients(g, theta)[None, :], theta[g.p].T])
 
 
 def _compile(kind: Kind, count: int) -> tuple[casadi.Function, casadi.Function]:

@@ -17,6 +17,7 @@ import pytest
 
 from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.synthetic import synthetic_sam
+from fragcge.model import numpy_terms
 from fragcge.model.cge import CGEModel
 from fragcge.model.shocks import ShockSet
 
@@ -126,6 +127,21 @@ def test_pyomo_constraints_equal_evaluator_residuals(setup) -> None:
     # The dropped market: the evaluator keeps its residual in row n, Pyomo in walras_check.
     assert pyo.value(m.walras_check) == pytest.approx(expected[system.n], rel=1e-12, abs=1e-12)
     assert not _constraint(m, system.dropped_label()).active
+
+
+def test_numpy_templates_equal_evaluator_residuals(setup) -> None:
+    """The numpy backend of the templates (reports, decomposition) gives every row the
+    CasADi evaluator gives, the dropped market included: one statement of the economics."""
+    model, x, theta = setup
+    expected = model.evaluator.at(theta).residuals(x, include_dropped=True)
+    got = numpy_terms.residuals(model.system, x, theta)
+    assert np.max(np.abs(expected)) > 1e-2, "the point should be off equilibrium"
+    diff = np.abs(got - expected) / np.maximum(1.0, np.abs(expected))
+    worst = int(np.argmax(diff))
+    labels = [*model.system.labels(), "dropped market"]
+    assert diff.max() < 1e-12, (
+        f"{labels[worst]}: numpy {got[worst]:.15g}, CasADi {expected[worst]:.15g}"
+    )
 
 
 def test_deactivated_dropped_market_is_the_market_equation(setup) -> None:
