@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fragcge.model.structure import TermGroup, Terms
+
 if TYPE_CHECKING:
     from fragcge.model.system import System
 
@@ -181,6 +183,23 @@ def _route_terms(sys: System, kind: str, i, s, r, rows, x, p, coef) -> None:
     for q, name in ((rho < 0, kind), (rho >= 0, kind + "_q")):
         xs = [a[q] for a in x] + ([rho[q]] if name != kind else [])
         sys.terms.add(name, rows[q], xs, [a[q] for a in p], coef[q])
+
+
+def route_groups(sys: System) -> list[TermGroup]:
+    """Every trade route's variables and parameters in the layout of the route templates
+    (``vol_route``: M, pm, py, pt…; esubm, τ, tx, …), one instance per route, numbered as
+    ``sys.routes``: kind ``route``, and ``route_q`` with ρ last on quota routes. Reports
+    evaluate the route templates on them (:func:`fragcge.model.report.route_flows`)."""
+    v = sys.var
+    i, s, r = sys.routes.T
+    x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
+    p = [_sigma(sys, "esubm", i)[1], *_route_params(sys, i, s, r)]
+    rho = v["rho"].pos[i, s, r]
+    terms = Terms()
+    for q, kind in ((rho < 0, "route"), (rho >= 0, "route_q")):
+        xs = [a[q] for a in x] + ([rho[q]] if kind == "route_q" else [])
+        terms.add(kind, np.flatnonzero(q), xs, [a[q] for a in p], 1.0)
+    return terms.groups()
 
 
 def prf_M(sys: System) -> None:

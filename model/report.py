@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 
 from fragcge.model.cge import CGEModel, Equilibrium
+from fragcge.model.numpy_terms import term_values
 from fragcge.model.system import System
+from fragcge.model.terms import all_kinds
 
 
 def dense(system: System, x: np.ndarray, name: str, fill: float = 0.0) -> np.ndarray:
@@ -21,37 +23,30 @@ def dense(system: System, x: np.ndarray, name: str, fill: float = 0.0) -> np.nda
 def route_flows(model: CGEModel, eq: Equilibrium) -> dict[str, np.ndarray]:
     """Delivered volumes V[i,s,r], shipped goods, fob and cif price indices on each route.
 
-    ``volume`` is M·(pm/pdel)^σm, the volume of an open route per unit of benchmark flow.
+    ``volume`` is M·(pm/pdel)^σm, the volume of an open route per unit of benchmark flow;
+    it and the prices are the route templates of ``model/terms.py`` evaluated on
+    ``System.route_groups``, 0 where there is no route.
 
     On a route being banned (0 < open < 1, an iceberg wedge w = open^(1/(1−σ)) on the way to
     the ban), shipments are open·τ·V and the delivered volume is w^(−σ)·V; both are 0 once
     the route is closed.
     """
     s, c = model.system, model.cal
-    x, th = eq.x, eq.theta
-    py, pm, M = dense(s, x, "py", 1.0), dense(s, x, "pm", 1.0), dense(s, x, "M")
-    pt_active = dense(s, x, "pt", 1.0)
-    tau, tx, tm, tn, trade_open = (s.param(k, th) for k in ("tau", "tx", "tm", "tn", "trade_open"))
-    sam = c.sam
-    sigma = s.esub("esubm", th)[:, None, None]
-    rho = dense(s, x, "rho")
-    pfob = py[:, :, None] * (1 + tx + rho) / (1 + sam.tx0)
-    pcif = c.theta_fob * pfob
-    for k, m in enumerate(s.margin_rows):
-        pcif = pcif + c.theta_t[m] * pt_active[k]
-    pdel = tau * pcif * (1 + tm) / (1 + sam.tm0) * (1 + tn)
+    kinds = all_kinds(len(s.margin_rows))
+    out = {k: np.zeros(c.vxmd.shape) for k in ("volume", "shipped", "pfob", "pcif")}
+    templates = {"volume": "volume_route", "shipped": "vol_route", "pfob": "fob_route"}
+    templates["pcif"] = "cif_route"
+    for g in s.route_groups:
+        i, sr, r = s.routes[g.rows].T
+        suffix = "_q" if g.kind == "route_q" else ""
+        for name, kind in templates.items():
+            out[name][i, sr, r] = term_values(kinds[kind + suffix], g, eq.x, eq.theta)
+    V = out["volume"]
+    sigma = s.esub("esubm", eq.theta)[:, None, None]
+    trade_open = s.param("trade_open", eq.theta)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(c.vxmd > 0, pm[:, None, :] / pdel, 0.0)
-        V = np.where(c.vxmd > 0, M[:, None, :] * ratio**sigma, 0.0)
         delivered = np.where(trade_open < 1, trade_open ** (sigma / (sigma - 1)) * V, V)
-    return {
-        "V": delivered,
-        "volume": V,
-        "shipped": trade_open * tau * V,
-        "pfob": pfob,
-        "pcif": pcif,
-        "py": py,
-    }
+    return {**out, "V": delivered, "py": dense(s, eq.x, "py", 1.0)}
 
 
 def welfare(

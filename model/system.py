@@ -92,6 +92,8 @@ class System:
             block(self)
         self.dropped = self._numeraire()
         self.groups: list[TermGroup] = self.terms.groups()
+        self.route_groups = equations.route_groups(self)
+        """Each trade route's variables and parameters, for reports (no equation's terms)."""
         self.benchmark_theta = self.params.vector()
         """θ at the benchmark, with the data's elasticities; read-only: every solve gets its
         own θ (:meth:`with_params`) and returns it with the solution."""

@@ -142,19 +142,25 @@ def _dem_fix_val(x, p, ops):
     return _dem_fix(x, p, ops) * x[2]
 
 
-def _pdel(py, pt, p, nm, rho=0):
-    """Delivered price relative to benchmark.
+def fob_price(py, p, rho=0):
+    """py·(1+tx+ρ)/(1+tx0): the exporter's price of a route's good at the border, relative to
+    benchmark, p = [.., τ, tx, tm, θfob, tx0, tm0, tn, open, θt_1..θt_nm] from p[2]; ρ is the
+    export-tax equivalent of a binding export quota (a variable on quota routes)."""
+    return py * (1 + p[3] + rho) / (1 + p[6])
 
-    τ·(θfob·py·(1+tx+ρ)/(1+tx0) + Σ θt·pt)·(1+tm)/(1+tm0)·(1+tn), with
-    p = [.., τ, tx, tm, θfob, tx0, tm0, tn, open, θt_1..θt_nm] from p[2]; tn is the
-    tariff-equivalent of a non-tariff barrier whose rent goes to the importer (0 in the data),
-    ρ the export-tax equivalent of a binding export quota (a variable on quota routes).
-    """
-    tau, tx, tm, thfob, tx0, tm0, tn = p[2], p[3], p[4], p[5], p[6], p[7], p[8]
-    world = thfob * py * (1 + tx + rho) / (1 + tx0)
+
+def cif_price(py, pt, p, nm, rho=0):
+    """θfob·py·(1+tx+ρ)/(1+tx0) + Σ θt·pt: a route's cif price relative to benchmark."""
+    world = p[5] * fob_price(py, p, rho)
     for k in range(nm):
         world = world + p[10 + k] * pt[k]
-    return tau * world * (1 + tm) / (1 + tm0) * (1 + tn)
+    return world
+
+
+def delivered_price(py, pt, p, nm, rho=0):
+    """τ·cif·(1+tm)/(1+tm0)·(1+tn): a route's delivered price relative to benchmark; tn is the
+    tariff-equivalent of a non-tariff barrier whose rent goes to the importer (0 in the data)."""
+    return p[2] * cif_price(py, pt, p, nm, rho) * (1 + p[4]) / (1 + p[7]) * (1 + p[8])
 
 
 def route_kinds(nm: int) -> dict[str, Kind]:
@@ -172,16 +178,18 @@ def route_kinds(nm: int) -> dict[str, Kind]:
     def ces_route(x, p, ops, rho):
         """θ_s·(open·(pdel/pm)^e − 1)/e, e = 1−σm: one source's term of the import price index."""
         e = 1 - p[1]
-        return p[0] * (p[9] * (_pdel(x[1], x[2 : 2 + nm], p, nm, rho) / x[0]) ** e - 1) / e
+        return (
+            p[0] * (p[9] * (delivered_price(x[1], x[2 : 2 + nm], p, nm, rho) / x[0]) ** e - 1) / e
+        )
 
     def cd_route(x, p, ops, rho):
         """θ_s·log(pdel/pm): the Cobb-Douglas import price index (a ban needs esubm > 1)."""
-        return p[0] * ops.log(_pdel(x[1], x[2 : 2 + nm], p, nm, rho) / x[0])
+        return p[0] * ops.log(delivered_price(x[1], x[2 : 2 + nm], p, nm, rho) / x[0])
 
     def volume(x, p, rho):
         """V = M·(pm/pdel)^σm: the delivered volume per unit of benchmark flow (route open)."""
         m, pm, py = x[0], x[1], x[2]
-        return m * (pm / _pdel(py, x[3 : 3 + nm], p, nm, rho)) ** p[1]
+        return m * (pm / delivered_price(py, x[3 : 3 + nm], p, nm, rho)) ** p[1]
 
     def cif_value(x, p, first):
         """py·(1+tx)·vxmd + Σ pt·vtwr: cif value of a benchmark unit (vxmd, vtwr from p[first])."""
@@ -216,8 +224,23 @@ def route_kinds(nm: int) -> dict[str, Kind]:
         b = share - volume(x, p, rho) / scale
         return rho + b - ops.sqrt(rho**2 + b**2 + mu)
 
+    def fob_route(x, p, ops, rho):
+        """The route's fob price (a quantity for reports, in no equation)."""
+        return fob_price(x[2], p, rho)
+
+    def cif_route(x, p, ops, rho):
+        """The route's cif price (a quantity for reports, in no equation)."""
+        return cif_price(x[2], x[3 : 3 + nm], p, nm, rho)
+
+    def volume_route(x, p, ops, rho):
+        """V, the route's delivered volume per unit of benchmark flow (for reports)."""
+        return volume(x, p, rho)
+
     base = 10 + nm
     shapes = {
+        "fob_route": (fob_route, 3 + nm, base),
+        "cif_route": (cif_route, 3 + nm, base),
+        "volume_route": (volume_route, 3 + nm, base),
         "ces_route": (ces_route, 2 + nm, base),
         "cd_route": (cd_route, 2 + nm, base),
         "vol_route": (vol_route, 3 + nm, base),
