@@ -28,7 +28,7 @@ import pandas as pd
 
 from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.equations import ESUB_FIN
-from fragcge.model.report import _firm_purchases, dense, route_flows
+from fragcge.model.report import dense, firm_purchases, route_flows
 from fragcge.model.solve import solve
 
 COMPONENTS = ("tot", "alloc", "iceberg", "rents", "endowment", "transfers")
@@ -115,8 +115,8 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     # firms' purchases and final demands
     dd = np.zeros_like(c.dd0)
     di = np.zeros_like(c.di0)
-    dd[:, :n] = _firm_purchases(model, eq, c.dd0, "py")
-    di[:, :n] = _firm_purchases(model, eq, c.di0, "pm")
+    dd[:, :n] = firm_purchases(model, eq, "py")
+    di[:, :n] = firm_purchases(model, eq, "pm")
     pa = var("pa")
     sigma = {agent: s.esub(name, th) for agent, name in ESUB_FIN.items()}
     esubd = s.esub("esubd", th)

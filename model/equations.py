@@ -243,27 +243,19 @@ def prf_YT(sys: System) -> None:
         )
 
 
-def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -> None:
-    """Compensated demands of every agent for a domestic (py) or imported (pm) good.
-
-    Adds −flows/scale·demand to the row rows_of(i, r); with value_rate, adds instead the
-    purchase tax revenue −rate·flows/scale·price·demand to the same agents' income rows.
-    """
-    c, P, v = sys.cal, sys.params, sys.var
-    n = c.n_sectors
-    suffix = "" if value_rate is None else "_val"
-    A = P.mutable["A"]
-    weight = flows if value_rate is None else flows * value_rate
-    i, j, r = np.argwhere(weight[:, :n, :] != 0).T
-    coef = -weight[i, j, r] / scale(i, r)
+def _firm_demands(sys: System, terms: Terms, i, j, r, price, rows, coef, suffix="") -> None:
+    """coef·demand of sector j's firms in region r for good i at price (py or pm), with the
+    template the nests of j need: two CES levels (esubt ≠ esubc), one merged level
+    (esubt = esubc), or Leontief above the Armington nest (esubt = esubc = 0)."""
+    v, A = sys.var, sys.params.mutable["A"]
     (esubt, t), (esubc, cc) = _sigma(sys, "esubt", j), _sigma(sys, "esubc", j)
     d = _sigma(sys, "esubd", i)[1]
     leo = (esubt == 0) & (esubc == 0)
     flat = (esubt == esubc) & ~leo
     full = esubt != esubc
-    sys.terms.add(
+    terms.add(
         "dem_prod" + suffix,
-        rows_of(i[full], r[full]),
+        rows[full],
         [
             v["Y"].pos[j, r][full],
             v["py"].pos[j, r][full],
@@ -279,9 +271,9 @@ def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -
         ],
         coef[full],
     )
-    sys.terms.add(
+    terms.add(
         "dem_prod_flat" + suffix,
-        rows_of(i[flat], r[flat]),
+        rows[flat],
         [
             v["Y"].pos[j, r][flat],
             v["py"].pos[j, r][flat],
@@ -291,13 +283,45 @@ def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -
         [A.pos[j, r][flat], t[flat], d[flat]],
         coef[flat],
     )
-    sys.terms.add(
+    terms.add(
         "dem_prod_leo" + suffix,
-        rows_of(i[leo], r[leo]),
+        rows[leo],
         [v["Y"].pos[j, r][leo], v["pa"].pos[i, j, r][leo], price.pos[i, r][leo]],
         [d[leo]],
         coef[leo],
     )
+
+
+def firm_purchase_groups(sys: System) -> dict[str, tuple[np.ndarray, list[TermGroup]]]:
+    """Firms' purchases of domestic (``py``: dd0) and imported (``pm``: di0) goods in
+    benchmark units: per price, the cells (i, j, r) of the non-zero flows and the demand
+    templates' instances with coefficient flows[i, j, r], one row per cell. Reports evaluate
+    them (:func:`fragcge.model.report.firm_purchases`); they are in no equation."""
+    c = sys.cal
+    n = c.n_sectors
+    out = {}
+    for name, flows in (("py", c.dd0), ("pm", c.di0)):
+        i, j, r = np.argwhere(flows[:, :n, :] != 0).T
+        terms = Terms()
+        rows = np.arange(len(i))
+        _firm_demands(sys, terms, i, j, r, sys.var[name], rows, flows[i, j, r])
+        out[name] = (np.stack([i, j, r], axis=1), terms.groups())
+    return out
+
+
+def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -> None:
+    """Compensated demands of every agent for a domestic (py) or imported (pm) good.
+
+    Adds −flows/scale·demand to the row rows_of(i, r); with value_rate, adds instead the
+    purchase tax revenue −rate·flows/scale·price·demand to the same agents' income rows.
+    """
+    c, P, v = sys.cal, sys.params, sys.var
+    n = c.n_sectors
+    suffix = "" if value_rate is None else "_val"
+    weight = flows if value_rate is None else flows * value_rate
+    i, j, r = np.argwhere(weight[:, :n, :] != 0).T
+    coef = -weight[i, j, r] / scale(i, r)
+    _firm_demands(sys, sys.terms, i, j, r, price, rows_of(i, r), coef, suffix)
     for k, agent in enumerate(("hh", "gov", "inv")):
         g = n + k
         i, r = np.argwhere(weight[:, g, :] != 0).T

@@ -106,26 +106,23 @@ def _gdp_volume(model: CGEModel, eq: Equilibrium) -> np.ndarray:
     Y = dense(s, eq.x, "Y")
     output = (c.vom * A * Y).sum(axis=0)
     inputs = np.zeros(len(c.sam.regions))
-    for flows, price, tax in ((c.dd0, "py", c.sam.tdf0), (c.di0, "pm", c.sam.tif0)):
-        q = _firm_purchases(model, eq, flows, price)
+    for price, tax in (("py", c.sam.tdf0), ("pm", c.sam.tif0)):
+        q = firm_purchases(model, eq, price)
         inputs += (q * (1 + tax[:, :n, :])).sum(axis=(0, 1))
     return output - inputs
 
 
-def _firm_purchases(model: CGEModel, eq: Equilibrium, flows: np.ndarray, price: str) -> np.ndarray:
-    """Firms' purchases [i, j, r] in benchmark units: Y·x̄·(py·A/pint)^σt·(pint/pa)^σc·(pa/p)^σd."""
+def firm_purchases(model: CGEModel, eq: Equilibrium, price: str) -> np.ndarray:
+    """Firms' purchases [i, j, r] in benchmark units of domestic (``py``) or imported (``pm``)
+    goods: the demand templates of the equations, evaluated on ``System.firm_purchases``."""
     s, c = model.system, model.cal
-    n = c.n_sectors
-    x = eq.x
-    Y, py = dense(s, x, "Y"), dense(s, x, "py", 1.0)
-    pint, pa = dense(s, x, "pint", 1.0), dense(s, x, "pa", 1.0)[:, :n, :]
-    p = dense(s, x, price, 1.0)
-    A = s.param("A", eq.theta)
-    esubt, esubc, esubd = (s.esub(k, eq.theta) for k in ("esubt", "esubc", "esubd"))
-    top = (py * A / pint) ** esubt[:, None]
-    mid = (pint[None] / pa) ** esubc[None, :, None]
-    low = (pa / p[:, None, :]) ** esubd[:, None, None]
-    return flows[:, :n, :] * Y[None] * top[None] * mid * low
+    kinds = all_kinds(len(s.margin_rows))
+    cells, groups = s.firm_purchases[price]
+    out = np.zeros_like(c.dd0[:, : c.n_sectors, :])
+    for g in groups:
+        i, j, r = cells[g.rows].T
+        out[i, j, r] = term_values(kinds[g.kind], g, eq.x, eq.theta)
+    return out
 
 
 def macro(model: CGEModel, base: Equilibrium, scen: Equilibrium) -> pd.DataFrame:
