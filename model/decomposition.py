@@ -247,9 +247,7 @@ def _step(model: CGEModel, a: _State, b: _State) -> dict[str, np.ndarray]:
         return trap(wa, wb, qa, qb, 2)
 
     def exporter(wa, wb, qa, qb):
-        phia, phib = a.phi[None, :, None], b.phi[None, :, None]
-        val = 0.5 * (phia * wa + phib * wb) * (qb - qa)
-        return np.sum(val, axis=(0, 2))
+        return trap(wa, wb, qa, qb, 1)
 
     out = {k: np.zeros(n_r) for k in COMPONENTS}
     # domestic tax wedges × quantity changes
