@@ -27,8 +27,7 @@ import numpy as np
 import pandas as pd
 
 from fragcge.model.cge import CGEModel, Equilibrium
-from fragcge.model.equations import ESUB_FIN
-from fragcge.model.report import dense, firm_purchases, route_flows
+from fragcge.model.report import dense, purchases, route_flows
 from fragcge.model.solve import solve
 
 COMPONENTS = ("tot", "alloc", "iceberg", "rents", "endowment", "transfers")
@@ -103,7 +102,6 @@ class _State:
 def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     s, c = model.system, model.cal
     sam = c.sam
-    n = c.n_sectors
     x, th = eq.x, eq.theta
 
     def var(name: str, fill: float = 1.0) -> np.ndarray:
@@ -113,24 +111,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     A = model.system.param("A", th)
     Y = var("Y", 0.0)
     # firms' purchases and final demands
-    dd = np.zeros_like(c.dd0)
-    di = np.zeros_like(c.di0)
-    dd[:, :n] = firm_purchases(model, eq, "py")
-    di[:, :n] = firm_purchases(model, eq, "pm")
-    pa = var("pa")
-    sigma = {agent: s.esub(name, th) for agent, name in ESUB_FIN.items()}
-    esubd = s.esub("esubd", th)
-    for k, (agent, act, price) in enumerate(FIN_AGENTS):
-        g = n + k
-        level = var(act) if act == "C" else _level(model, eq, act)
-        P = var(price)
-        for flows, out, p in ((c.dd0, dd, py), (c.di0, di, pm)):
-            out[:, g] = (
-                flows[:, g]
-                * level[None]
-                * (P[None] / pa[:, g]) ** sigma[agent]
-                * (pa[:, g] / p) ** esubd[:, None]
-            )
+    dd, di = purchases(model, eq, "py"), purchases(model, eq, "pm")
     # factors
     pf, ps, pva = var("pf", np.nan), var("ps", np.nan), var("pva")
     mobile = s.var["pf"].pos >= 0

@@ -292,20 +292,29 @@ def _firm_demands(sys: System, terms: Terms, i, j, r, price, rows, coef, suffix=
     )
 
 
-def firm_purchase_groups(sys: System) -> dict[str, tuple[np.ndarray, list[TermGroup]]]:
-    """Firms' purchases of domestic (``py``: dd0) and imported (``pm``: di0) goods in
-    benchmark units: per price, the cells (i, j, r) of the non-zero flows and the demand
-    templates' instances with coefficient flows[i, j, r], one row per cell. Reports evaluate
-    them (:func:`fragcge.model.report.firm_purchases`); they are in no equation."""
+def purchase_groups(sys: System) -> dict[str, tuple[np.ndarray, list[TermGroup]]]:
+    """Every agent's purchases of domestic (``py``: dd0) and imported (``pm``: di0) goods in
+    benchmark units: per price, the cells (i, g, r) of the non-zero flows (g: sectors, then
+    hh, gov, inv) and the demand templates' instances with coefficient flows[i, g, r], one
+    row per cell. Reports evaluate them (:func:`fragcge.model.report.purchases`); they are in
+    no equation."""
     c = sys.cal
     n = c.n_sectors
     out = {}
     for name, flows in (("py", c.dd0), ("pm", c.di0)):
-        i, j, r = np.argwhere(flows[:, :n, :] != 0).T
+        cells = np.argwhere(flows != 0)
+        i, g, r = cells.T
         terms = Terms()
         rows = np.arange(len(i))
-        _firm_demands(sys, terms, i, j, r, sys.var[name], rows, flows[i, j, r])
-        out[name] = (np.stack([i, j, r], axis=1), terms.groups())
+        firm = g < n
+        _firm_demands(
+            sys, terms, i[firm], g[firm], r[firm], sys.var[name], rows[firm], flows[i, g, r][firm]
+        )
+        for k, agent in enumerate(("hh", "gov", "inv")):
+            at = g == n + k
+            coef = flows[i, g, r][at]
+            _final_demands(sys, terms, agent, i[at], r[at], sys.var[name], rows[at], coef)
+        out[name] = (cells, terms.groups())
     return out
 
 
@@ -315,7 +324,7 @@ def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -
     Adds −flows/scale·demand to the row rows_of(i, r); with value_rate, adds instead the
     purchase tax revenue −rate·flows/scale·price·demand to the same agents' income rows.
     """
-    c, P, v = sys.cal, sys.params, sys.var
+    c = sys.cal
     n = c.n_sectors
     suffix = "" if value_rate is None else "_val"
     weight = flows if value_rate is None else flows * value_rate
@@ -323,32 +332,38 @@ def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -
     coef = -weight[i, j, r] / scale(i, r)
     _firm_demands(sys, sys.terms, i, j, r, price, rows_of(i, r), coef, suffix)
     for k, agent in enumerate(("hh", "gov", "inv")):
-        g = n + k
-        i, r = np.argwhere(weight[:, g, :] != 0).T
-        fin_price = v[FIN_PRICE[agent]].pos[r]
-        common = [v["pa"].pos[i, g, r], price.pos[i, r]]
-        p = [np.full(len(i), _sigma(sys, ESUB_FIN[agent])[1][0]), _sigma(sys, "esubd", i)[1]]
-        coef = -weight[i, g, r] / scale(i, r)
-        endogenous = v[FIN[agent]].pos[r] >= 0
-        fixed = ~endogenous
-        sys.terms.add(
-            "dem_fin" + suffix,
-            rows_of(i[endogenous], r[endogenous]),
-            [v[FIN[agent]].pos[r][endogenous], fin_price[endogenous]]
-            + [a[endogenous] for a in common],
-            [a[endogenous] for a in p],
-            coef[endogenous],
+        i, r = np.argwhere(weight[:, n + k, :] != 0).T
+        coef = -weight[i, n + k, r] / scale(i, r)
+        _final_demands(sys, sys.terms, agent, i, r, price, rows_of(i, r), coef, suffix)
+
+
+def _final_demands(sys: System, terms: Terms, agent: str, i, r, price, rows, coef, suffix=""):
+    """coef·demand of a final agent of region r for good i at price (py or pm): its activity
+    is a variable (``dem_fin``), or a parameter the closure fixes (``dem_fix``, G and I)."""
+    P, v = sys.params, sys.var
+    g = sys.cal.n_sectors + ("hh", "gov", "inv").index(agent)
+    fin_price = v[FIN_PRICE[agent]].pos[r]
+    common = [v["pa"].pos[i, g, r], price.pos[i, r]]
+    p = [np.full(len(i), _sigma(sys, ESUB_FIN[agent])[1][0]), _sigma(sys, "esubd", i)[1]]
+    endogenous = v[FIN[agent]].pos[r] >= 0
+    fixed = ~endogenous
+    terms.add(
+        "dem_fin" + suffix,
+        rows[endogenous],
+        [v[FIN[agent]].pos[r][endogenous], fin_price[endogenous]] + [a[endogenous] for a in common],
+        [a[endogenous] for a in p],
+        coef[endogenous],
+    )
+    if agent != "hh":
+        level = P.mutable[FIXED_LEVEL[agent]].pos[r][fixed]
+        terms.add(
+            "dem_fix" + suffix,
+            rows[fixed],
+            [fin_price[fixed]] + [a[fixed] for a in common],
+            [a[fixed] for a in p],
+            coef[fixed],
+            [level],
         )
-        if agent != "hh":
-            level = P.mutable[FIXED_LEVEL[agent]].pos[r][fixed]
-            sys.terms.add(
-                "dem_fix" + suffix,
-                rows_of(i[fixed], r[fixed]),
-                [fin_price[fixed]] + [a[fixed] for a in common],
-                [a[fixed] for a in p],
-                coef[fixed],
-                [level],
-            )
 
 
 def _route_volumes(sys: System, i, s, r, rows, coef) -> None:

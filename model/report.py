@@ -107,21 +107,22 @@ def _gdp_volume(model: CGEModel, eq: Equilibrium) -> np.ndarray:
     output = (c.vom * A * Y).sum(axis=0)
     inputs = np.zeros(len(c.sam.regions))
     for price, tax in (("py", c.sam.tdf0), ("pm", c.sam.tif0)):
-        q = firm_purchases(model, eq, price)
+        q = purchases(model, eq, price)[:, :n]
         inputs += (q * (1 + tax[:, :n, :])).sum(axis=(0, 1))
     return output - inputs
 
 
-def firm_purchases(model: CGEModel, eq: Equilibrium, price: str) -> np.ndarray:
-    """Firms' purchases [i, j, r] in benchmark units of domestic (``py``) or imported (``pm``)
-    goods: the demand templates of the equations, evaluated on ``System.firm_purchases``."""
+def purchases(model: CGEModel, eq: Equilibrium, price: str) -> np.ndarray:
+    """Every agent's purchases [i, g, r] (g: sectors, then hh, gov, inv) in benchmark units of
+    domestic (``py``) or imported (``pm``) goods: the demand templates of the equations,
+    evaluated on ``System.purchases``."""
     s, c = model.system, model.cal
     kinds = all_kinds(len(s.margin_rows))
-    cells, groups = s.firm_purchases[price]
-    out = np.zeros_like(c.dd0[:, : c.n_sectors, :])
+    cells, groups = s.purchases[price]
+    out = np.zeros_like(c.dd0)
     for g in groups:
-        i, j, r = cells[g.rows].T
-        out[i, j, r] = term_values(kinds[g.kind], g, eq.x, eq.theta)
+        i, a, r = cells[g.rows].T
+        out[i, a, r] = term_values(kinds[g.kind], g, eq.x, eq.theta)
     return out
 
 

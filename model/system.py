@@ -94,8 +94,8 @@ class System:
         self.groups: list[TermGroup] = self.terms.groups()
         self.route_groups = equations.route_groups(self)
         """Each trade route's variables and parameters, for reports (no equation's terms)."""
-        self.firm_purchases = equations.firm_purchase_groups(self)
-        """Firms' purchases by price (py, pm): cells and demand terms, for reports."""
+        self.purchases = equations.purchase_groups(self)
+        """Every agent's purchases by price (py, pm): cells and demand terms, for reports."""
         self.benchmark_theta = self.params.vector()
         """θ at the benchmark, with the data's elasticities; read-only: every solve gets its
         own θ (:meth:`with_params`) and returns it with the solution."""

@@ -1,6 +1,7 @@
-"""Report quantities come from the equations' own terms: firms' purchases and route volumes
-evaluated with the numpy backend equal the matching terms of the market equations, at a
-point off equilibrium, for every nest pattern (two CES levels, one merged level, Leontief)."""
+"""Report quantities come from the equations' own terms: every agent's purchases and route
+volumes evaluated with the numpy backend equal the matching terms of the market equations, at
+a point off equilibrium, for every nest pattern of firms (two CES levels, one merged level,
+Leontief) and for final agents whose activity is a variable (C) or fixed by the closure (G, I)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def point(request) -> tuple[CGEModel, Equilibrium]:
     """A model with the nest pattern, and a random point with shocked trade costs (a point
     carries its θ as an Equilibrium does; it need not solve the equations)."""
     esubt, esubc = NESTS[request.param]
-    sam = synthetic_sam(3, 3, seed=4)
+    sam = synthetic_sam(3, 3, final_agents=("hh", "gov", "inv"), seed=4)
     n = len(sam.sectors)
     sam = replace(sam, esubt=np.full(n, esubt), esubc=np.full(n, esubc))
     model = CGEModel(calibrate(sam))
@@ -51,33 +52,30 @@ def _row_terms(model: CGEModel, eq: Equilibrium, kinds: tuple[str, ...], block: 
     return out
 
 
-def test_firm_purchases_are_the_market_equations_terms(point) -> None:
+def test_purchases_are_the_market_equations_terms(point) -> None:
     model, eq = point
     c = model.cal
-    firms = ("dem_prod", "dem_prod_flat", "dem_prod_leo")
-    domestic = report.firm_purchases(model, eq, "py")
-    imported = report.firm_purchases(model, eq, "pm")
-    # mkt_py[i,r] carries −dd0/vom·demand per firm; mkt_pm[i,r] −di0/vim·demand.
-    expected_d = -_row_terms(model, eq, firms, "py") * c.vom
-    expected_m = -_row_terms(model, eq, firms, "pm") * c.vim
+    agents = ("dem_prod", "dem_prod_flat", "dem_prod_leo", "dem_fin", "dem_fix")
+    assert model.system.var["G"].size == 0, "G is fixed by the default closure: dem_fix terms"
+    domestic = report.purchases(model, eq, "py")
+    imported = report.purchases(model, eq, "pm")
+    # mkt_py[i,r] carries −dd0/vom·demand per agent; mkt_pm[i,r] −di0/vim·demand.
+    expected_d = -_row_terms(model, eq, agents, "py") * c.vom
+    expected_m = -_row_terms(model, eq, agents, "pm") * c.vim
     np.testing.assert_allclose(domestic.sum(axis=1), expected_d, rtol=1e-13, atol=1e-12)
     np.testing.assert_allclose(imported.sum(axis=1), expected_m, rtol=1e-13, atol=1e-12)
-    assert np.max(np.abs(domestic / np.where(c.dd0[:, :3] > 0, c.dd0[:, :3], 1) - 1)) > 1e-3
+    assert np.max(np.abs(domestic / np.where(c.dd0 > 0, c.dd0, 1) - 1)) > 1e-3
 
 
-def test_firm_purchases_at_the_benchmark_are_the_data(point) -> None:
-    """Every price and activity 1: firms buy their benchmark flows (independent of templates)."""
+def test_purchases_at_the_benchmark_are_the_data(point) -> None:
+    """Every price and activity 1: every agent buys its benchmark flows (independent of the
+    templates)."""
     model, _ = point
     bench = Equilibrium(
         model.benchmark(), None, 0.0, model.theta_for(ShockSet.benchmark(model.cal.sam))
     )
-    n = model.cal.n_sectors
-    np.testing.assert_allclose(
-        report.firm_purchases(model, bench, "py"), model.cal.dd0[:, :n], rtol=1e-14
-    )
-    np.testing.assert_allclose(
-        report.firm_purchases(model, bench, "pm"), model.cal.di0[:, :n], rtol=1e-14
-    )
+    np.testing.assert_allclose(report.purchases(model, bench, "py"), model.cal.dd0, rtol=1e-14)
+    np.testing.assert_allclose(report.purchases(model, bench, "pm"), model.cal.di0, rtol=1e-14)
 
 
 def test_route_shipments_are_the_market_equations_terms(point) -> None:
