@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from fragcge.model.cge import CGEModel, Equilibrium
-from fragcge.model.report import dense, purchases, route_flows
+from fragcge.model.report import dense, factor_demands, purchases, route_flows
 from fragcge.model.solve import solve
 
 COMPONENTS = ("tot", "alloc", "iceberg", "rents", "endowment", "transfers")
@@ -113,16 +113,11 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     # firms' purchases and final demands
     dd, di = purchases(model, eq, "py"), purchases(model, eq, "pm")
     # factors
-    pf, ps, pva = var("pf", np.nan), var("ps", np.nan), var("pva")
+    pf, ps = var("pf", np.nan), var("ps", np.nan)
     mobile = s.var["pf"].pos >= 0
     pfac = np.where(mobile[:, None, :], pf[:, None, :], ps)
     pfac = np.where(np.isnan(pfac), 1.0, pfac)
-    fd = (
-        c.fd0
-        * Y[None]
-        * ((py * A / pva) ** s.esub("esubt", th)[:, None])[None]
-        * (pva[None] / pfac) ** s.esub("esubva", th)[None, :, None]
-    )
+    fd = factor_demands(model, eq)
     L = var("L")
     endow = model.system.param("endow", th) * np.where(s.var["L"].pos >= 0, L, 1.0)
     # routes

@@ -415,18 +415,24 @@ def mkt_pm(sys: System) -> None:
 
 def _factor_demands(sys: System, rows_of, scale, rate=None) -> None:
     """Firms' factor demands −fd0/scale·demand (or factor tax revenue with rate)."""
-    c, P, v = sys.cal, sys.params, sys.var
+    c = sys.cal
     weight = c.fd0 if rate is None else c.fd0 * rate
     f, j, r = np.argwhere(weight != 0).T
-    price = np.where(v["pf"].pos[f, r] >= 0, v["pf"].pos[f, r], v["ps"].pos[f, j, r])
     suffix = "" if rate is None else "_val"
-    rows = rows_of(f, j, r)
     coef = -weight[f, j, r] / scale(f, j, r)
+    _factor_terms(sys, sys.terms, f, j, r, rows_of(f, j, r), coef, suffix)
+
+
+def _factor_terms(sys: System, terms: Terms, f, j, r, rows, coef, suffix="") -> None:
+    """coef·demand of sector j's firms in region r for factor f, at its mobile price pf or
+    its sector-specific price ps, with a CES level above value added, or Leontief (esubt = 0)."""
+    P, v = sys.params, sys.var
+    price = np.where(v["pf"].pos[f, r] >= 0, v["pf"].pos[f, r], v["ps"].pos[f, j, r])
     esubt, t = _sigma(sys, "esubt", j)
     va = _sigma(sys, "esubva", j)[1]
     leo = esubt == 0
     full = ~leo
-    sys.terms.add(
+    terms.add(
         "dem_fac" + suffix,
         rows[full],
         [v["Y"].pos[j, r][full], v["py"].pos[j, r][full], v["pva"].pos[j, r][full], price[full]],
@@ -437,13 +443,25 @@ def _factor_demands(sys: System, rows_of, scale, rate=None) -> None:
         ],
         coef[full],
     )
-    sys.terms.add(
+    terms.add(
         "dem_fac_leo" + suffix,
         rows[leo],
         [v["Y"].pos[j, r][leo], v["pva"].pos[j, r][leo], price[leo]],
         [va[leo]],
         coef[leo],
     )
+
+
+def factor_demand_groups(sys: System) -> tuple[np.ndarray, list[TermGroup]]:
+    """Firms' factor demands in benchmark units: the cells (f, j, r) of the non-zero fd0 and
+    the factor demand templates' instances with coefficient fd0[f, j, r], one row per cell.
+    Reports evaluate them (:func:`fragcge.model.report.factor_demands`); in no equation."""
+    fd0 = sys.cal.fd0
+    cells = np.argwhere(fd0 != 0)
+    f, j, r = cells.T
+    terms = Terms()
+    _factor_terms(sys, terms, f, j, r, np.arange(len(f)), fd0[f, j, r])
+    return cells, terms.groups()
 
 
 def mkt_pf(sys: System) -> None:

@@ -126,6 +126,19 @@ def purchases(model: CGEModel, eq: Equilibrium, price: str) -> np.ndarray:
     return out
 
 
+def factor_demands(model: CGEModel, eq: Equilibrium) -> np.ndarray:
+    """Firms' factor demands [f, j, r] in benchmark units: the factor demand templates of the
+    equations, evaluated on ``System.factor_demands``."""
+    s = model.system
+    kinds = all_kinds(len(s.margin_rows))
+    cells, groups = s.factor_demands
+    out = np.zeros_like(model.cal.fd0)
+    for g in groups:
+        f, j, r = cells[g.rows].T
+        out[f, j, r] = term_values(kinds[g.kind], g, eq.x, eq.theta)
+    return out
+
+
 def macro(model: CGEModel, base: Equilibrium, scen: Equilibrium) -> pd.DataFrame:
     """Per region, % changes: real GDP, CPI, terms of trade, trade volumes, factor prices."""
     c = model.cal

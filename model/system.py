@@ -96,6 +96,8 @@ class System:
         """Each trade route's variables and parameters, for reports (no equation's terms)."""
         self.purchases = equations.purchase_groups(self)
         """Every agent's purchases by price (py, pm): cells and demand terms, for reports."""
+        self.factor_demands = equations.factor_demand_groups(self)
+        """Firms' factor demands: cells and demand terms, for reports."""
         self.benchmark_theta = self.params.vector()
         """θ at the benchmark, with the data's elasticities; read-only: every solve gets its
         own θ (:meth:`with_params`) and returns it with the solution."""

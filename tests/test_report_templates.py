@@ -45,6 +45,8 @@ def _row_terms(model: CGEModel, eq: Equilibrium, kinds: tuple[str, ...], block: 
     for g in s.groups:
         if g.kind in kinds:
             np.add.at(rows, g.rows, term_values(templates[g.kind], g, eq.x, eq.theta))
+    # The dropped market's terms are kept in row n; its own row holds the numeraire.
+    rows[s.dropped[2]] = rows[s.n]
     b = s.var[block]
     out = np.zeros(b.pos.shape)
     has = b.pos >= 0
@@ -86,3 +88,22 @@ def test_route_shipments_are_the_market_equations_terms(point) -> None:
     expected = -_row_terms(model, eq, ("vol_route",), "py") * c.vom
     # Margin services are shipped in mkt_pt rows, not mkt_py: only goods rows compare.
     np.testing.assert_allclose(shipped, expected, rtol=1e-13, atol=1e-12)
+
+
+def test_factor_demands_are_the_market_equations_terms(point) -> None:
+    """mkt_pf[f,r] carries −fd0/evom·demand of each sector, mkt_ps[f,j,r] −fd0/evom_s·demand."""
+    model, eq = point
+    c, s = model.cal, model.system
+    demand = report.factor_demands(model, eq)
+    kinds = ("dem_fac", "dem_fac_leo")
+    mobile = s.var["pf"].pos >= 0
+    specific = s.var["ps"].pos >= 0
+    assert mobile.any() and specific.any(), "the data should have both kinds of factor"
+    expected_mobile = -_row_terms(model, eq, kinds, "pf") * c.evom
+    expected_specific = -_row_terms(model, eq, kinds, "ps") * c.evom_s
+    np.testing.assert_allclose(
+        demand.sum(axis=1)[mobile], expected_mobile[mobile], rtol=1e-13, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        demand[specific], expected_specific[specific], rtol=1e-13, atol=1e-12
+    )
