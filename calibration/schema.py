@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fragcge.calibration.elasticity_registry import REGISTRY, SECTOR_ELASTICITIES
 from fragcge.calibration.sam import AGENT_FILE_NAMES, FINAL_AGENTS
 
 TOML = "dataset.toml"
 META_KEYS = ("title", "year", "unit", "source", "licence", "citation")
 TOML_KEYS = ("name", *META_KEYS, "regions", "sectors", "factors", "groups", "elasticities")
-FINAL_ELASTICITIES = {"esubp": 1.0, "esubg": 1.0, "esubi": 0.0}
-"""Final-demand elasticities of dataset.toml's [elasticities], with MODEL.md's defaults."""
+FINAL_ELASTICITIES = {e.name: float(e.default) for e in REGISTRY if not e.per_sector}
+"""Final-demand elasticities of dataset.toml's [elasticities], with the registry's defaults."""
 FACTOR_KINDS = ("mobile", "specific")
 SOURCES = ("domestic", "imported")
 FINAL_AGENT_NAMES = tuple(AGENT_FILE_NAMES[a] for a in FINAL_AGENTS)
@@ -92,15 +93,11 @@ TABLES: dict[str, Table] = {
         Table(
             "elasticities",
             {"sector": "sector"},
-            {
-                "esubd": ELASTICITY,
-                "esubm": ELASTICITY,
-                "esubva": ELASTICITY,
-                "esubt": ELASTICITY,
-                "esubc": ELASTICITY,
-            },
+            {name: ELASTICITY for name in SECTOR_ELASTICITIES},
             required=True,
-            optional_values=("esubm", "esubt", "esubc"),
+            optional_values=tuple(
+                e.name for e in REGISTRY if e.per_sector and e.default is not None
+            ),
         ),
     )
 }

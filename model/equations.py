@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fragcge.calibration.elasticity_registry import NAMES
 from fragcge.model.structure import TermGroup, Terms
 
 if TYPE_CHECKING:
@@ -24,8 +25,8 @@ FIXED_LEVEL = {"gov": "Gbar", "inv": "Ibar"}
 """Parameters that set G and I where the closure keeps them exogenous."""
 FIN_PRICE = {"hh": "pc", "gov": "pg", "inv": "pinv"}
 ESUB_FIN = {"hh": "esubp", "gov": "esubg", "inv": "esubi"}
-ELASTICITIES = ("esubd", "esubm", "esubva", "esubt", "esubc", "esubp", "esubg", "esubi")
-"""Every substitution elasticity of the data: mutable parameters of the model."""
+ELASTICITIES = NAMES
+"""Every substitution elasticity of the data (the registry's): mutable parameters of the model."""
 
 
 def _sigma(sys: System, name: str, idx=None) -> tuple[np.ndarray, np.ndarray]:
