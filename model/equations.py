@@ -16,6 +16,7 @@ import numpy as np
 
 from fragcge.calibration.elasticity_registry import NAMES
 from fragcge.model.structure import TermGroup, Terms
+from fragcge.model.terms import QUOTA_EXTRA, ROUTE_PARAMS, TARIFF_EXTRA
 
 if TYPE_CHECKING:
     from fragcge.model.system import System
@@ -153,17 +154,16 @@ def prf_final(sys: System) -> None:
 
 
 def _route_params(sys: System, i, s, r) -> list[np.ndarray]:
-    """Parameter columns p[2:] of the delivered price on routes (i, s → r)."""
+    """Parameter columns of the delivered price on routes (i, s → r): ``terms.ROUTE_PARAMS``
+    after the coefficient and esubm, by name, then the margins' cif shares θt."""
     c, P = sys.cal, sys.params
+    mutable = {"tau": "tau", "tx": "tx", "tm": "tm", "tn": "tn", "open": "trade_open"}
+    constant = {"theta_fob": c.theta_fob, "tx0": c.sam.tx0, "tm0": c.sam.tm0}
     cols = [
-        P.mutable["tau"].pos[i, s, r],
-        P.mutable["tx"].pos[i, s, r],
-        P.mutable["tm"].pos[i, s, r],
-        P.const(c.theta_fob[i, s, r]),
-        P.const(c.sam.tx0[i, s, r]),
-        P.const(c.sam.tm0[i, s, r]),
-        P.mutable["tn"].pos[i, s, r],
-        P.mutable["trade_open"].pos[i, s, r],
+        P.mutable[mutable[name]].pos[i, s, r]
+        if name in mutable
+        else P.const(constant[name][i, s, r])
+        for name in ROUTE_PARAMS[2:]
     ]
     cols += [P.const(c.theta_t[m, i, s, r]) for m in sys.margin_rows]
     return cols
@@ -628,8 +628,11 @@ def inc_RA(sys: System) -> None:
     x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
     p = [_sigma(sys, "esubm", i)[1], *_route_params(sys, i, s, r)]
     _route_terms(sys, "xtax_route", i, s, r, RA.pos[s], x, p, -c.vxmd[i, s, r] / ra0[s])
+    extra = {"vxmd": c.vxmd[i, s, r]}
     p_tariff = (
-        p + [P.const(c.vxmd[i, s, r])] + [P.const(c.vtwr[m, i, s, r]) for m in sys.margin_rows]
+        p
+        + [P.const(extra[name]) for name in TARIFF_EXTRA]
+        + [P.const(c.vtwr[m, i, s, r]) for m in sys.margin_rows]
     )
     _route_terms(sys, "tariff_route", i, s, r, RA.pos[r], x, p_tariff, -1.0 / ra0[r])
     _route_terms(sys, "rent_route", i, s, r, RA.pos[r], x, p_tariff, -1.0 / ra0[r])
@@ -641,12 +644,15 @@ def fb_rho(sys: System) -> None:
     rho = v["rho"]
     i, s, r = rho.members.T
     x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
+    quota = {
+        "qshare": P.mutable["qshare"].pos[i, s, r],
+        "qscale": P.mutable["qscale"].pos[i, s, r],
+        "qmu": np.full(len(i), P.mutable["qmu"].pos[0]),
+    }
     p = [
         _sigma(sys, "esubm", i)[1],
         *_route_params(sys, i, s, r),
-        P.mutable["qshare"].pos[i, s, r],
-        P.mutable["qscale"].pos[i, s, r],
-        np.full(len(i), P.mutable["qmu"].pos[0]),
+        *(quota[name] for name in QUOTA_EXTRA),
     ]
     sys.terms.add("fb_route_q", rho.pos[i, s, r], [*x, rho.pos[i, s, r]], p, 1.0)
 
