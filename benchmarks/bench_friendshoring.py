@@ -49,7 +49,9 @@ def _full_scenarios(folder: Path) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="the 41 × 35 WIOD table")
-    parser.add_argument("--no-pyomo", action="store_true", help="skip building the Pyomo model")
+    parser.add_argument(
+        "--pyomo", action="store_true", help="also build the Pyomo model (a solve never needs it)"
+    )
     args = parser.parse_args()
 
     t = {"start": time.perf_counter()}
@@ -72,12 +74,15 @@ def main() -> int:
         t["dataset and scenario loaded"] = time.perf_counter()
         cal = calibrate(resolved.sam)
         t["calibrated"] = time.perf_counter()
-        model = CGEModel(cal, pyomo=not args.no_pyomo)
+        model = CGEModel(cal)
         t["model built"] = time.perf_counter()
         base = model.solve(resolved.baseline)
         t["baseline solved"] = time.perf_counter()
-        scen = model.solve(resolved.shocks, x0=base.x)
+        scen = model.solve(resolved.shocks, x0=base)
         t["scenario solved"] = time.perf_counter()
+        if args.pyomo:
+            model.pyomo_model(scen)
+            t["Pyomo model built"] = time.perf_counter()
 
     print(f"dataset        {sam.name}: {len(sam.regions)} regions x {len(sam.sectors)} sectors")
     print(

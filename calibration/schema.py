@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fragcge.calibration.elasticity_registry import REGISTRY, SECTOR_ELASTICITIES
 from fragcge.calibration.sam import AGENT_FILE_NAMES, FINAL_AGENTS
 
 TOML = "dataset.toml"
@@ -17,8 +18,8 @@ backup files (``.#trade.csv``, ``.trade.csv.swp``, ``~$x.xlsx``, ``#trade.csv#``
 ``trade.csv~``). They are not read, hashed or reported as misspelt tables."""
 META_KEYS = ("title", "year", "unit", "source", "licence", "citation")
 TOML_KEYS = ("name", *META_KEYS, "regions", "sectors", "factors", "groups", "elasticities")
-FINAL_ELASTICITIES = {"esubp": 1.0, "esubg": 1.0, "esubi": 0.0}
-"""Final-demand elasticities of dataset.toml's [elasticities], with MODEL.md's defaults."""
+FINAL_ELASTICITIES = {e.name: float(e.default) for e in REGISTRY if not e.per_sector}
+"""Final-demand elasticities of dataset.toml's [elasticities], with the registry's defaults."""
 REPORTS = ("balance_report.csv",)
 """Files a dataset folder may hold besides its tables: what fragcge wrote about how it was made."""
 FACTOR_KINDS = ("mobile", "specific")
@@ -99,15 +100,11 @@ TABLES: dict[str, Table] = {
         Table(
             "elasticities",
             {"sector": "sector"},
-            {
-                "esubd": ELASTICITY,
-                "esubm": ELASTICITY,
-                "esubva": ELASTICITY,
-                "esubt": ELASTICITY,
-                "esubc": ELASTICITY,
-            },
+            {name: ELASTICITY for name in SECTOR_ELASTICITIES},
             required=True,
-            optional_values=("esubm", "esubt", "esubc"),
+            optional_values=tuple(
+                e.name for e in REGISTRY if e.per_sector and e.default is not None
+            ),
         ),
     )
 }

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from fragcge.calibration import accounts
+from fragcge.calibration.elasticity_registry import SCALAR_ELASTICITIES, SECTOR_ELASTICITIES
 from fragcge.calibration.sam import GlobalSAM
 
 
@@ -45,9 +46,10 @@ def summary(sam: GlobalSAM) -> str:
     lines += ["", f"Accounts by region ({unit}; vb = net foreign transfers received):"]
     lines.append(table.to_string(float_format=lambda v: f"{v:,.0f}"))
     el = pd.DataFrame(
-        {k: getattr(sam, k) for k in ("esubd", "esubm", "esubva", "esubt", "esubc")},
+        {k: getattr(sam, k) for k in SECTOR_ELASTICITIES},
         index=pd.Index(sam.sectors, name="sector"),
     )
-    lines += ["", f"Elasticities (esubp {sam.esubp}, esubg {sam.esubg}, esubi {sam.esubi}):"]
+    scalars = ", ".join(f"{k} {getattr(sam, k)}" for k in SCALAR_ELASTICITIES)
+    lines += ["", f"Elasticities ({scalars}):"]
     lines.append(el.to_string(float_format=lambda v: f"{v:.2f}"))
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from fragcge.calibration import accounts
+from fragcge.calibration.elasticity_registry import SECTOR_ELASTICITIES
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.calibration.schema import (
     ELASTICITY,
@@ -80,10 +81,7 @@ _FIELDS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...], Rule]] = {
     "tif0": (("purchase_taxes",), "rate", _PURCHASE, RATE),
     "tx0": (("trade_wedges",), "export_tax", _ROUTE, RATE),
     "tm0": (("trade_wedges",), "tariff", _ROUTE, RATE),
-    **{
-        e: (("elasticities",), e, ("sector",), ELASTICITY)
-        for e in ("esubd", "esubm", "esubva", "esubt", "esubc")
-    },
+    **{e: (("elasticities",), e, ("sector",), ELASTICITY) for e in SECTOR_ELASTICITIES},
 }
 _OUTPUT_TABLES = ("factor_payments", "intermediate", "output_taxes")
 _DOMESTIC_USE_TABLES = ("intermediate", "final_demand", "purchase_taxes", "trade", "margin_supply")

@@ -112,10 +112,13 @@ def solve_loaded(
     model.progress = progress
     model.set_elasticities(resolved.sam)
     base = _baseline(model, resolved, baseline_key(key, resolved), cache)
-    # Quota shares are shares of the baseline's delivered volumes.
-    model.quota_reference = report.route_flows(model, base)["V"]
     near = start is not None and start.model == key
-    scen = model.solve(resolved.shocks, x0=start.eq if near else base)
+    # Quota shares are shares of the baseline's delivered volumes.
+    scen = model.solve(
+        resolved.shocks,
+        x0=start.eq if near else base,
+        quota_reference=report.route_flows(model, base)["V"],
+    )
     welfare = report.welfare(model, base, scen, resolved.blocs)
     decomposed = decomposition.decompose_welfare(model, base, scen, welfare)
     tables = {

@@ -311,7 +311,7 @@ def _check(args: argparse.Namespace) -> int:
     from fragcge.model.checks import run_checks
 
     sam = load_dataset(args.data)
-    model = CGEModel(calibrate(sam), pyomo=False)
+    model = CGEModel(calibrate(sam))
     print(
         f"dataset    {sam.name} ({dataset_origin(sam)}): {model.system.n} variables, "
         f"{model.evaluator.nnz} non-zeros"

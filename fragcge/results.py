@@ -20,7 +20,7 @@ from fragcge.model.decomposition import (
     RELIABLE,
     RESIDUAL_SHARE,
 )
-from fragcge.model.solve import IPOPT_OPTIONS, RESIDUAL_TOL
+from fragcge.model.solve import HESSIAN, RESIDUAL_TOL
 from fragcge.output_folder import replacing
 from fragcge.scenarios.provenance import scenario_record
 
@@ -74,6 +74,7 @@ def _solver(eq: Equilibrium) -> dict[str, object]:
         "largest_scaled_residual": r.max_residual,
         "residual_tolerance": RESIDUAL_TOL,
         "walras_dropped_equation_residual": eq.walras,
+        "ipopt_options": r.options,
     }
 
 
@@ -146,7 +147,7 @@ def manifest(run: Run) -> dict[str, object]:
             "jacobian_nonzeros": model.evaluator.nnz,
         },
         "solver": {
-            "ipopt_options": {k: v for k, v in IPOPT_OPTIONS.items()},
+            "hessian": HESSIAN,
             "limits": model.limits.record(),
             "baseline": _solver(run.base),
             "scenario": _solver(run.scen),

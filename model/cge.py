@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,10 +13,12 @@ from fragcge.calibration.sam import GlobalSAM
 from fragcge.model.closures import Closure, close, get_closure
 from fragcge.model.equations import ELASTICITIES, elasticity_pattern
 from fragcge.model.evaluator import Evaluator
-from fragcge.model.pyomo_model import build_pyomo
-from fragcge.model.shocks import PARAMETERS, ShockSet
+from fragcge.model.shocks import ShockSet
 from fragcge.model.solve import ProgressLines, SolveLimits, SolveResult, solve
 from fragcge.model.system import Numeraire, System
+
+if TYPE_CHECKING:
+    from fragcge.model.pyomo_model import PyomoModel
 
 
 @dataclass
@@ -29,12 +32,13 @@ class Equilibrium:
 
 
 class CGEModel:
-    """Pyomo model, evaluator and solver of MODEL.md for one calibrated dataset and closure.
+    """Evaluator and solver of MODEL.md for one calibrated dataset and closure; its Pyomo model
+    on demand (:meth:`pyomo_model`).
 
     Scenario parameters and elasticities are mutable: :meth:`solve` takes a ShockSet, loads
-    it and the elasticities of :meth:`set_elasticities` into the Pyomo model's mutable Params
-    and the evaluator, and warm-starts from a given point; nothing is rebuilt between
-    scenarios, nor for new elasticities with the same :func:`elasticity_pattern`.
+    it and the elasticities of :meth:`set_elasticities` into the evaluator's parameters, and
+    warm-starts from a given point; nothing is rebuilt between scenarios, nor for new
+    elasticities with the same :func:`elasticity_pattern`.
     """
 
     def __init__(
@@ -42,7 +46,6 @@ class CGEModel:
         cal: Calibration,
         closure: str = "default",
         numeraire: Numeraire | None = None,
-        pyomo: bool = True,
         quota: np.ndarray | None = None,
     ) -> None:
         self.closure: Closure = get_closure(closure)
@@ -50,18 +53,14 @@ class CGEModel:
         t0 = time.perf_counter()
         self.system = System(self.cal, numeraire, self.closure, quota)
         t1 = time.perf_counter()
-        self.pyomo = build_pyomo(self.system) if pyomo else None
-        t2 = time.perf_counter()
         self.evaluator = Evaluator(self.system)
-        t3 = time.perf_counter()
-        self.timings = {"system": t1 - t0, "pyomo": t2 - t1, "evaluator": t3 - t2}
+        t2 = time.perf_counter()
+        self.timings = {"system": t1 - t0, "evaluator": t2 - t1}
+        self._pyomo: PyomoModel | None = None
         self.pattern = elasticity_pattern(self.cal.sam)
-        self.elasticities = {k: self.system.param(k).copy() for k in ELASTICITIES}
+        theta = self.system.benchmark_theta
+        self.elasticities = {k: self.system.param(k, theta).copy() for k in ELASTICITIES}
         """The elasticities every solve moves to: the data's until :meth:`set_elasticities`."""
-        self._benchmark_theta = self.system.theta.copy()
-        self.quota_reference = np.ones_like(self.cal.vxmd)
-        """Delivered volumes V[i,r,s] that export quota shares refer to: the benchmark's (1)
-        until the caller sets the baseline's."""
         self.limits = SolveLimits()
         """Time and step bounds of every solve of this model."""
         self.progress: ProgressLines | None = None
@@ -98,41 +97,69 @@ class CGEModel:
     def solve(
         self,
         shocks: ShockSet,
-        x0: np.ndarray | Equilibrium | None = None,
+        x0: Equilibrium | None = None,
         extra: dict[str, np.ndarray] | None = None,
+        quota_reference: np.ndarray | None = None,
     ) -> Equilibrium:
-        """Solve at the scenario's parameter levels from x0 (default: the benchmark).
+        """Solve at the parameters :meth:`theta_for` gives, from x0 (default: the benchmark).
 
-        From an Equilibrium, the parameters start at its own too, and from the benchmark at
-        the benchmark's (with the target elasticities: the benchmark is an equilibrium for
-        any), so that should the full step fail, the path of smaller steps (and so the answer)
-        does not depend on what the model solved before. The path moves the elasticities too,
-        so an equilibrium at other elasticities is a valid start. Export quotas cap a route's
-        delivered volume at a share of :attr:`quota_reference`.
+        The parameters start at x0's own, and from the benchmark at the benchmark's (with the
+        target elasticities: the benchmark is an equilibrium for any), so that should the full
+        step fail, the path of smaller steps (and so the answer) depends on the arguments
+        only. The path moves the elasticities too, so an equilibrium at other elasticities is
+        a valid start. The Equilibrium carries the θ it solved at.
         """
-        if isinstance(x0, Equilibrium):
-            self.system.theta[:] = x0.theta
-            x0 = x0.x
-        elif x0 is None:
-            self.system.theta[:] = self._benchmark_theta
-            for k, v in self.elasticities.items():
-                self.system.set_param(k, v)
-        target = {k: np.asarray(getattr(shocks, k), dtype=float) for k in PARAMETERS}
-        target.update(self.elasticities)
-        target["qshare"] = self.system.quota_share(shocks)
-        target["qscale"] = self.quota_reference
-        target.update(extra or {})
-        x0 = self.benchmark() if x0 is None else x0
-        result = solve(self.system, self.evaluator, x0, target, self.limits, progress=self.progress)
-        self._sync_pyomo(result.x)
-        walras = float(self.evaluator.residuals(result.x, include_dropped=True)[-1])
-        return Equilibrium(result.x, result, walras, self.system.theta.copy())
+        target = self.theta_for(shocks, extra, quota_reference)
+        if x0 is None:
+            start = self.system.with_params(self.system.benchmark_theta, self.elasticities)
+            x = self.benchmark()
+        else:
+            start, x = x0.theta, x0.x
+        result = solve(
+            self.system, self.evaluator, x, start, target, self.limits, progress=self.progress
+        )
+        walras = self.evaluator.at(result.theta).residuals(result.x, include_dropped=True)[-1]
+        return Equilibrium(result.x, result, float(walras), result.theta)
 
-    def residuals(self, x: np.ndarray) -> np.ndarray:
-        """Scaled residuals of the square system at x and the current parameters."""
-        return self.evaluator.residuals(x)
+    def theta_for(
+        self,
+        shocks: ShockSet,
+        extra: dict[str, np.ndarray] | None = None,
+        quota_reference: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """θ of a scenario: the benchmark's with the shocks, the elasticities of
+        :meth:`set_elasticities` and the ``extra`` parameters by name (e.g. ``Gbar``).
 
-    def _sync_pyomo(self, x: np.ndarray) -> None:
-        """Copy the solution and the parameters into the Pyomo model's Vars and Params."""
-        if self.pyomo is not None:
-            self.pyomo.load(x, self.system.theta)
+        Export quotas cap a route's delivered volume V[i,r,s] at a share of
+        ``quota_reference`` (default: the benchmark's, 1; a scenario passes its baseline's).
+        """
+        values = self.system.shock_params(shocks)
+        values.update(self.elasticities)
+        values["qscale"] = (
+            np.ones_like(self.cal.vxmd) if quota_reference is None else quota_reference
+        )
+        values.update(extra or {})
+        return self.system.with_params(self.system.benchmark_theta, values)
+
+    def residuals(self, x: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """Scaled residuals of the square system at x and parameters θ."""
+        return self.evaluator.at(theta).residuals(x)
+
+    def pyomo_model(self, at: Equilibrium | None = None) -> PyomoModel:
+        """The Pyomo model of this system, its Vars and mutable Params set to an equilibrium's
+        values (default: the benchmark point and parameters).
+
+        Built on the first call (it takes longer than a solve, which never needs it) and kept;
+        each call sets the values again. Pyomo itself is imported only then.
+        """
+        if self._pyomo is None:
+            from fragcge.model.pyomo_model import build_pyomo
+
+            t0 = time.perf_counter()
+            self._pyomo = build_pyomo(self.system)
+            self.timings["pyomo"] = time.perf_counter() - t0
+        if at is None:
+            self._pyomo.load(self.benchmark(), self.system.benchmark_theta)
+        else:
+            self._pyomo.load(at.x, at.theta)
+        return self._pyomo

@@ -30,8 +30,7 @@ import pandas as pd
 
 from fragcge.errors import SolveError
 from fragcge.model.cge import CGEModel, Equilibrium
-from fragcge.model.equations import ESUB_FIN
-from fragcge.model.report import _firm_purchases, dense, route_flows
+from fragcge.model.report import dense, factor_demands, purchases, route_flows
 from fragcge.model.solve import RESIDUAL_TOL, SolveResult, solve
 
 COMPONENTS = ("tot", "alloc", "iceberg", "rents", "endowment", "transfers")
@@ -116,7 +115,6 @@ class _State:
 def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     s, c = model.system, model.cal
     sam = c.sam
-    n = c.n_sectors
     x, th = eq.x, eq.theta
 
     def var(name: str, fill: float = 1.0) -> np.ndarray:
@@ -126,35 +124,13 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     A = model.system.param("A", th)
     Y = var("Y", 0.0)
     # firms' purchases and final demands
-    dd = np.zeros_like(c.dd0)
-    di = np.zeros_like(c.di0)
-    dd[:, :n] = _firm_purchases(model, eq, c.dd0, "py")
-    di[:, :n] = _firm_purchases(model, eq, c.di0, "pm")
-    pa = var("pa")
-    sigma = {agent: s.esub(name, th) for agent, name in ESUB_FIN.items()}
-    esubd = s.esub("esubd", th)
-    for k, (agent, act, price) in enumerate(FIN_AGENTS):
-        g = n + k
-        level = var(act) if act == "C" else _level(model, eq, act)
-        P = var(price)
-        for flows, out, p in ((c.dd0, dd, py), (c.di0, di, pm)):
-            out[:, g] = (
-                flows[:, g]
-                * level[None]
-                * (P[None] / pa[:, g]) ** sigma[agent]
-                * (pa[:, g] / p) ** esubd[:, None]
-            )
+    dd, di = purchases(model, eq, "py"), purchases(model, eq, "pm")
     # factors
-    pf, ps, pva = var("pf", np.nan), var("ps", np.nan), var("pva")
+    pf, ps = var("pf", np.nan), var("ps", np.nan)
     mobile = s.var["pf"].pos >= 0
     pfac = np.where(mobile[:, None, :], pf[:, None, :], ps)
     pfac = np.where(np.isnan(pfac), 1.0, pfac)
-    fd = (
-        c.fd0
-        * Y[None]
-        * ((py * A / pva) ** s.esub("esubt", th)[:, None])[None]
-        * (pva[None] / pfac) ** s.esub("esubva", th)[None, :, None]
-    )
+    fd = factor_demands(model, eq)
     L = var("L")
     endow = model.system.param("endow", th) * np.where(s.var["L"].pos >= 0, L, 1.0)
     # routes
@@ -260,9 +236,7 @@ def _step(model: CGEModel, a: _State, b: _State) -> dict[str, np.ndarray]:
         return trap(wa, wb, qa, qb, 2)
 
     def exporter(wa, wb, qa, qb):
-        phia, phib = a.phi[None, :, None], b.phi[None, :, None]
-        val = 0.5 * (phia * wa + phib * wb) * (qb - qa)
-        return np.sum(val, axis=(0, 2))
+        return trap(wa, wb, qa, qb, 1)
 
     out = {k: np.zeros(n_r) for k in COMPONENTS}
     # domestic tax wedges × quantity changes
@@ -332,44 +306,35 @@ class DecompositionWarning(UserWarning):
 class _Path:
     """The solved points of the straight path from baseline to scenario, kept by their share
     of the way, so that a finer path solves only the points a coarser one lacks. Only each
-    point's solution is kept (the parameters follow from its share): a state holds dozens of
-    route-sized arrays, and a long path of them would not fit in memory on large data."""
+    point's solution and θ are kept: a state holds dozens of route-sized arrays, and a long
+    path of them would not fit in memory on large data."""
 
     def __init__(self, model: CGEModel, base: Equilibrium, scen: Equilibrium) -> None:
         self.model, self.base, self.scen = model, base, scen
         self.points: dict[Fraction, SolveResult] = {}
 
-    def to_scenario(self) -> None:
-        """Set the model's parameters to the scenario's, the end of the path."""
-        self._move_to(Fraction(1))
-
-    def _move_to(self, share: Fraction) -> None:
-        for name, values in _theta_path(self.model, self.base, self.scen, float(share)).items():
-            self.model.system.set_param(name, values)
-
     def solve(self, steps: int) -> None:
         """Solve the points k/steps, k = 1..steps−1, not solved yet, each warm-started from
-        the one before it; leaves the model's parameters at the scenario's."""
-        model, x = self.model, self.base.x
+        the one before it."""
+        model, x, theta = self.model, self.base.x, self.base.theta
         for k in range(1, steps):
             share = Fraction(k, steps)
             if share not in self.points:
-                target = _theta_path(model, self.base, self.scen, float(share))
-                self.points[share] = solve(model.system, model.evaluator, x, target, model.limits)
-            x = self.points[share].x
-        self.to_scenario()
+                shares = _theta_path(model, self.base, self.scen, float(share))
+                target = model.system.with_params(self.base.theta, shares)
+                self.points[share] = solve(
+                    model.system, model.evaluator, x, theta, target, model.limits
+                )
+            x, theta = self.points[share].x, self.points[share].theta
 
     def states(self, steps: int) -> Iterator[_State]:
         """The states at k/steps for k = 0..steps, one at a time, from solved points (the
-        scenario's own solution is the last); leaves the parameters at the scenario's."""
+        scenario's own solution is the last)."""
         model = self.model
         yield _state(model, self.base, self.base)
         for k in range(1, steps):
-            share = Fraction(k, steps)
-            self._move_to(share)
-            res = self.points[share]
-            yield _state(model, Equilibrium(res.x, res, 0.0, model.system.theta.copy()), self.base)
-        self.to_scenario()
+            res = self.points[Fraction(k, steps)]
+            yield _state(model, Equilibrium(res.x, res, 0.0, res.theta), self.base)
         yield _state(model, self.scen, self.base)
 
 
@@ -379,11 +344,11 @@ def decompose(
     """Per region, the components of EV (dataset unit), integrated over ``steps`` solves.
 
     Solves at k/steps of the parameter change for k = 1..steps−1, warm-starting each from the
-    last (the scenario's own solution is the last point), and leaves the model's parameters
-    at the scenario's. Each component is integrated by the trapezoid rule over the steps;
-    with an even number of steps the trapezoid sums over steps and over pairs of steps are
-    combined by Richardson extrapolation, (4·T_h − T_2h)/3 (Simpson's rule), which removes
-    the O(h²) error at no extra solve. Columns: region and :data:`COMPONENTS`.
+    last (the scenario's own solution is the last point). Each component is integrated by
+    the trapezoid rule over the steps; with an even number of steps the trapezoid sums over
+    steps and over pairs of steps are combined by Richardson extrapolation,
+    (4·T_h − T_2h)/3 (Simpson's rule), which removes the O(h²) error at no extra solve.
+    Columns: region and :data:`COMPONENTS`.
     """
     path = _Path(model, base, scen)
     path.solve(steps)
@@ -442,7 +407,6 @@ def decompose_welfare(
         try:
             path.solve(2 * steps)
         except SolveError:
-            path.to_scenario()
             break  # a finer path cannot be solved: keep this one, flagged
         steps *= 2
     table[RELIABLE] = within.to_numpy()
@@ -464,7 +428,6 @@ def decompose_welfare(
 def _unsolved(path: _Path, welfare: pd.DataFrame, steps: int, error: SolveError) -> Decomposed:
     """welfare with empty components, every row unreliable: a point of the path from
     baseline to scenario could not be solved (the scenario itself was)."""
-    path.to_scenario()
     zero = pd.DataFrame({"region": path.model.cal.sam.regions, **dict.fromkeys(COMPONENTS, 0.0)})
     table = add_to_welfare(welfare, zero)
     table[[*COMPONENTS, "residual"]] = np.nan

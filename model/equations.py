@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fragcge.calibration.elasticity_registry import NAMES
+from fragcge.model.structure import TermGroup, Terms
+from fragcge.model.terms import QUOTA_EXTRA, ROUTE_PARAMS, TARIFF_EXTRA
+
 if TYPE_CHECKING:
     from fragcge.model.system import System
 
@@ -22,8 +26,8 @@ FIXED_LEVEL = {"gov": "Gbar", "inv": "Ibar"}
 """Parameters that set G and I where the closure keeps them exogenous."""
 FIN_PRICE = {"hh": "pc", "gov": "pg", "inv": "pinv"}
 ESUB_FIN = {"hh": "esubp", "gov": "esubg", "inv": "esubi"}
-ELASTICITIES = ("esubd", "esubm", "esubva", "esubt", "esubc", "esubp", "esubg", "esubi")
-"""Every substitution elasticity of the data: mutable parameters of the model."""
+ELASTICITIES = NAMES
+"""Every substitution elasticity of the data (the registry's): mutable parameters of the model."""
 
 
 def _sigma(sys: System, name: str, idx=None) -> tuple[np.ndarray, np.ndarray]:
@@ -150,17 +154,16 @@ def prf_final(sys: System) -> None:
 
 
 def _route_params(sys: System, i, s, r) -> list[np.ndarray]:
-    """Parameter columns p[2:] of the delivered price on routes (i, s → r)."""
+    """Parameter columns of the delivered price on routes (i, s → r): ``terms.ROUTE_PARAMS``
+    after the coefficient and esubm, by name, then the margins' cif shares θt."""
     c, P = sys.cal, sys.params
+    mutable = {"tau": "tau", "tx": "tx", "tm": "tm", "tn": "tn", "open": "trade_open"}
+    constant = {"theta_fob": c.theta_fob, "tx0": c.sam.tx0, "tm0": c.sam.tm0}
     cols = [
-        P.mutable["tau"].pos[i, s, r],
-        P.mutable["tx"].pos[i, s, r],
-        P.mutable["tm"].pos[i, s, r],
-        P.const(c.theta_fob[i, s, r]),
-        P.const(c.sam.tx0[i, s, r]),
-        P.const(c.sam.tm0[i, s, r]),
-        P.mutable["tn"].pos[i, s, r],
-        P.mutable["trade_open"].pos[i, s, r],
+        P.mutable[mutable[name]].pos[i, s, r]
+        if name in mutable
+        else P.const(constant[name][i, s, r])
+        for name in ROUTE_PARAMS[2:]
     ]
     cols += [P.const(c.theta_t[m, i, s, r]) for m in sys.margin_rows]
     return cols
@@ -181,6 +184,23 @@ def _route_terms(sys: System, kind: str, i, s, r, rows, x, p, coef) -> None:
     for q, name in ((rho < 0, kind), (rho >= 0, kind + "_q")):
         xs = [a[q] for a in x] + ([rho[q]] if name != kind else [])
         sys.terms.add(name, rows[q], xs, [a[q] for a in p], coef[q])
+
+
+def route_groups(sys: System) -> list[TermGroup]:
+    """Every trade route's variables and parameters in the layout of the route templates
+    (``vol_route``: M, pm, py, pt…; esubm, τ, tx, …), one instance per route, numbered as
+    ``sys.routes``: kind ``route``, and ``route_q`` with ρ last on quota routes. Reports
+    evaluate the route templates on them (:func:`fragcge.model.report.route_flows`)."""
+    v = sys.var
+    i, s, r = sys.routes.T
+    x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
+    p = [_sigma(sys, "esubm", i)[1], *_route_params(sys, i, s, r)]
+    rho = v["rho"].pos[i, s, r]
+    terms = Terms()
+    for q, kind in ((rho < 0, "route"), (rho >= 0, "route_q")):
+        xs = [a[q] for a in x] + ([rho[q]] if kind == "route_q" else [])
+        terms.add(kind, np.flatnonzero(q), xs, [a[q] for a in p], 1.0)
+    return terms.groups()
 
 
 def prf_M(sys: System) -> None:
@@ -224,27 +244,19 @@ def prf_YT(sys: System) -> None:
         )
 
 
-def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -> None:
-    """Compensated demands of every agent for a domestic (py) or imported (pm) good.
-
-    Adds −flows/scale·demand to the row rows_of(i, r); with value_rate, adds instead the
-    purchase tax revenue −rate·flows/scale·price·demand to the same agents' income rows.
-    """
-    c, P, v = sys.cal, sys.params, sys.var
-    n = c.n_sectors
-    suffix = "" if value_rate is None else "_val"
-    A = P.mutable["A"]
-    weight = flows if value_rate is None else flows * value_rate
-    i, j, r = np.argwhere(weight[:, :n, :] != 0).T
-    coef = -weight[i, j, r] / scale(i, r)
+def _firm_demands(sys: System, terms: Terms, i, j, r, price, rows, coef, suffix="") -> None:
+    """coef·demand of sector j's firms in region r for good i at price (py or pm), with the
+    template the nests of j need: two CES levels (esubt ≠ esubc), one merged level
+    (esubt = esubc), or Leontief above the Armington nest (esubt = esubc = 0)."""
+    v, A = sys.var, sys.params.mutable["A"]
     (esubt, t), (esubc, cc) = _sigma(sys, "esubt", j), _sigma(sys, "esubc", j)
     d = _sigma(sys, "esubd", i)[1]
     leo = (esubt == 0) & (esubc == 0)
     flat = (esubt == esubc) & ~leo
     full = esubt != esubc
-    sys.terms.add(
+    terms.add(
         "dem_prod" + suffix,
-        rows_of(i[full], r[full]),
+        rows[full],
         [
             v["Y"].pos[j, r][full],
             v["py"].pos[j, r][full],
@@ -260,9 +272,9 @@ def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -
         ],
         coef[full],
     )
-    sys.terms.add(
+    terms.add(
         "dem_prod_flat" + suffix,
-        rows_of(i[flat], r[flat]),
+        rows[flat],
         [
             v["Y"].pos[j, r][flat],
             v["py"].pos[j, r][flat],
@@ -272,40 +284,87 @@ def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -
         [A.pos[j, r][flat], t[flat], d[flat]],
         coef[flat],
     )
-    sys.terms.add(
+    terms.add(
         "dem_prod_leo" + suffix,
-        rows_of(i[leo], r[leo]),
+        rows[leo],
         [v["Y"].pos[j, r][leo], v["pa"].pos[i, j, r][leo], price.pos[i, r][leo]],
         [d[leo]],
         coef[leo],
     )
-    for k, agent in enumerate(("hh", "gov", "inv")):
-        g = n + k
-        i, r = np.argwhere(weight[:, g, :] != 0).T
-        fin_price = v[FIN_PRICE[agent]].pos[r]
-        common = [v["pa"].pos[i, g, r], price.pos[i, r]]
-        p = [np.full(len(i), _sigma(sys, ESUB_FIN[agent])[1][0]), _sigma(sys, "esubd", i)[1]]
-        coef = -weight[i, g, r] / scale(i, r)
-        endogenous = v[FIN[agent]].pos[r] >= 0
-        fixed = ~endogenous
-        sys.terms.add(
-            "dem_fin" + suffix,
-            rows_of(i[endogenous], r[endogenous]),
-            [v[FIN[agent]].pos[r][endogenous], fin_price[endogenous]]
-            + [a[endogenous] for a in common],
-            [a[endogenous] for a in p],
-            coef[endogenous],
+
+
+def purchase_groups(sys: System) -> dict[str, tuple[np.ndarray, list[TermGroup]]]:
+    """Every agent's purchases of domestic (``py``: dd0) and imported (``pm``: di0) goods in
+    benchmark units: per price, the cells (i, g, r) of the non-zero flows (g: sectors, then
+    hh, gov, inv) and the demand templates' instances with coefficient flows[i, g, r], one
+    row per cell. Reports evaluate them (:func:`fragcge.model.report.purchases`); they are in
+    no equation."""
+    c = sys.cal
+    n = c.n_sectors
+    out = {}
+    for name, flows in (("py", c.dd0), ("pm", c.di0)):
+        cells = np.argwhere(flows != 0)
+        i, g, r = cells.T
+        terms = Terms()
+        rows = np.arange(len(i))
+        firm = g < n
+        _firm_demands(
+            sys, terms, i[firm], g[firm], r[firm], sys.var[name], rows[firm], flows[i, g, r][firm]
         )
-        if agent != "hh":
-            level = P.mutable[FIXED_LEVEL[agent]].pos[r][fixed]
-            sys.terms.add(
-                "dem_fix" + suffix,
-                rows_of(i[fixed], r[fixed]),
-                [fin_price[fixed]] + [a[fixed] for a in common],
-                [a[fixed] for a in p],
-                coef[fixed],
-                [level],
-            )
+        for k, agent in enumerate(("hh", "gov", "inv")):
+            at = g == n + k
+            coef = flows[i, g, r][at]
+            _final_demands(sys, terms, agent, i[at], r[at], sys.var[name], rows[at], coef)
+        out[name] = (cells, terms.groups())
+    return out
+
+
+def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -> None:
+    """Compensated demands of every agent for a domestic (py) or imported (pm) good.
+
+    Adds −flows/scale·demand to the row rows_of(i, r); with value_rate, adds instead the
+    purchase tax revenue −rate·flows/scale·price·demand to the same agents' income rows.
+    """
+    c = sys.cal
+    n = c.n_sectors
+    suffix = "" if value_rate is None else "_val"
+    weight = flows if value_rate is None else flows * value_rate
+    i, j, r = np.argwhere(weight[:, :n, :] != 0).T
+    coef = -weight[i, j, r] / scale(i, r)
+    _firm_demands(sys, sys.terms, i, j, r, price, rows_of(i, r), coef, suffix)
+    for k, agent in enumerate(("hh", "gov", "inv")):
+        i, r = np.argwhere(weight[:, n + k, :] != 0).T
+        coef = -weight[i, n + k, r] / scale(i, r)
+        _final_demands(sys, sys.terms, agent, i, r, price, rows_of(i, r), coef, suffix)
+
+
+def _final_demands(sys: System, terms: Terms, agent: str, i, r, price, rows, coef, suffix=""):
+    """coef·demand of a final agent of region r for good i at price (py or pm): its activity
+    is a variable (``dem_fin``), or a parameter the closure fixes (``dem_fix``, G and I)."""
+    P, v = sys.params, sys.var
+    g = sys.cal.n_sectors + ("hh", "gov", "inv").index(agent)
+    fin_price = v[FIN_PRICE[agent]].pos[r]
+    common = [v["pa"].pos[i, g, r], price.pos[i, r]]
+    p = [np.full(len(i), _sigma(sys, ESUB_FIN[agent])[1][0]), _sigma(sys, "esubd", i)[1]]
+    endogenous = v[FIN[agent]].pos[r] >= 0
+    fixed = ~endogenous
+    terms.add(
+        "dem_fin" + suffix,
+        rows[endogenous],
+        [v[FIN[agent]].pos[r][endogenous], fin_price[endogenous]] + [a[endogenous] for a in common],
+        [a[endogenous] for a in p],
+        coef[endogenous],
+    )
+    if agent != "hh":
+        level = P.mutable[FIXED_LEVEL[agent]].pos[r][fixed]
+        terms.add(
+            "dem_fix" + suffix,
+            rows[fixed],
+            [fin_price[fixed]] + [a[fixed] for a in common],
+            [a[fixed] for a in p],
+            coef[fixed],
+            [level],
+        )
 
 
 def _route_volumes(sys: System, i, s, r, rows, coef) -> None:
@@ -357,18 +416,24 @@ def mkt_pm(sys: System) -> None:
 
 def _factor_demands(sys: System, rows_of, scale, rate=None) -> None:
     """Firms' factor demands −fd0/scale·demand (or factor tax revenue with rate)."""
-    c, P, v = sys.cal, sys.params, sys.var
+    c = sys.cal
     weight = c.fd0 if rate is None else c.fd0 * rate
     f, j, r = np.argwhere(weight != 0).T
-    price = np.where(v["pf"].pos[f, r] >= 0, v["pf"].pos[f, r], v["ps"].pos[f, j, r])
     suffix = "" if rate is None else "_val"
-    rows = rows_of(f, j, r)
     coef = -weight[f, j, r] / scale(f, j, r)
+    _factor_terms(sys, sys.terms, f, j, r, rows_of(f, j, r), coef, suffix)
+
+
+def _factor_terms(sys: System, terms: Terms, f, j, r, rows, coef, suffix="") -> None:
+    """coef·demand of sector j's firms in region r for factor f, at its mobile price pf or
+    its sector-specific price ps, with a CES level above value added, or Leontief (esubt = 0)."""
+    P, v = sys.params, sys.var
+    price = np.where(v["pf"].pos[f, r] >= 0, v["pf"].pos[f, r], v["ps"].pos[f, j, r])
     esubt, t = _sigma(sys, "esubt", j)
     va = _sigma(sys, "esubva", j)[1]
     leo = esubt == 0
     full = ~leo
-    sys.terms.add(
+    terms.add(
         "dem_fac" + suffix,
         rows[full],
         [v["Y"].pos[j, r][full], v["py"].pos[j, r][full], v["pva"].pos[j, r][full], price[full]],
@@ -379,13 +444,25 @@ def _factor_demands(sys: System, rows_of, scale, rate=None) -> None:
         ],
         coef[full],
     )
-    sys.terms.add(
+    terms.add(
         "dem_fac_leo" + suffix,
         rows[leo],
         [v["Y"].pos[j, r][leo], v["pva"].pos[j, r][leo], price[leo]],
         [va[leo]],
         coef[leo],
     )
+
+
+def factor_demand_groups(sys: System) -> tuple[np.ndarray, list[TermGroup]]:
+    """Firms' factor demands in benchmark units: the cells (f, j, r) of the non-zero fd0 and
+    the factor demand templates' instances with coefficient fd0[f, j, r], one row per cell.
+    Reports evaluate them (:func:`fragcge.model.report.factor_demands`); in no equation."""
+    fd0 = sys.cal.fd0
+    cells = np.argwhere(fd0 != 0)
+    f, j, r = cells.T
+    terms = Terms()
+    _factor_terms(sys, terms, f, j, r, np.arange(len(f)), fd0[f, j, r])
+    return cells, terms.groups()
 
 
 def mkt_pf(sys: System) -> None:
@@ -551,8 +628,11 @@ def inc_RA(sys: System) -> None:
     x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
     p = [_sigma(sys, "esubm", i)[1], *_route_params(sys, i, s, r)]
     _route_terms(sys, "xtax_route", i, s, r, RA.pos[s], x, p, -c.vxmd[i, s, r] / ra0[s])
+    extra = {"vxmd": c.vxmd[i, s, r]}
     p_tariff = (
-        p + [P.const(c.vxmd[i, s, r])] + [P.const(c.vtwr[m, i, s, r]) for m in sys.margin_rows]
+        p
+        + [P.const(extra[name]) for name in TARIFF_EXTRA]
+        + [P.const(c.vtwr[m, i, s, r]) for m in sys.margin_rows]
     )
     _route_terms(sys, "tariff_route", i, s, r, RA.pos[r], x, p_tariff, -1.0 / ra0[r])
     _route_terms(sys, "rent_route", i, s, r, RA.pos[r], x, p_tariff, -1.0 / ra0[r])
@@ -564,12 +644,15 @@ def fb_rho(sys: System) -> None:
     rho = v["rho"]
     i, s, r = rho.members.T
     x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
+    quota = {
+        "qshare": P.mutable["qshare"].pos[i, s, r],
+        "qscale": P.mutable["qscale"].pos[i, s, r],
+        "qmu": np.full(len(i), P.mutable["qmu"].pos[0]),
+    }
     p = [
         _sigma(sys, "esubm", i)[1],
         *_route_params(sys, i, s, r),
-        P.mutable["qshare"].pos[i, s, r],
-        P.mutable["qscale"].pos[i, s, r],
-        np.full(len(i), P.mutable["qmu"].pos[0]),
+        *(quota[name] for name in QUOTA_EXTRA),
     ]
     sys.terms.add("fb_route_q", rho.pos[i, s, r], [*x, rho.pos[i, s, r]], p, 1.0)
 

@@ -4,8 +4,8 @@ Each term template becomes one small CasADi SX function of its own variables and
 parameters, mapped over all its instances; residual rows are sums of terms, so the
 residual is a scatter-add of the mapped values and the Jacobian a scatter of the mapped
 gradients into a fixed sparsity pattern. Setting up costs one function per template
-(about twenty), whatever the model size. The parameter matrix is rebuilt only when θ
-changes, so a new scenario reuses everything.
+(about twenty), whatever the model size. Parameters are an argument: :meth:`Evaluator.at`
+builds the parameter matrices of one θ, and a new scenario reuses everything else.
 """
 
 from __future__ import annotations
@@ -58,63 +58,50 @@ class Evaluator:
             start += size
         self.nnz_all = len(uniq)
         self._square = self.jac_rows < self.n
-        self._theta_seen: np.ndarray | None = None
-        self._p: list[np.ndarray] = []
-        self._const_value = np.zeros(self.n + 1)
 
     @property
     def nnz(self) -> int:
         """Structural non-zeros of the square system's Jacobian."""
         return int(self._square.sum())
 
-    def _refresh(self) -> None:
-        """Recompute parameter matrices when θ has changed since the last call."""
-        theta = self.system.theta
-        if self._theta_seen is not None and np.array_equal(theta, self._theta_seen):
-            return
-        self._p = [_param_matrix(c.group, theta) for c in self._compiled]
-        const = np.zeros(self.n + 1)
-        for g in self._const:
-            np.add.at(const, g.rows, _coefficients(g, theta))
-        self._const_value = const
-        self._theta_seen = theta.copy()
-
-    def residuals(self, x: np.ndarray, include_dropped: bool = False) -> np.ndarray:
-        """Scaled residuals of every equation (and of the dropped market when asked)."""
-        self._refresh()
-        out = self._const_value.copy()
-        for c, p in zip(self._compiled, self._p, strict=True):
-            vals = np.asarray(c.f(x[c.group.x].T, p)).ravel()
-            out += np.bincount(c.group.rows, weights=vals, minlength=self.n + 1)
-        return out if include_dropped else out[: self.n]
-
-    def jacobian_values(self, x: np.ndarray) -> np.ndarray:
-        """Values of the square system's Jacobian in the order of (jac_rows, jac_cols)."""
-        self._refresh()
-        out = np.zeros(self.nnz_all)
-        for c, p in zip(self._compiled, self._p, strict=True):
-            vals = np.asarray(c.jac(x[c.group.x].T, p)).T.ravel()
-            out += np.bincount(c.jac_slot, weights=vals, minlength=self.nnz_all)
-        return out[self._square]
-
     def structure(self) -> tuple[np.ndarray, np.ndarray]:
         """Row and column of each structural non-zero of the square Jacobian."""
         return self.jac_rows[self._square], self.jac_cols[self._square]
 
-
-def _coefficients(g: TermGroup, theta: np.ndarray) -> np.ndarray:
-    """p[0] of each instance: coef × Π θ[coef_params]."""
-    coef = g.coef.copy()
-    for k in range(g.coef_params.shape[1]):
-        idx = g.coef_params[:, k]
-        has = idx >= 0
-        coef[has] *= theta[idx[has]]
-    return coef
+    def at(self, theta: np.ndarray) -> EvaluatorAt:
+        """The residuals and Jacobian at parameters θ."""
+        return EvaluatorAt(self, theta)
 
 
-def _param_matrix(g: TermGroup, theta: np.ndarray) -> np.ndarray:
-    """Parameters of every instance as an (np × instances) matrix."""
-    return np.vstack([_coefficients(g, theta)[None, :], theta[g.p].T])
+class EvaluatorAt:
+    """F(x) and its Jacobian at one θ, whose parameter matrices are computed once."""
+
+    def __init__(self, ev: Evaluator, theta: np.ndarray) -> None:
+        self.ev = ev
+        self.theta = theta
+        self._p = [c.group.param_matrix(theta) for c in ev._compiled]
+        const = np.zeros(ev.n + 1)
+        for g in ev._const:
+            np.add.at(const, g.rows, g.coefficients(theta))
+        self._const_value = const
+
+    def residuals(self, x: np.ndarray, include_dropped: bool = False) -> np.ndarray:
+        """Scaled residuals of every equation (and of the dropped market when asked)."""
+        ev = self.ev
+        out = self._const_value.copy()
+        for c, p in zip(ev._compiled, self._p, strict=True):
+            vals = np.asarray(c.f(x[c.group.x].T, p)).ravel()
+            out += np.bincount(c.group.rows, weights=vals, minlength=ev.n + 1)
+        return out if include_dropped else out[: ev.n]
+
+    def jacobian_values(self, x: np.ndarray) -> np.ndarray:
+        """Values of the square system's Jacobian in the order of (jac_rows, jac_cols)."""
+        ev = self.ev
+        out = np.zeros(ev.nnz_all)
+        for c, p in zip(ev._compiled, self._p, strict=True):
+            vals = np.asarray(c.jac(x[c.group.x].T, p)).T.ravel()
+            out += np.bincount(c.jac_slot, weights=vals, minlength=ev.nnz_all)
+        return out[ev._square]
 
 
 def _compile(kind: Kind, count: int) -> tuple[casadi.Function, casadi.Function]:

@@ -49,7 +49,7 @@ def build_pyomo(system: System, x: np.ndarray | None = None) -> PyomoModel:
     m = pyo.ConcreteModel(name=f"fragcge[{system.cal.sam.name}]")
     var_of = _variables(m, system, x)
     param_of = _parameters(m, system)
-    theta = system.theta
+    theta = system.benchmark_theta
 
     def p_value(k: int):
         return param_of.get(int(k), float(theta[k]))
@@ -139,12 +139,12 @@ def _parameters(m: pyo.ConcreteModel, system: System) -> dict[int, object]:
         keep = np.flatnonzero(np.isin(pos, list(used)))
         cells = np.array(np.unravel_index(keep, block.pos.shape)).T if block.axes else None
         if not block.axes:
-            p = pyo.Param(mutable=True, initialize=float(system.theta[block.offset]))
+            p = pyo.Param(mutable=True, initialize=float(system.benchmark_theta[block.offset]))
             m.add_component(name, p)
             param_of[block.offset] = p
             continue
         index = [_key(tuple(system.codes(block.axes, cell))) for cell in cells]
-        values = system.theta[pos[keep]].tolist()
+        values = system.benchmark_theta[pos[keep]].tolist()
         p = pyo.Param(index, mutable=True, initialize=dict(zip(index, values, strict=True)))
         m.add_component(name, p)
         for key, k in zip(index, pos[keep], strict=True):

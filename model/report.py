@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 
 from fragcge.model.cge import CGEModel, Equilibrium
+from fragcge.model.numpy_terms import term_values
 from fragcge.model.system import System
+from fragcge.model.terms import all_kinds
 
 WORLD = "WORLD"
 """The region and bloc of the row that sums every region; no bloc may take the name."""
@@ -24,37 +26,30 @@ def dense(system: System, x: np.ndarray, name: str, fill: float = 0.0) -> np.nda
 def route_flows(model: CGEModel, eq: Equilibrium) -> dict[str, np.ndarray]:
     """Delivered volumes V[i,s,r], shipped goods, fob and cif price indices on each route.
 
-    ``volume`` is M·(pm/pdel)^σm, the volume of an open route per unit of benchmark flow.
+    ``volume`` is M·(pm/pdel)^σm, the volume of an open route per unit of benchmark flow;
+    it and the prices are the route templates of ``model/terms.py`` evaluated on
+    ``System.route_groups``, 0 where there is no route.
 
     On a route being banned (0 < open < 1, an iceberg wedge w = open^(1/(1−σ)) on the way to
     the ban), shipments are open·τ·V and the delivered volume is w^(−σ)·V; both are 0 once
     the route is closed.
     """
     s, c = model.system, model.cal
-    x, th = eq.x, eq.theta
-    py, pm, M = dense(s, x, "py", 1.0), dense(s, x, "pm", 1.0), dense(s, x, "M")
-    pt_active = dense(s, x, "pt", 1.0)
-    tau, tx, tm, tn, trade_open = (s.param(k, th) for k in ("tau", "tx", "tm", "tn", "trade_open"))
-    sam = c.sam
-    sigma = s.esub("esubm", th)[:, None, None]
-    rho = dense(s, x, "rho")
-    pfob = py[:, :, None] * (1 + tx + rho) / (1 + sam.tx0)
-    pcif = c.theta_fob * pfob
-    for k, m in enumerate(s.margin_rows):
-        pcif = pcif + c.theta_t[m] * pt_active[k]
-    pdel = tau * pcif * (1 + tm) / (1 + sam.tm0) * (1 + tn)
+    kinds = all_kinds(len(s.margin_rows))
+    out = {k: np.zeros(c.vxmd.shape) for k in ("volume", "shipped", "pfob", "pcif")}
+    templates = {"volume": "volume_route", "shipped": "vol_route", "pfob": "fob_route"}
+    templates["pcif"] = "cif_route"
+    for g in s.route_groups:
+        i, sr, r = s.routes[g.rows].T
+        suffix = "_q" if g.kind == "route_q" else ""
+        for name, kind in templates.items():
+            out[name][i, sr, r] = term_values(kinds[kind + suffix], g, eq.x, eq.theta)
+    V = out["volume"]
+    sigma = s.esub("esubm", eq.theta)[:, None, None]
+    trade_open = s.param("trade_open", eq.theta)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(c.vxmd > 0, pm[:, None, :] / pdel, 0.0)
-        V = np.where(c.vxmd > 0, M[:, None, :] * ratio**sigma, 0.0)
         delivered = np.where(trade_open < 1, trade_open ** (sigma / (sigma - 1)) * V, V)
-    return {
-        "V": delivered,
-        "volume": V,
-        "shipped": trade_open * tau * V,
-        "pfob": pfob,
-        "pcif": pcif,
-        "py": py,
-    }
+    return {**out, "V": delivered, "py": dense(s, eq.x, "py", 1.0)}
 
 
 def welfare(
@@ -114,26 +109,37 @@ def _gdp_volume(model: CGEModel, eq: Equilibrium) -> np.ndarray:
     Y = dense(s, eq.x, "Y")
     output = (c.vom * A * Y).sum(axis=0)
     inputs = np.zeros(len(c.sam.regions))
-    for flows, price, tax in ((c.dd0, "py", c.sam.tdf0), (c.di0, "pm", c.sam.tif0)):
-        q = _firm_purchases(model, eq, flows, price)
+    for price, tax in (("py", c.sam.tdf0), ("pm", c.sam.tif0)):
+        q = purchases(model, eq, price)[:, :n]
         inputs += (q * (1 + tax[:, :n, :])).sum(axis=(0, 1))
     return output - inputs
 
 
-def _firm_purchases(model: CGEModel, eq: Equilibrium, flows: np.ndarray, price: str) -> np.ndarray:
-    """Firms' purchases [i, j, r] in benchmark units: Y·x̄·(py·A/pint)^σt·(pint/pa)^σc·(pa/p)^σd."""
+def purchases(model: CGEModel, eq: Equilibrium, price: str) -> np.ndarray:
+    """Every agent's purchases [i, g, r] (g: sectors, then hh, gov, inv) in benchmark units of
+    domestic (``py``) or imported (``pm``) goods: the demand templates of the equations,
+    evaluated on ``System.purchases``."""
     s, c = model.system, model.cal
-    n = c.n_sectors
-    x = eq.x
-    Y, py = dense(s, x, "Y"), dense(s, x, "py", 1.0)
-    pint, pa = dense(s, x, "pint", 1.0), dense(s, x, "pa", 1.0)[:, :n, :]
-    p = dense(s, x, price, 1.0)
-    A = s.param("A", eq.theta)
-    esubt, esubc, esubd = (s.esub(k, eq.theta) for k in ("esubt", "esubc", "esubd"))
-    top = (py * A / pint) ** esubt[:, None]
-    mid = (pint[None] / pa) ** esubc[None, :, None]
-    low = (pa / p[:, None, :]) ** esubd[:, None, None]
-    return flows[:, :n, :] * Y[None] * top[None] * mid * low
+    kinds = all_kinds(len(s.margin_rows))
+    cells, groups = s.purchases[price]
+    out = np.zeros_like(c.dd0)
+    for g in groups:
+        i, a, r = cells[g.rows].T
+        out[i, a, r] = term_values(kinds[g.kind], g, eq.x, eq.theta)
+    return out
+
+
+def factor_demands(model: CGEModel, eq: Equilibrium) -> np.ndarray:
+    """Firms' factor demands [f, j, r] in benchmark units: the factor demand templates of the
+    equations, evaluated on ``System.factor_demands``."""
+    s = model.system
+    kinds = all_kinds(len(s.margin_rows))
+    cells, groups = s.factor_demands
+    out = np.zeros_like(model.cal.fd0)
+    for g in groups:
+        f, j, r = cells[g.rows].T
+        out[f, j, r] = term_values(kinds[g.kind], g, eq.x, eq.theta)
+    return out
 
 
 def macro(model: CGEModel, base: Equilibrium, scen: Equilibrium) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import numpy as np
 
 from fragcge import interrupt
 from fragcge.errors import SolveError
-from fragcge.model.evaluator import Evaluator
+from fragcge.model.evaluator import Evaluator, EvaluatorAt
 from fragcge.model.system import System
 
 RESIDUAL_TOL = 1e-8
@@ -24,12 +24,18 @@ IPOPT_OPTIONS: dict[str, object] = {
     "max_iter": 200,
     "print_level": 0,
     "sb": "yes",
-    "hessian_approximation": "exact",
     "mumps_pivot_order": 0,
     "mu_strategy": "adaptive",
 }
-"""A square system with a constant objective: Newton steps need no Hessian (SOLVER.md item 5),
-so the Hessian is declared empty; AMD ordering (mumps_pivot_order=0) per SOLVER.md item 4."""
+"""AMD ordering (mumps_pivot_order=0) per SOLVER.md item 4. The Hessian is not an option here:
+see HESSIAN."""
+
+HESSIAN = (
+    "zero: the Hessian of the Lagrangian is declared empty (Ipopt's hessian_approximation is "
+    "its default 'exact', given no entries); for a square system with a constant objective "
+    "Newton's steps do not depend on it"
+)
+"""What Ipopt uses as the Hessian, for manifests (SOLVER.md item 5)."""
 
 WALL_TIME_STATUS = -5
 """Ipopt's Maximum_WallTime_Exceeded (cyipopt's table of messages predates it)."""
@@ -108,6 +114,10 @@ class SolveResult:
     steps: int = 1
     worst: list[tuple[str, float]] = field(default_factory=list)
     nonpositive: list[tuple[str, float]] = field(default_factory=list)
+    options: dict[str, object] = field(default_factory=dict)
+    """The options Ipopt ran with: IPOPT_OPTIONS and the caller's."""
+    theta: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """The parameters the run (the last of a path) solved at."""
 
     @property
     def ok(self) -> bool:
@@ -123,9 +133,9 @@ class SolveResult:
 class _Problem:
     """The cyipopt problem object: zero objective, the system as equality constraints."""
 
-    def __init__(self, ev: Evaluator, tick: Callable[[int, float], None] | None = None) -> None:
+    def __init__(self, ev: EvaluatorAt, tick: Callable[[int, float], None] | None = None) -> None:
         self.ev = ev
-        self.rows, self.cols = ev.structure()
+        self.rows, self.cols = ev.ev.structure()
         self.iterations = 0
         self.tick = tick
 
@@ -161,12 +171,14 @@ def run_ipopt(
     system: System,
     ev: Evaluator,
     x0: np.ndarray,
+    theta: np.ndarray,
     options: dict[str, object] | None = None,
     tick: Callable[[int, float], None] | None = None,
 ) -> SolveResult:
-    """One Ipopt solve of the system at the current parameters, from x0; ``tick(iteration,
-    violation)`` is called at each iteration."""
-    prob = _Problem(ev, tick)
+    """One Ipopt solve of the system at parameters θ, from x0; ``tick(iteration, violation)``
+    is called at each iteration."""
+    at = ev.at(theta)
+    prob = _Problem(at, tick)
     n = system.n
     nlp = cyipopt.Problem(
         n=n,
@@ -184,7 +196,7 @@ def run_ipopt(
     with interrupt.deferred():
         x, info = nlp.solve(np.asarray(x0, dtype=float))
     seconds = time.perf_counter() - t0
-    res = ev.residuals(x)
+    res = at.residuals(x)
     worst = _worst(system, res)
     max_res = float(np.max(np.abs(res))) if np.all(np.isfinite(res)) else float("inf")
     msg = info["status_msg"]
@@ -203,6 +215,8 @@ def run_ipopt(
         max_res,
         worst=worst,
         nonpositive=nonpositive,
+        options=used,
+        theta=theta,
     )
 
 
@@ -218,35 +232,34 @@ def solve(
     system: System,
     ev: Evaluator,
     x0: np.ndarray,
-    target: dict[str, np.ndarray],
+    theta0: np.ndarray,
+    target: np.ndarray,
     limits: SolveLimits = SolveLimits(),
     options: dict[str, object] | None = None,
     progress: ProgressLines | None = None,
 ) -> SolveResult:
-    """Solve at the parameter values `target`, stepping from the current ones if needed.
+    """Solve at parameters ``target``, stepping from ``theta0`` (those of x0) if needed.
 
     The full step is tried first. When Ipopt fails, the change is split in halves from
-    the last solved point, down to 1/2^max_halvings of the remaining way; the parameters
-    are left at `target` on success. Each Ipopt run stops at ``limits.max_wall_time`` and
+    the last solved point, down to 1/2^max_halvings of the remaining way; the result carries
+    the θ it solved at (``target``). Each Ipopt run stops at ``limits.max_wall_time`` and
     the whole path at ``limits.time_budget``. Raises SolveError with status, iterations, the
     share of the shock reached, why it stopped and the largest residuals by name if it still
     fails. ``progress`` receives a progress line every few seconds of a long solve.
     """
-    start = {k: system.param(k).copy() for k in target}
     x, done, step, runs, iters, secs = np.asarray(x0, float), 0.0, 1.0, 0, 0, 0.0
     last: SolveResult | None = None
     ticker = _Ticker(progress) if progress is not None else None
     began = time.perf_counter()
     while done < 1.0:
         trial = min(1.0, done + step)
-        for k, v in target.items():
-            system.set_param(k, start[k] + trial * (np.asarray(v) - start[k]))
         left = limits.time_budget - (time.perf_counter() - began)
         # Ipopt wants a positive bound; a run started with no time left stops at once.
         wall = max(min(limits.max_wall_time, left), 0.01)
         if ticker is not None:
             ticker.trial = trial
-        last = run_ipopt(system, ev, x, {**(options or {}), "max_wall_time": wall}, ticker)
+        theta = theta0 + trial * (target - theta0)
+        last = run_ipopt(system, ev, x, theta, {**(options or {}), "max_wall_time": wall}, ticker)
         runs, iters, secs = runs + 1, iters + last.iterations, secs + last.seconds
         if last.ok:
             x, done = last.x, trial
@@ -256,8 +269,6 @@ def solve(
         spent = time.perf_counter() - began
         out_of_time = spent >= limits.time_budget
         if step < 2.0**-limits.max_halvings or out_of_time:
-            for k in target:
-                system.set_param(k, start[k] + done * (np.asarray(target[k]) - start[k]))
             why = (
                 f"the time budget of {limits.time_budget:g} s for one solve was used up "
                 f"({spent:.0f} s)"

@@ -93,6 +93,19 @@ class TermGroup:
     coef: np.ndarray
     coef_params: np.ndarray
 
+    def coefficients(self, theta: np.ndarray) -> np.ndarray:
+        """p[0] of each instance: coef × Π θ[coef_params]."""
+        coef = self.coef.copy()
+        for k in range(self.coef_params.shape[1]):
+            idx = self.coef_params[:, k]
+            has = idx >= 0
+            coef[has] *= theta[idx[has]]
+        return coef
+
+    def param_matrix(self, theta: np.ndarray) -> np.ndarray:
+        """Parameters of every instance as an (np × instances) matrix, p[0] first."""
+        return np.vstack([self.coefficients(theta)[None, :], theta[self.p].T])
+
 
 class Terms:
     """Collects equation terms by template while the equation blocks are written."""

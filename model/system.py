@@ -92,7 +92,16 @@ class System:
             block(self)
         self.dropped = self._numeraire()
         self.groups: list[TermGroup] = self.terms.groups()
-        self.theta = self.params.vector()
+        self.route_groups = equations.route_groups(self)
+        """Each trade route's variables and parameters, for reports (no equation's terms)."""
+        self.purchases = equations.purchase_groups(self)
+        """Every agent's purchases by price (py, pm): cells and demand terms, for reports."""
+        self.factor_demands = equations.factor_demand_groups(self)
+        """Firms' factor demands: cells and demand terms, for reports."""
+        self.benchmark_theta = self.params.vector()
+        """θ at the benchmark, with the data's elasticities; read-only: every solve gets its
+        own θ (:meth:`with_params`) and returns it with the solution."""
+        self.benchmark_theta.flags.writeable = False
 
     def _variables(self) -> dict[str, Block]:
         """Variables over the non-zero benchmark flows, in the order of PAIRS."""
@@ -223,11 +232,11 @@ class System:
                 rows[was_a] = self.n
                 rows[was_b] = a
 
-    def set_shocks(self, shocks: ShockSet) -> None:
-        """Load scenario parameter levels into θ."""
-        for name in PARAMETERS:
-            self.set_param(name, getattr(shocks, name))
-        self.set_param("qshare", self.quota_share(shocks))
+    def shock_params(self, shocks: ShockSet) -> dict[str, np.ndarray]:
+        """The mutable parameters a ShockSet sets, by name, quota shares included."""
+        values = {name: np.asarray(getattr(shocks, name), dtype=float) for name in PARAMETERS}
+        values["qshare"] = self.quota_share(shocks)
+        return values
 
     def quota_share(self, shocks: ShockSet) -> np.ndarray:
         """The qshare parameter for a ShockSet's quotas; an error if a quota route is unknown."""
@@ -236,18 +245,20 @@ class System:
             raise ValueError("the model was built without these quota routes; pass quota=")
         return np.where(capped, shocks.quota, QUOTA_OFF)
 
-    def set_param(self, name: str, values: np.ndarray | float) -> None:
-        """Set a mutable parameter (a dense array over its index space) in θ."""
-        block = self.params.mutable[name]
-        self.theta[block.offset : block.offset + block.size] = np.ravel(values)
+    def with_params(self, theta: np.ndarray, values: dict[str, np.ndarray | float]) -> np.ndarray:
+        """A copy of θ with the named mutable parameters (dense over their index space) set."""
+        out = np.array(theta, dtype=float)
+        for name, value in values.items():
+            block = self.params.mutable[name]
+            out[block.offset : block.offset + block.size] = np.ravel(value)
+        return out
 
-    def param(self, name: str, theta: np.ndarray | None = None) -> np.ndarray:
-        """Dense values of a mutable parameter in θ (default: the current one)."""
+    def param(self, name: str, theta: np.ndarray) -> np.ndarray:
+        """Dense values of a mutable parameter in θ."""
         block = self.params.mutable[name]
-        theta = self.theta if theta is None else theta
         return theta[block.offset : block.offset + block.size].reshape(block.pos.shape)
 
-    def esub(self, name: str, theta: np.ndarray | None = None) -> np.ndarray | float:
+    def esub(self, name: str, theta: np.ndarray) -> np.ndarray | float:
         """An elasticity in θ, shaped as in the data (a float for esubp, esubg and esubi)."""
         values = self.param(name, theta)
         return values if self.params.mutable[name].axes else float(values[0])

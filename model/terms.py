@@ -142,25 +142,50 @@ def _dem_fix_val(x, p, ops):
     return _dem_fix(x, p, ops) * x[2]
 
 
-def _pdel(py, pt, p, nm, rho=0):
-    """Delivered price relative to benchmark.
+ROUTE_PARAMS = ("coef", "esubm", "tau", "tx", "tm", "theta_fob", "tx0", "tm0", "tn", "open")
+"""The parameters every route template takes, in this order; the cif shares θt of the nm
+margin services follow (``theta_t``), then the template's own (``extra``): TARIFF_EXTRA for
+tariff revenue and rents, QUOTA_EXTRA for the quota condition."""
+TARIFF_EXTRA = ("vxmd",)
+"""Then the margins' vtwr, one per margin service: the benchmark cif value of a route."""
+QUOTA_EXTRA = ("qshare", "qscale", "qmu")
 
-    τ·(θfob·py·(1+tx+ρ)/(1+tx0) + Σ θt·pt)·(1+tm)/(1+tm0)·(1+tn), with
-    p = [.., τ, tx, tm, θfob, tx0, tm0, tn, open, θt_1..θt_nm] from p[2]; tn is the
-    tariff-equivalent of a non-tariff barrier whose rent goes to the importer (0 in the data),
-    ρ the export-tax equivalent of a binding export quota (a variable on quota routes).
-    """
-    tau, tx, tm, thfob, tx0, tm0, tn = p[2], p[3], p[4], p[5], p[6], p[7], p[8]
-    world = thfob * py * (1 + tx + rho) / (1 + tx0)
-    for k in range(nm):
-        world = world + p[10 + k] * pt[k]
-    return tau * world * (1 + tm) / (1 + tm0) * (1 + tn)
+
+def route_params(p, nm: int) -> dict:
+    """A route template's positional parameters p by name (ROUTE_PARAMS), with the margins'
+    cif shares as ``theta_t`` and the template's own parameters as ``extra``."""
+    named = dict(zip(ROUTE_PARAMS, p, strict=False))
+    first = len(ROUTE_PARAMS)
+    named["theta_t"] = [p[first + k] for k in range(nm)]
+    named["extra"] = list(p[first + nm :])
+    return named
+
+
+def fob_price(py, q: dict, rho=0):
+    """py·(1+tx+ρ)/(1+tx0): the exporter's price of a route's good at the border, relative to
+    benchmark; q are the route's parameters by name (:func:`route_params`); ρ is the
+    export-tax equivalent of a binding export quota (a variable on quota routes)."""
+    return py * (1 + q["tx"] + rho) / (1 + q["tx0"])
+
+
+def cif_price(py, pt, q: dict, rho=0):
+    """θfob·py·(1+tx+ρ)/(1+tx0) + Σ θt·pt: a route's cif price relative to benchmark."""
+    world = q["theta_fob"] * fob_price(py, q, rho)
+    for share, price in zip(q["theta_t"], pt, strict=True):
+        world = world + share * price
+    return world
+
+
+def delivered_price(py, pt, q: dict, rho=0):
+    """τ·cif·(1+tm)/(1+tm0)·(1+tn): a route's delivered price relative to benchmark; tn is the
+    tariff-equivalent of a non-tariff barrier whose rent goes to the importer (0 in the data)."""
+    return q["tau"] * cif_price(py, pt, q, rho) * (1 + q["tm"]) / (1 + q["tm0"]) * (1 + q["tn"])
 
 
 def route_kinds(nm: int) -> dict[str, Kind]:
     """Templates on a trade route (i, s → r), for a model with nm margin services.
 
-    ``open`` (p[9]) is 1, or 0 on a banned route: the route's CES term and every flow on it
+    ``open`` is 1, or 0 on a banned route: the route's CES term and every flow on it
     vanish, with the other shares left as they are (the σ → ∞ price limit). Values between
     are the same economy with an iceberg wedge w = open^(1/(1−σ)) on the route, so a ban can
     be reached in steps: shipments, and the taxes and rents on them, scale by open.
@@ -169,70 +194,95 @@ def route_kinds(nm: int) -> dict[str, Kind]:
     wedge ρ of the route; ``fb_route_q`` is the quota's complementarity condition.
     """
 
-    def ces_route(x, p, ops, rho):
+    def ces_route(x, q, ops, rho):
         """θ_s·(open·(pdel/pm)^e − 1)/e, e = 1−σm: one source's term of the import price index."""
-        e = 1 - p[1]
-        return p[0] * (p[9] * (_pdel(x[1], x[2 : 2 + nm], p, nm, rho) / x[0]) ** e - 1) / e
+        e = 1 - q["esubm"]
+        pdel = delivered_price(x[1], x[2 : 2 + nm], q, rho)
+        return q["coef"] * (q["open"] * (pdel / x[0]) ** e - 1) / e
 
-    def cd_route(x, p, ops, rho):
+    def cd_route(x, q, ops, rho):
         """θ_s·log(pdel/pm): the Cobb-Douglas import price index (a ban needs esubm > 1)."""
-        return p[0] * ops.log(_pdel(x[1], x[2 : 2 + nm], p, nm, rho) / x[0])
+        return q["coef"] * ops.log(delivered_price(x[1], x[2 : 2 + nm], q, rho) / x[0])
 
-    def volume(x, p, rho):
+    def volume(x, q, rho):
         """V = M·(pm/pdel)^σm: the delivered volume per unit of benchmark flow (route open)."""
         m, pm, py = x[0], x[1], x[2]
-        return m * (pm / _pdel(py, x[3 : 3 + nm], p, nm, rho)) ** p[1]
+        return m * (pm / delivered_price(py, x[3 : 3 + nm], q, rho)) ** q["esubm"]
 
-    def cif_value(x, p, first):
-        """py·(1+tx)·vxmd + Σ pt·vtwr: cif value of a benchmark unit (vxmd, vtwr from p[first])."""
-        value = x[2] * (1 + p[3]) * p[first]
+    def cif_value(x, q):
+        """py·(1+tx)·vxmd + Σ pt·vtwr: cif value of a benchmark unit (TARIFF_EXTRA, vtwr)."""
+        vxmd, *vtwr = q["extra"]
+        value = x[2] * (1 + q["tx"]) * vxmd
         for k in range(nm):
-            value = value + x[3 + k] * p[first + 1 + k]
+            value = value + x[3 + k] * vtwr[k]
         return value
 
-    def vol_route(x, p, ops, rho):
+    def vol_route(x, q, ops, rho):
         """c·open·τ·V: goods or margins shipped on the route."""
-        return p[0] * p[9] * p[2] * volume(x, p, rho)
+        return q["coef"] * q["open"] * q["tau"] * volume(x, q, rho)
 
-    def tariff_route(x, p, ops, rho):
+    def tariff_route(x, q, ops, rho):
         """c·tm·open·τ·V·(py·(1+tx)·vxmd + Σ pt·vtwr): tariff revenue of the importer."""
-        return p[0] * p[4] * p[9] * p[2] * volume(x, p, rho) * cif_value(x, p, 10 + nm)
+        shipped = volume(x, q, rho)
+        return q["coef"] * q["tm"] * q["open"] * q["tau"] * shipped * cif_value(x, q)
 
-    def rent_route(x, p, ops, rho):
+    def rent_route(x, q, ops, rho):
         """c·tn·(1+tm)·open·τ·V·(py·(1+tx)·vxmd + Σ pt·vtwr): the importer's barrier rent."""
-        shipped = p[9] * p[2] * volume(x, p, rho)
-        return p[0] * p[8] * (1 + p[4]) * shipped * cif_value(x, p, 10 + nm)
+        shipped = q["open"] * q["tau"] * volume(x, q, rho)
+        return q["coef"] * q["tn"] * (1 + q["tm"]) * shipped * cif_value(x, q)
 
-    def xtax_route(x, p, ops, rho):
+    def xtax_route(x, q, ops, rho):
         """c·(tx + ρ)·py·open·τ·V: export tax revenue and quota rent of the exporter."""
-        return p[0] * (p[3] + rho) * x[2] * p[9] * p[2] * volume(x, p, rho)
+        rate = q["coef"] * (q["tx"] + rho) * x[2]
+        return rate * q["open"] * q["tau"] * volume(x, q, rho)
 
-    def fb_route(x, p, ops, rho):
+    def fb_route(x, q, ops, rho):
         """ρ + b − sqrt(ρ² + b² + μ), b = share − V/V_b: ρ ≥ 0 ⊥ cap − V ≥ 0, smoothed.
 
-        p[10+nm:] = [share, V_b, μ]; the cap on the delivered volume is share·V_b.
+        QUOTA_EXTRA = [share, V_b, μ]; the cap on the delivered volume is share·V_b.
         """
-        share, scale, mu = p[10 + nm], p[11 + nm], p[12 + nm]
-        b = share - volume(x, p, rho) / scale
+        share, scale, mu = q["extra"]
+        b = share - volume(x, q, rho) / scale
         return rho + b - ops.sqrt(rho**2 + b**2 + mu)
 
-    base = 10 + nm
+    def fob_route(x, q, ops, rho):
+        """The route's fob price (a quantity for reports, in no equation)."""
+        return fob_price(x[2], q, rho)
+
+    def cif_route(x, q, ops, rho):
+        """The route's cif price (a quantity for reports, in no equation)."""
+        return cif_price(x[2], x[3 : 3 + nm], q, rho)
+
+    def volume_route(x, q, ops, rho):
+        """V, the route's delivered volume per unit of benchmark flow (for reports)."""
+        return volume(x, q, rho)
+
+    base = len(ROUTE_PARAMS) + nm
     shapes = {
+        "fob_route": (fob_route, 3 + nm, base),
+        "cif_route": (cif_route, 3 + nm, base),
+        "volume_route": (volume_route, 3 + nm, base),
         "ces_route": (ces_route, 2 + nm, base),
         "cd_route": (cd_route, 2 + nm, base),
         "vol_route": (vol_route, 3 + nm, base),
-        "tariff_route": (tariff_route, 3 + nm, base + 1 + nm),
-        "rent_route": (rent_route, 3 + nm, base + 1 + nm),
+        "tariff_route": (tariff_route, 3 + nm, base + len(TARIFF_EXTRA) + nm),
+        "rent_route": (rent_route, 3 + nm, base + len(TARIFF_EXTRA) + nm),
         "xtax_route": (xtax_route, 3 + nm, base),
     }
     kinds = {}
     for name, (f, nx, n_p) in shapes.items():
-        kinds[name] = Kind(name, nx, n_p, lambda x, p, ops, f=f: f(x, p, ops, 0))
+        kinds[name] = Kind(name, nx, n_p, lambda x, p, ops, f=f: f(x, route_params(p, nm), ops, 0))
         kinds[name + "_q"] = Kind(
-            name + "_q", nx + 1, n_p, lambda x, p, ops, f=f, nx=nx: f(x, p, ops, x[nx])
+            name + "_q",
+            nx + 1,
+            n_p,
+            lambda x, p, ops, f=f, nx=nx: f(x, route_params(p, nm), ops, x[nx]),
         )
     kinds["fb_route_q"] = Kind(
-        "fb_route_q", 4 + nm, base + 3, lambda x, p, ops: fb_route(x, p, ops, x[3 + nm])
+        "fb_route_q",
+        4 + nm,
+        base + len(QUOTA_EXTRA),
+        lambda x, p, ops: fb_route(x, route_params(p, nm), ops, x[3 + nm]),
     )
     return kinds
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from fragcge.calibration import elasticity_registry
 from fragcge.model.closures import CLOSURES as MODEL_CLOSURES
 from fragcge.scenarios.source import SourceFile
 
@@ -26,8 +27,10 @@ INSTRUMENTS = (
 
 CLOSURES = tuple(MODEL_CLOSURES)
 
-SECTOR_ELASTICITIES = ("esubd", "esubm", "esubva", "esubt", "esubc")
-SCALAR_ELASTICITIES = ("esubp", "esubg", "esubi")
+SECTOR_ELASTICITIES = elasticity_registry.SECTOR_ELASTICITIES
+SCALAR_ELASTICITIES = elasticity_registry.SCALAR_ELASTICITIES
+"""The elasticities a scenario may override: the registry's, per sector and economy-wide."""
+
 
 NONALIGNED = "nonaligned"
 """The bloc of every region a scenario's [blocs] table leaves out."""

@@ -191,7 +191,7 @@ def test_data_balance_restores_a_perturbed_dataset(perturbed_folder, tmp_path, m
     printed = capsys.readouterr().out
     assert "largest cell change" in printed and f"balanced by {method}" in printed
     sam = load_dataset(out)
-    assert replication(CGEModel(calibrate(sam), pyomo=False)).passed
+    assert replication(CGEModel(calibrate(sam))).passed
     # Back within tolerance: no flow moved by more than the 3% edit, and the world's flows
     # in total by less than the edited cell's size.
     edited = pd.read_csv(folder / "intermediate.csv").loc[4, "value"] / 1.03 * 0.03
@@ -223,7 +223,7 @@ def test_embedded_dataset_edited_then_balanced_holding_output(tmp_path: Path) ->
     from fragcge.calibration.accounts import vom
 
     np.testing.assert_allclose(vom(sam), vom(before), rtol=1e-8)
-    assert replication(CGEModel(calibrate(sam), pyomo=False)).passed
+    assert replication(CGEModel(calibrate(sam))).passed
 
 
 def test_refusals_write_nothing(perturbed_folder, tmp_path: Path, capsys) -> None:

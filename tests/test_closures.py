@@ -37,7 +37,7 @@ CASES = [("synthetic", name) for name in sorted(CLOSURES)] + [
 def model(request) -> CGEModel:
     data, closure = request.param
     sam = _rich_sam() if data == "synthetic" else load_dataset(data)
-    return CGEModel(calibrate(sam), closure=closure, pyomo=False)
+    return CGEModel(calibrate(sam), closure=closure)
 
 
 def test_every_closure_replicates_the_benchmark(model) -> None:
@@ -57,13 +57,13 @@ def test_every_closure_obeys_walras_law(model) -> None:
 
 def test_real_wage_needs_a_factor_whose_price_adjusts() -> None:
     with pytest.raises(FragcgeError, match="needs a sector-specific factor"):
-        CGEModel(calibrate(load_dataset("wiod2011_10x8")), closure="real-wage", pyomo=False)
+        CGEModel(calibrate(load_dataset("wiod2011_10x8")), closure="real-wage")
 
 
 def _solved(name: str):
-    model = CGEModel(calibrate(_rich_sam()), closure=name, pyomo=False)
+    model = CGEModel(calibrate(_rich_sam()), closure=name)
     base = model.solve(ShockSet.benchmark(model.cal.sam))
-    return model, base, model.solve(check_shock(model), x0=base.x)
+    return model, base, model.solve(check_shock(model), x0=base)
 
 
 def test_gov_share_keeps_government_spending_a_fixed_share_of_income() -> None:
@@ -98,7 +98,7 @@ def test_default_closure_has_one_price_per_mobile_factor() -> None:
     model, _, eq = _solved("default")
     assert (
         model.system.var["ps"].size
-        < CGEModel(calibrate(_rich_sam()), closure="short-run", pyomo=False).system.var["ps"].size
+        < CGEModel(calibrate(_rich_sam()), closure="short-run").system.var["ps"].size
     )
     assert model.system.var["L"].size == 0 and model.system.var["G"].size == 0
 

@@ -17,6 +17,7 @@ import pytest
 
 from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.synthetic import synthetic_sam
+from fragcge.model import numpy_terms
 from fragcge.model.cge import CGEModel
 from fragcge.model.shocks import ShockSet
 
@@ -24,8 +25,8 @@ LABEL = re.compile(r"^(\w+)\[(.*)\]$")
 
 
 @pytest.fixture(scope="module", params=[(3, 3, 5), (4, 3, 6)], ids=lambda p: f"{p[0]}x{p[1]}")
-def setup(request) -> tuple[CGEModel, np.ndarray]:
-    """A model with a shock loaded into θ, and a random point x around the benchmark."""
+def setup(request) -> tuple[CGEModel, np.ndarray, np.ndarray]:
+    """A model, a random point x around the benchmark, and parameters θ with a shock."""
     n_regions, n_sectors, seed = request.param
     sam = synthetic_sam(n_regions, n_sectors, seed=seed)
     sam = replace(sam, esubt=np.full(n_sectors, 0.5), esubc=np.full(n_sectors, 0.5), esubp=0.7)
@@ -33,7 +34,7 @@ def setup(request) -> tuple[CGEModel, np.ndarray]:
     bench = ShockSet.benchmark(sam)
     routes = sam.vxmd > 0
     quota = routes & (rng.random(routes.shape) < 0.3)
-    model = CGEModel(calibrate(sam), pyomo=True, quota=quota)
+    model = CGEModel(calibrate(sam), quota=quota)
     shocks = replace(
         bench,
         tau=np.where(routes, rng.uniform(0.9, 1.2, routes.shape), 1.0),
@@ -47,17 +48,17 @@ def setup(request) -> tuple[CGEModel, np.ndarray]:
         trade_open=np.where(routes, rng.uniform(0.5, 1.0, routes.shape), 1.0),
         quota=np.where(quota, rng.uniform(0.6, 1.2, routes.shape), np.inf),
     )
-    model.system.set_shocks(shocks)
+    theta = model.theta_for(shocks)
     x = model.benchmark() * rng.uniform(0.9, 1.1, model.system.n)
     rho = model.system.var["rho"]
     assert rho.size > 0
     x[rho.offset : rho.offset + rho.size] = rng.uniform(0.0, 0.1, rho.size)
-    return model, x
+    return model, x, theta
 
 
-def _finite_differences(model: CGEModel, x: np.ndarray) -> np.ndarray:
+def _finite_differences(model: CGEModel, x: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """Central differences of the square system's residuals, column by column."""
-    ev, n = model.evaluator, model.system.n
+    ev, n = model.evaluator.at(theta), model.system.n
     jac = np.zeros((n, n))
     for k in range(n):
         h = 1e-6 * max(1.0, abs(x[k]))
@@ -69,14 +70,14 @@ def _finite_differences(model: CGEModel, x: np.ndarray) -> np.ndarray:
 
 
 def test_jacobian_matches_finite_differences(setup) -> None:
-    model, x = setup
+    model, x, theta = setup
     ev, n = model.evaluator, model.system.n
     rows, cols = ev.structure()
     assert len(set(zip(rows.tolist(), cols.tolist(), strict=True))) == len(rows), "duplicates"
     assert rows.min() >= 0 and rows.max() < n and cols.max() < n
     analytic = np.zeros((n, n))
-    analytic[rows, cols] = ev.jacobian_values(x)
-    numeric = _finite_differences(model, x)
+    analytic[rows, cols] = ev.at(theta).jacobian_values(x)
+    numeric = _finite_differences(model, x, theta)
     # Relative to the size of each row's entries (rows are scaled equations).
     scale = np.maximum(np.abs(numeric).max(axis=1, keepdims=True), 1e-3)
     err = np.abs(analytic - numeric) / scale
@@ -102,11 +103,11 @@ def _constraint(m: pyo.ConcreteModel, label: str):
 
 
 def test_pyomo_constraints_equal_evaluator_residuals(setup) -> None:
-    model, x = setup
-    system, pm = model.system, model.pyomo
-    pm.load(x, system.theta)
+    model, x, theta = setup
+    system, pm = model.system, model.pyomo_model()
+    pm.load(x, theta)
     m = pm.model
-    expected = model.evaluator.residuals(x, include_dropped=True)
+    expected = model.evaluator.at(theta).residuals(x, include_dropped=True)
     labels = system.labels()
     assert len(labels) == system.n
     active = list(m.component_data_objects(pyo.Constraint, active=True))
@@ -128,10 +129,25 @@ def test_pyomo_constraints_equal_evaluator_residuals(setup) -> None:
     assert not _constraint(m, system.dropped_label()).active
 
 
+def test_numpy_templates_equal_evaluator_residuals(setup) -> None:
+    """The numpy backend of the templates (reports, decomposition) gives every row the
+    CasADi evaluator gives, the dropped market included: one statement of the economics."""
+    model, x, theta = setup
+    expected = model.evaluator.at(theta).residuals(x, include_dropped=True)
+    got = numpy_terms.residuals(model.system, x, theta)
+    assert np.max(np.abs(expected)) > 1e-2, "the point should be off equilibrium"
+    diff = np.abs(got - expected) / np.maximum(1.0, np.abs(expected))
+    worst = int(np.argmax(diff))
+    labels = [*model.system.labels(), "dropped market"]
+    assert diff.max() < 1e-12, (
+        f"{labels[worst]}: numpy {got[worst]:.15g}, CasADi {expected[worst]:.15g}"
+    )
+
+
 def test_deactivated_dropped_market_is_the_market_equation(setup) -> None:
-    model, x = setup
-    system, pm = model.system, model.pyomo
-    pm.load(x, system.theta)
+    model, x, theta = setup
+    system, pm = model.system, model.pyomo_model()
+    pm.load(x, theta)
     dropped = _constraint(pm.model, system.dropped_label())
-    expected = model.evaluator.residuals(x, include_dropped=True)[system.n]
+    expected = model.evaluator.at(theta).residuals(x, include_dropped=True)[system.n]
     assert pyo.value(dropped.body) == pytest.approx(expected, rel=1e-12, abs=1e-12)

@@ -50,7 +50,7 @@ def test_table_imports_with_its_sums_as_accounts_and_replicates(tmp_path: Path) 
     assert loaded.vxmd[0, 1, 2] == 0.0
     assert (loaded.esubd[0], loaded.esubm[0]) == (5.0, 5.0)
     assert "largest 40 at FRA" in notes
-    checks = run_checks(CGEModel(calibrate(loaded), pyomo=False))
+    checks = run_checks(CGEModel(calibrate(loaded)))
     assert all(c.passed for c in checks), [f"{c.name}: {c.detail}" for c in checks]
 
 

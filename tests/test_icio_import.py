@@ -107,7 +107,7 @@ def test_imported_icio_merges_split_economies_and_replicates(tmp_path: Path) -> 
     k = loaded.sectors.index("C20")
     assert (loaded.esubd[k], loaded.esubm[k], loaded.esubva[k]) == (3.3, 6.6, 1.26)
 
-    checks = run_checks(CGEModel(calibrate(loaded), pyomo=False))
+    checks = run_checks(CGEModel(calibrate(loaded)))
     assert all(c.passed for c in checks), [f"{c.name}: {c.detail}" for c in checks]
 
 

@@ -70,7 +70,7 @@ def close(left: dict, right: dict) -> None:
 def test_aggregate_is_valid_and_replicates(aggregated) -> None:
     sam, _ = aggregated
     validate(sam)
-    check = replication(CGEModel(calibrate(sam), pyomo=False))
+    check = replication(CGEModel(calibrate(sam)))
     assert check.passed, check.detail
 
 
@@ -295,7 +295,7 @@ def test_import_writes_a_checked_dataset_with_its_readme(source, tmp_path: Path)
     )
     assert sam.path == out.resolve() and sam.regions == ("NORTH", "SOUTH", "EAST")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imported", "regions.csv", "src.txt"]
-    assert all(c.passed for c in run_checks(CGEModel(calibrate(load_dataset(out)), pyomo=False)))
+    assert all(c.passed for c in run_checks(CGEModel(calibrate(load_dataset(out)))))
     readme = (out / "README.md").read_text()
     assert "made up by the test" in readme and "NORTH: R1 R2" in readme
     assert "| GOODS | S1 |" not in readme and "| NORTH |" not in readme  # sectors unmapped
@@ -486,7 +486,7 @@ def test_other_maps_keep_the_benchmark(source, regions, sectors) -> None:
         CodeMap("s", sectors) if sectors else None,
     )
     validate(sam)
-    assert replication(CGEModel(calibrate(sam), pyomo=False)).passed
+    assert replication(CGEModel(calibrate(sam))).passed
     world = accounts.tax_revenue(source).sum()
     assert accounts.tax_revenue(sam).sum() == pytest.approx(world, rel=1e-12)
     assert accounts.vom(sam).sum() == pytest.approx(accounts.vom(source).sum(), rel=1e-12)

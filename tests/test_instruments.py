@@ -33,7 +33,7 @@ def solve_scenario(
     path.write_text(HEAD + shocks, encoding="utf-8")
     resolved = resolve(load_scenario(path), sam)
     quota = np.isfinite(resolved.shocks.quota)
-    model = CGEModel(calibrate(resolved.sam), pyomo=False, quota=quota)
+    model = CGEModel(calibrate(resolved.sam), quota=quota)
     eq = model.solve(resolved.shocks, extra=extra)
     assert eq.result.ok, eq.result.message
     assert abs(eq.walras) < TOL, f"Walras' law: dropped market residual {eq.walras:.3e}"

@@ -47,7 +47,7 @@ def small_iosystem():
 
 
 def replicates(folder: Path) -> None:
-    checks = run_checks(CGEModel(calibrate(load_dataset(folder)), pyomo=False))
+    checks = run_checks(CGEModel(calibrate(load_dataset(folder))))
     assert all(c.passed for c in checks), [f"{c.name}: {c.detail}" for c in checks]
 
 

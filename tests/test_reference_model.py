@@ -101,7 +101,7 @@ def solved(request) -> tuple[GlobalSAM, ShockSet, dict[str, np.ndarray]]:
         sam = flat_elasticities(sam)
     elif special:
         sam = special_elasticities(sam)
-    model = CGEModel(calibrate(sam), pyomo=False)
+    model = CGEModel(calibrate(sam))
     shocks = combined_shock(sam, seed)
     eq = model.solve(shocks)
     assert eq.result.ok, eq.result.message

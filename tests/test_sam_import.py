@@ -185,7 +185,7 @@ def test_imported_sam_is_the_economy_it_was_written_from(economy, tmp_path: Path
         )
     for name in ESUB:
         np.testing.assert_array_equal(getattr(sam, name), getattr(economy, name))
-    assert replication(CGEModel(calibrate(sam), pyomo=False)).passed
+    assert replication(CGEModel(calibrate(sam))).passed
 
 
 def test_accounts_match_totals_summed_from_the_cells(economy, tmp_path: Path) -> None:
@@ -267,7 +267,7 @@ def test_unbalanced_sam_names_the_account_and_both_totals(economy, tmp_path: Pat
     # Balanced on import, the same SAM is accepted and replicates.
     for method in ("gras", "least-squares"):
         sam = run_import(path, account_map, tmp_path / method, balance=method)
-        assert replication(CGEModel(calibrate(sam), pyomo=False)).passed
+        assert replication(CGEModel(calibrate(sam))).passed
         assert f"balanced on import with {method}" in (tmp_path / method / "README.md").read_text()
 
 
@@ -350,7 +350,7 @@ def test_shipped_example_imports_and_checks(tmp_path: Path) -> None:
         elasticities=example / "elasticities.csv",
     )
     assert sam.regions == ("NTH", "STH") and load_dataset(out).sectors == sam.sectors
-    assert replication(CGEModel(calibrate(sam), pyomo=False)).passed
+    assert replication(CGEModel(calibrate(sam))).passed
 
 
 def test_shipped_example_aggregated_to_one_sector_still_replicates(tmp_path: Path) -> None:
@@ -369,4 +369,4 @@ def test_shipped_example_aggregated_to_one_sector_still_replicates(tmp_path: Pat
     assert sam.sectors == ("ALL",)
     # Gross output: the activities' sales in the example, 80 + 100 in NTH, 40 + 60 in STH.
     np.testing.assert_allclose(accounts.vom(sam)[0], [180.0, 100.0], rtol=1e-12)
-    assert replication(CGEModel(calibrate(sam), pyomo=False)).passed
+    assert replication(CGEModel(calibrate(sam))).passed

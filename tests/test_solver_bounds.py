@@ -28,14 +28,15 @@ HOPELESS = (
 )
 
 
-def _model_and_target() -> tuple[CGEModel, dict[str, np.ndarray]]:
-    """A synthetic model and a shock one Ipopt iteration cannot solve."""
+def _model_and_target() -> tuple[CGEModel, np.ndarray, np.ndarray]:
+    """A synthetic model, its benchmark θ and the θ of a shock one Ipopt iteration cannot
+    solve."""
     sam = synthetic_sam(4, 3, seed=8)
     model = CGEModel(calibrate(sam))
     routes = sam.vxmd > 0
     bench = ShockSet.benchmark(sam)
     shock = replace(bench, tau=np.where(routes, 1.6, 1.0), tm=np.where(routes, 0.2, bench.tm))
-    return model, {k: getattr(shock, k) for k in ("tau", "tm", "tx", "vb")}
+    return model, model.theta_for(bench), model.theta_for(shock)
 
 
 def test_hopeless_solve_stops_at_its_time_limit_and_writes_nothing(tmp_path, capsys) -> None:
@@ -57,7 +58,7 @@ def test_hopeless_solve_stops_at_its_time_limit_and_writes_nothing(tmp_path, cap
 
 def test_time_budget_ends_the_step_halving() -> None:
     """With no time left after the first failed run, no smaller step is tried."""
-    model, target = _model_and_target()
+    model, theta0, target = _model_and_target()
     runs = []
     original = solve_module.run_ipopt
 
@@ -72,6 +73,7 @@ def test_time_budget_ends_the_step_halving() -> None:
                 model.system,
                 model.evaluator,
                 model.benchmark(),
+                theta0,
                 target,
                 SolveLimits(time_budget=1e-9),
                 options={"max_iter": 1},
@@ -80,12 +82,13 @@ def test_time_budget_ends_the_step_halving() -> None:
 
 
 def test_step_halving_ends_at_max_halvings() -> None:
-    model, target = _model_and_target()
+    model, theta0, target = _model_and_target()
     with pytest.raises(SolveError) as raised:
         solve(
             model.system,
             model.evaluator,
             model.benchmark(),
+            theta0,
             target,
             SolveLimits(max_halvings=2),
             options={"max_iter": 1},
@@ -102,16 +105,16 @@ def test_limits_must_be_positive_seconds(value: float) -> None:
 
 
 def test_long_solve_reports_progress_and_short_one_does_not(monkeypatch) -> None:
-    model, target = _model_and_target()
+    model, theta0, target = _model_and_target()
     lines: list[str] = []
     monkeypatch.setattr(solve_module, "PROGRESS_AFTER", 0.0)
-    solve(model.system, model.evaluator, model.benchmark(), target, progress=lines.append)
+    solve(model.system, model.evaluator, model.benchmark(), theta0, target, progress=lines.append)
     assert lines and all(" of the shock, Ipopt iteration " in line for line in lines)
     assert "largest violation" in lines[0] and lines[0].startswith("solving    100.0%")
-    model, target = _model_and_target()
+    model, theta0, target = _model_and_target()
     quiet: list[str] = []
     monkeypatch.setattr(solve_module, "PROGRESS_AFTER", 1e9)
-    solve(model.system, model.evaluator, model.benchmark(), target, progress=quiet.append)
+    solve(model.system, model.evaluator, model.benchmark(), theta0, target, progress=quiet.append)
     assert quiet == []
 
 

@@ -73,7 +73,7 @@ def test_reproduces_ge_gravity_eu_enlargement(tmp_path: Path) -> None:
     cal = calibrate(sam)
     np.testing.assert_allclose(cal.vb0, trade.sum(axis=0) - trade.sum(axis=1), atol=1e-6)
 
-    model = CGEModel(cal, pyomo=False)
+    model = CGEModel(cal)
     eq = model.solve(_iceberg(sam, np.exp(-beta / theta)))
     assert eq.result.status == 0
     assert abs(eq.walras) < 1e-8
@@ -132,7 +132,7 @@ def test_acr_closed_form(sigma: float) -> None:
     for s, r in routes:
         tau[s, r] = rng.uniform(0.8, 1.5)
 
-    model = CGEModel(cal, pyomo=False)
+    model = CGEModel(cal)
     eq = model.solve(_iceberg(sam, tau))
     assert eq.result.status == 0
     assert abs(eq.walras) < 1e-8

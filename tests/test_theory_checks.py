@@ -13,13 +13,12 @@ from fragcge.calibration.dataset import load_dataset
 from fragcge.calibration.synthetic import synthetic_sam
 from fragcge.model.cge import CGEModel
 from fragcge.model.checks import check_shock, homogeneity, replication, run_checks, walras
-from fragcge.model.shocks import ShockSet
 from fragcge.model.solve import RESIDUAL_TOL
 
 
 @pytest.fixture(scope="module")
 def default_model() -> CGEModel:
-    return CGEModel(calibrate(load_dataset("wiod2011_10x8")), pyomo=False)
+    return CGEModel(calibrate(load_dataset("wiod2011_10x8")))
 
 
 def _rich_sam(seed: int):
@@ -35,7 +34,7 @@ def rich_model(request) -> CGEModel:
     assert len(sam.margins) and len(sam.specific) and len(sam.mobile) > 1
     for rate in ("to0", "tf0", "tdf0", "tif0", "tx0", "tm0"):
         assert np.any(getattr(sam, rate) != 0), rate
-    return CGEModel(calibrate(sam), pyomo=False)
+    return CGEModel(calibrate(sam))
 
 
 def test_benchmark_replicates_default_data(default_model: CGEModel) -> None:
@@ -73,7 +72,7 @@ def test_walras_law_whichever_numeraire() -> None:
     from fragcge.model.system import Numeraire
 
     sam = _rich_sam(3)
-    model = CGEModel(calibrate(sam), numeraire=Numeraire("pc", sam.regions[1]), pyomo=False)
+    model = CGEModel(calibrate(sam), numeraire=Numeraire("pc", sam.regions[1]))
     assert model.system.dropped_label() == f"mkt_pc[{sam.regions[1]}]"
     eq = model.solve(check_shock(model))
     assert abs(eq.walras) < RESIDUAL_TOL
@@ -83,7 +82,6 @@ def test_check_shock_moves_the_economy(rich_model) -> None:
     """The checks are only meaningful if the shock changes prices and quantities."""
     eq = rich_model.solve(check_shock(rich_model))
     assert np.max(np.abs(eq.x / rich_model.benchmark() - 1)) > 1e-2
-    rich_model.system.set_shocks(ShockSet.benchmark(rich_model.cal.sam))
 
 
 def test_a_broken_benchmark_is_caught() -> None:
@@ -96,7 +94,7 @@ def test_a_broken_benchmark_is_caught() -> None:
     cal = calibrate(sam)
     dd0 = cal.dd0.copy()
     dd0[0, 0, 0] *= 1.01
-    model = CGEModel(dataclasses.replace(cal, dd0=dd0), pyomo=False)
+    model = CGEModel(dataclasses.replace(cal, dd0=dd0))
     check = replication(model)
     assert not check.passed and check.value > 1e-4
 
@@ -117,6 +115,6 @@ def test_walras_check_catches_a_leak_in_income(monkeypatch) -> None:
             add(self, kind, *args, **kwargs)
 
     monkeypatch.setattr(Terms, "add", without_tariff_revenue)
-    model = CGEModel(calibrate(synthetic_sam(3, 3, seed=5)), pyomo=False)
+    model = CGEModel(calibrate(synthetic_sam(3, 3, seed=5)))
     check = walras(model, check_shock(model))
     assert not check.passed and check.value > 1e-4
