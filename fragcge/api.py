@@ -94,14 +94,15 @@ def solve_loaded(
     if key not in cache.models:
         cache.models[key] = CGEModel(calibrate(resolved.sam), scenario.closure, quota=quota)
     model = cache.models[key]
-    model.set_elasticities(resolved.sam)
-    base = _baseline(model, resolved, baseline_key(key, resolved), cache)
+    elasticities = model.elasticities_of(resolved.sam)
+    base = _baseline(model, resolved, elasticities, baseline_key(key, resolved), cache)
     near = start is not None and start.model == key
     # Quota shares are shares of the baseline's delivered volumes.
     scen = model.solve(
         resolved.shocks,
         x0=start.eq if near else base,
         quota_reference=report.route_flows(model, base)["V"],
+        elasticities=elasticities,
     )
     welfare = report.welfare(model, base, scen, resolved.blocs)
     parts = decomposition.decompose(model, base, scen)
@@ -114,12 +115,18 @@ def solve_loaded(
     return Run(resolved, model, base, scen, tables, key, near)
 
 
-def _baseline(model: CGEModel, resolved: ResolvedScenario, key: str, cache: ModelCache):
+def _baseline(
+    model: CGEModel,
+    resolved: ResolvedScenario,
+    elasticities: dict[str, np.ndarray],
+    key: str,
+    cache: ModelCache,
+) -> Equilibrium:
     """The baseline equilibrium from the cache, or solved from the benchmark and cached."""
     if key in cache.baselines:
         cache.baselines.move_to_end(key)
     else:
-        cache.baselines[key] = model.solve(resolved.baseline)
+        cache.baselines[key] = model.solve(resolved.baseline, elasticities=elasticities)
         while len(cache.baselines) > BASELINES_KEPT:
             cache.baselines.popitem(last=False)
     return cache.baselines[key]
