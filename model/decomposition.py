@@ -27,7 +27,13 @@ import numpy as np
 import pandas as pd
 
 from fragcge.model.cge import CGEModel, Equilibrium
-from fragcge.model.report import dense, factor_demands, purchases, route_flows
+from fragcge.model.report import (
+    dense,
+    factor_demands,
+    margin_supplies,
+    purchases,
+    route_flows,
+)
 from fragcge.model.solve import solve
 
 COMPONENTS = ("tot", "alloc", "iceberg", "rents", "endowment", "transfers")
@@ -107,7 +113,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     def var(name: str, fill: float = 1.0) -> np.ndarray:
         return dense(s, x, name, fill)
 
-    py, pm, pt = var("py"), var("pm"), var("pt")
+    py, pm = var("py"), var("pm")
     A = model.system.param("A", th)
     Y = var("Y", 0.0)
     # firms' purchases and final demands
@@ -132,11 +138,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     Ddw = np.where(has & ~cd, tau * V / np.where(cd, 1.0, 1.0 - esubm), 0.0)
     S = flows["shipped"]
     # margin supplies, in units of the domestic good
-    msup = np.zeros_like(py)
-    YT = var("YT")
-    for k, m in enumerate(s.margin_rows):
-        i = sam.margin_index[m]
-        msup[i] += c.vst[m] * YT[k] * pt[k] / py[i]
+    msup = margin_supplies(model, eq)
     pnum = float(model.system.param("pnum", th).ravel()[0])
     X = np.array([var("C"), *(_level(model, eq, act) for act in ("G", "I"))])
     if model.closure.welfare == "U":
