@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from fragcge.api import Run
+from fragcge.calibration.elasticity_registry import SCALAR_ELASTICITIES, SECTOR_ELASTICITIES
 from fragcge.model.cge import Equilibrium
 from fragcge.model.decomposition import COMPONENTS, DEFAULT_STEPS
 from fragcge.model.solve import HESSIAN, RESIDUAL_TOL
@@ -84,9 +85,9 @@ def _elasticities(run: Run) -> dict[str, object]:
     sam = run.resolved.sam
     per_sector = {
         name: dict(zip(sam.sectors, np.asarray(getattr(sam, name), float).tolist(), strict=True))
-        for name in ("esubd", "esubm", "esubva", "esubt", "esubc")
+        for name in SECTOR_ELASTICITIES
     }
-    return {**per_sector, "esubp": sam.esubp, "esubg": sam.esubg, "esubi": sam.esubi}
+    return {**per_sector, **{name: getattr(sam, name) for name in SCALAR_ELASTICITIES}}
 
 
 def versions() -> dict[str, str]:
