@@ -89,7 +89,7 @@ class _State:
     opn: np.ndarray  # [i, s, r] trade_open: 1, or 0 on a banned route
     Ddw: np.ndarray  # [i, s, r] τ·V/(1−σ): D·τ·dw = Ddw·d(open), w = open^(1/(1−σ))
     cifp: np.ndarray  # [i, s, r] cif value of a benchmark unit at current prices
-    fobp: np.ndarray  # [i, s, r] fob value of a benchmark unit: vxmd·py·(1+tx)
+    fobp: np.ndarray  # [i, s, r] fob value of a benchmark unit, vxmd·(1+tx0)·pfob
     tx: np.ndarray  # [i, s, r]
     rho: np.ndarray  # [i, s, r] export-quota wedge (0 where no quota binds)
     wedges: dict[str, np.ndarray]  # ROUTE_WEDGES rates
@@ -161,7 +161,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
         opn=opn,
         Ddw=Ddw,
         cifp=c.cif * pcif,
-        fobp=c.vxmd * py[:, :, None] * (1 + tx + rho),
+        fobp=c.vxmd * (1 + sam.tx0) * flows["pfob"],
         tx=tx,
         rho=rho,
         wedges={wd.name: wd.rate(model, th) for wd in ROUTE_WEDGES},
