@@ -17,7 +17,7 @@ from fragcge.model import decomposition, report
 from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.equations import ELASTICITIES, elasticity_pattern
 from fragcge.model.shocks import PARAMETERS
-from fragcge.model.solve import ProgressLines, SolveLimits
+from fragcge.model.solve import DEFAULT_LIMITS, ProgressLines, SolveLimits
 from fragcge.scenarios.load import load_scenario
 from fragcge.scenarios.resolve import ResolvedScenario, resolve
 from fragcge.scenarios.spec import Scenario
@@ -60,6 +60,8 @@ class Run:
     decomposition_steps: int = decomposition.DEFAULT_STEPS
     """Solves on the path the welfare decomposition was integrated over (refined when the
     default left a residual above decomposition.RESIDUAL_SHARE of |EV|)."""
+    limits: SolveLimits = DEFAULT_LIMITS
+    """The bounds every solve of this run was made within."""
 
     @property
     def name(self) -> str:
@@ -108,34 +110,44 @@ def solve_loaded(
     if key not in cache.models:
         cache.models[key] = CGEModel(calibrate(resolved.sam), scenario.closure, quota=quota)
     model = cache.models[key]
-    model.limits = SolveLimits() if limits is None else limits
-    model.progress = progress
-    model.set_elasticities(resolved.sam)
-    base = _baseline(model, resolved, baseline_key(key, resolved), cache)
+    elasticities = model.elasticities_of(resolved.sam)
+    limits = SolveLimits() if limits is None else limits
+    bounds = {"limits": limits, "progress": progress}
+    base = _baseline(model, resolved, baseline_key(key, resolved), cache, elasticities, bounds)
     near = start is not None and start.model == key
     # Quota shares are shares of the baseline's delivered volumes.
     scen = model.solve(
         resolved.shocks,
         x0=start.eq if near else base,
         quota_reference=report.route_flows(model, base)["V"],
+        elasticities=elasticities,
+        **bounds,
     )
     welfare = report.welfare(model, base, scen, resolved.blocs)
-    decomposed = decomposition.decompose_welfare(model, base, scen, welfare)
+    decomposed = decomposition.decompose_welfare(model, base, scen, welfare, **bounds)
     tables = {
         "welfare": decomposed.welfare,
         "macro": report.macro(model, base, scen),
         "trade": report.trade(model, base, scen),
         "output": report.output(model, base, scen),
     }
-    return Run(resolved, model, base, scen, tables, key, near, decomposed.steps)
+    return Run(resolved, model, base, scen, tables, key, near, decomposed.steps, limits)
 
 
-def _baseline(model: CGEModel, resolved: ResolvedScenario, key: str, cache: ModelCache):
-    """The baseline equilibrium from the cache, or solved from the benchmark and cached."""
+def _baseline(
+    model: CGEModel,
+    resolved: ResolvedScenario,
+    key: str,
+    cache: ModelCache,
+    elasticities: dict[str, np.ndarray],
+    bounds: dict[str, object],
+) -> Equilibrium:
+    """The baseline equilibrium from the cache, or solved from the benchmark (within
+    ``bounds``, :meth:`CGEModel.solve`'s limits and progress) and cached."""
     if key in cache.baselines:
         cache.baselines.move_to_end(key)
     else:
-        cache.baselines[key] = model.solve(resolved.baseline)
+        cache.baselines[key] = model.solve(resolved.baseline, elasticities=elasticities, **bounds)
         while len(cache.baselines) > BASELINES_KEPT:
             cache.baselines.popitem(last=False)
     return cache.baselines[key]

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from fragcge.api import Run
+from fragcge.calibration.elasticity_registry import SCALAR_ELASTICITIES, SECTOR_ELASTICITIES
 from fragcge.model.cge import Equilibrium
 from fragcge.model.decomposition import (
     COMPONENTS,
@@ -88,9 +89,9 @@ def _elasticities(run: Run) -> dict[str, object]:
     sam = run.resolved.sam
     per_sector = {
         name: dict(zip(sam.sectors, np.asarray(getattr(sam, name), float).tolist(), strict=True))
-        for name in ("esubd", "esubm", "esubva", "esubt", "esubc")
+        for name in SECTOR_ELASTICITIES
     }
-    return {**per_sector, "esubp": sam.esubp, "esubg": sam.esubg, "esubi": sam.esubi}
+    return {**per_sector, **{name: getattr(sam, name) for name in SCALAR_ELASTICITIES}}
 
 
 def versions() -> dict[str, str]:
@@ -148,7 +149,7 @@ def manifest(run: Run) -> dict[str, object]:
         },
         "solver": {
             "hessian": HESSIAN,
-            "limits": model.limits.record(),
+            "limits": run.limits.record(),
             "baseline": _solver(run.base),
             "scenario": _solver(run.scen),
         },

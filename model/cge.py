@@ -14,7 +14,7 @@ from fragcge.model.closures import Closure, close, get_closure
 from fragcge.model.equations import ELASTICITIES, elasticity_pattern
 from fragcge.model.evaluator import Evaluator
 from fragcge.model.shocks import ShockSet
-from fragcge.model.solve import ProgressLines, SolveLimits, SolveResult, solve
+from fragcge.model.solve import DEFAULT_LIMITS, ProgressLines, SolveLimits, SolveResult, solve
 from fragcge.model.system import Numeraire, System
 
 if TYPE_CHECKING:
@@ -35,9 +35,9 @@ class CGEModel:
     """Evaluator and solver of MODEL.md for one calibrated dataset and closure; its Pyomo model
     on demand (:meth:`pyomo_model`).
 
-    Scenario parameters and elasticities are mutable: :meth:`solve` takes a ShockSet, loads
-    it and the elasticities of :meth:`set_elasticities` into the evaluator's parameters, and
-    warm-starts from a given point; nothing is rebuilt between scenarios, nor for new
+    Scenario parameters and elasticities are arguments: :meth:`solve` takes a ShockSet and
+    elasticities (:meth:`elasticities_of`), makes θ of them (:meth:`theta_for`) and
+    warm-starts from a given equilibrium; nothing is rebuilt between scenarios, nor for new
     elasticities with the same :func:`elasticity_pattern`.
     """
 
@@ -58,13 +58,6 @@ class CGEModel:
         self.timings = {"system": t1 - t0, "evaluator": t2 - t1}
         self._pyomo: PyomoModel | None = None
         self.pattern = elasticity_pattern(self.cal.sam)
-        theta = self.system.benchmark_theta
-        self.elasticities = {k: self.system.param(k, theta).copy() for k in ELASTICITIES}
-        """The elasticities every solve moves to: the data's until :meth:`set_elasticities`."""
-        self.limits = SolveLimits()
-        """Time and step bounds of every solve of this model."""
-        self.progress: ProgressLines | None = None
-        """Where a long solve's progress lines go; None: nowhere."""
 
     @property
     def numeraire(self) -> Numeraire:
@@ -79,8 +72,8 @@ class CGEModel:
         """The calibrated benchmark point."""
         return self.system.start()
 
-    def set_elasticities(self, sam: GlobalSAM) -> None:
-        """Solve from now on with sam's elasticities, which must fit this model's equations.
+    def elasticities_of(self, sam: GlobalSAM) -> dict[str, np.ndarray]:
+        """sam's elasticities by name, for :meth:`solve`; they must fit this model's equations.
 
         Raises ValueError where sam puts σ = 1 or 0, or esubt = esubc, elsewhere than the
         data did: those cells have a different functional form and need a model of their own.
@@ -90,9 +83,7 @@ class CGEModel:
                 "these elasticities need other equations (σ = 1 or 0, or esubt = esubc, in "
                 "other cells than the model was built with): build a model for them"
             )
-        self.elasticities = {
-            k: np.atleast_1d(np.asarray(getattr(sam, k), dtype=float)) for k in ELASTICITIES
-        }
+        return {k: np.atleast_1d(np.asarray(getattr(sam, k), dtype=float)) for k in ELASTICITIES}
 
     def solve(
         self,
@@ -100,8 +91,12 @@ class CGEModel:
         x0: Equilibrium | None = None,
         extra: dict[str, np.ndarray] | None = None,
         quota_reference: np.ndarray | None = None,
+        elasticities: dict[str, np.ndarray] | None = None,
+        limits: SolveLimits = DEFAULT_LIMITS,
+        progress: ProgressLines | None = None,
     ) -> Equilibrium:
-        """Solve at the parameters :meth:`theta_for` gives, from x0 (default: the benchmark).
+        """Solve at the parameters :meth:`theta_for` gives, from x0 (default: the benchmark),
+        within ``limits``; ``progress`` receives the progress lines of a long solve.
 
         The parameters start at x0's own, and from the benchmark at the benchmark's (with the
         target elasticities: the benchmark is an equilibrium for any), so that should the full
@@ -109,15 +104,14 @@ class CGEModel:
         only. The path moves the elasticities too, so an equilibrium at other elasticities is
         a valid start. The Equilibrium carries the θ it solved at.
         """
-        target = self.theta_for(shocks, extra, quota_reference)
+        target = self.theta_for(shocks, extra, quota_reference, elasticities)
         if x0 is None:
-            start = self.system.with_params(self.system.benchmark_theta, self.elasticities)
+            at_target = {k: self.system.param(k, target) for k in ELASTICITIES}
+            start = self.system.with_params(self.system.benchmark_theta, at_target)
             x = self.benchmark()
         else:
             start, x = x0.theta, x0.x
-        result = solve(
-            self.system, self.evaluator, x, start, target, self.limits, progress=self.progress
-        )
+        result = solve(self.system, self.evaluator, x, start, target, limits, progress=progress)
         walras = self.evaluator.at(result.theta).residuals(result.x, include_dropped=True)[-1]
         return Equilibrium(result.x, result, float(walras), result.theta)
 
@@ -126,15 +120,16 @@ class CGEModel:
         shocks: ShockSet,
         extra: dict[str, np.ndarray] | None = None,
         quota_reference: np.ndarray | None = None,
+        elasticities: dict[str, np.ndarray] | None = None,
     ) -> np.ndarray:
-        """θ of a scenario: the benchmark's with the shocks, the elasticities of
-        :meth:`set_elasticities` and the ``extra`` parameters by name (e.g. ``Gbar``).
+        """θ of a scenario: the benchmark's with the shocks, the elasticities (default: the
+        data's) and the ``extra`` parameters by name (e.g. ``Gbar``).
 
         Export quotas cap a route's delivered volume V[i,r,s] at a share of
         ``quota_reference`` (default: the benchmark's, 1; a scenario passes its baseline's).
         """
         values = self.system.shock_params(shocks)
-        values.update(self.elasticities)
+        values.update(elasticities or {})
         values["qscale"] = (
             np.ones_like(self.cal.vxmd) if quota_reference is None else quota_reference
         )

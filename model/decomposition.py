@@ -30,8 +30,21 @@ import pandas as pd
 
 from fragcge.errors import SolveError
 from fragcge.model.cge import CGEModel, Equilibrium
-from fragcge.model.report import dense, factor_demands, purchases, route_flows
-from fragcge.model.solve import RESIDUAL_TOL, SolveResult, solve
+from fragcge.model.report import (
+    dense,
+    factor_demands,
+    margin_supplies,
+    purchases,
+    route_flows,
+)
+from fragcge.model.solve import (
+    DEFAULT_LIMITS,
+    RESIDUAL_TOL,
+    ProgressLines,
+    SolveLimits,
+    SolveResult,
+    solve,
+)
 
 COMPONENTS = ("tot", "alloc", "iceberg", "rents", "endowment", "transfers")
 """The decomposition columns of welfare.csv, before ``residual``."""
@@ -96,7 +109,7 @@ class _State:
     opn: np.ndarray  # [i, s, r] trade_open: 1, or 0 on a banned route
     Ddw: np.ndarray  # [i, s, r] τ·V/(1−σ): D·τ·dw = Ddw·d(open), w = open^(1/(1−σ))
     cifp: np.ndarray  # [i, s, r] cif value of a benchmark unit at current prices
-    fobp: np.ndarray  # [i, s, r] fob value of a benchmark unit: vxmd·py·(1+tx)
+    fobp: np.ndarray  # [i, s, r] fob value of a benchmark unit, vxmd·(1+tx0)·pfob
     tx: np.ndarray  # [i, s, r]
     rho: np.ndarray  # [i, s, r] export-quota wedge (0 where no quota binds)
     wedges: dict[str, np.ndarray]  # ROUTE_WEDGES rates
@@ -120,7 +133,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     def var(name: str, fill: float = 1.0) -> np.ndarray:
         return dense(s, x, name, fill)
 
-    py, pm, pt = var("py"), var("pm"), var("pt")
+    py, pm = var("py"), var("pm")
     A = model.system.param("A", th)
     Y = var("Y", 0.0)
     # firms' purchases and final demands
@@ -145,11 +158,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     Ddw = np.where(has & ~cd, tau * V / np.where(cd, 1.0, 1.0 - esubm), 0.0)
     S = flows["shipped"]
     # margin supplies, in units of the domestic good
-    msup = np.zeros_like(py)
-    YT = var("YT")
-    for k, m in enumerate(s.margin_rows):
-        i = sam.margin_index[m]
-        msup[i] += c.vst[m] * YT[k] * pt[k] / py[i]
+    msup = margin_supplies(model, eq)
     pnum = float(model.system.param("pnum", th).ravel()[0])
     X = np.array([var("C"), *(_level(model, eq, act) for act in ("G", "I"))])
     if model.closure.welfare == "U":
@@ -172,7 +181,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
         opn=opn,
         Ddw=Ddw,
         cifp=c.cif * pcif,
-        fobp=c.vxmd * py[:, :, None] * (1 + tx + rho),
+        fobp=c.vxmd * (1 + sam.tx0) * flows["pfob"],
         tx=tx,
         rho=rho,
         wedges={wd.name: wd.rate(model, th) for wd in ROUTE_WEDGES},
@@ -309,8 +318,10 @@ class _Path:
     point's solution and θ are kept: a state holds dozens of route-sized arrays, and a long
     path of them would not fit in memory on large data."""
 
-    def __init__(self, model: CGEModel, base: Equilibrium, scen: Equilibrium) -> None:
-        self.model, self.base, self.scen = model, base, scen
+    def __init__(
+        self, model: CGEModel, base: Equilibrium, scen: Equilibrium, limits: SolveLimits
+    ) -> None:
+        self.model, self.base, self.scen, self.limits = model, base, scen, limits
         self.points: dict[Fraction, SolveResult] = {}
 
     def solve(self, steps: int) -> None:
@@ -323,7 +334,7 @@ class _Path:
                 shares = _theta_path(model, self.base, self.scen, float(share))
                 target = model.system.with_params(self.base.theta, shares)
                 self.points[share] = solve(
-                    model.system, model.evaluator, x, theta, target, model.limits
+                    model.system, model.evaluator, x, theta, target, self.limits
                 )
             x, theta = self.points[share].x, self.points[share].theta
 
@@ -339,7 +350,11 @@ class _Path:
 
 
 def decompose(
-    model: CGEModel, base: Equilibrium, scen: Equilibrium, steps: int = DEFAULT_STEPS
+    model: CGEModel,
+    base: Equilibrium,
+    scen: Equilibrium,
+    steps: int = DEFAULT_STEPS,
+    limits: SolveLimits = DEFAULT_LIMITS,
 ) -> pd.DataFrame:
     """Per region, the components of EV (dataset unit), integrated over ``steps`` solves.
 
@@ -350,7 +365,7 @@ def decompose(
     (4·T_h − T_2h)/3 (Simpson's rule), which removes the O(h²) error at no extra solve.
     Columns: region and :data:`COMPONENTS`.
     """
-    path = _Path(model, base, scen)
+    path = _Path(model, base, scen, limits)
     path.solve(steps)
     return _integrate(model, path.states(steps))
 
@@ -377,16 +392,19 @@ def decompose_welfare(
     welfare: pd.DataFrame,
     steps: int = DEFAULT_STEPS,
     max_steps: int | None = None,
+    limits: SolveLimits = DEFAULT_LIMITS,
+    progress: ProgressLines | None = None,
 ) -> Decomposed:
     """``welfare`` with EV's decomposition, on a path refined until it can be trusted.
 
     The path starts with ``steps`` solves; while any row's residual (EV minus the sum of
     the components) exceeds RESIDUAL_SHARE of its |EV|, the number of steps is doubled
     (solving only the new points) up to ``max_steps`` (default :data:`MAX_STEPS`). Rows still
-    above are marked False in :data:`RELIABLE`; EV itself does not depend on the path.
+    above are marked False in :data:`RELIABLE`; EV itself does not depend on the path. Each
+    solve of the path is bounded by ``limits``; ``progress`` hears of each refinement.
     """
     max_steps = MAX_STEPS if max_steps is None else max_steps
-    path = _Path(model, base, scen)
+    path = _Path(model, base, scen, limits)
     try:
         path.solve(steps)
     except SolveError as error:
@@ -399,8 +417,8 @@ def decompose_welfare(
         within = table.residual.abs() <= RESIDUAL_SHARE * table.ev.abs() + floor
         if within.all() or 2 * steps > max_steps:
             break
-        if model.progress is not None:
-            model.progress(
+        if progress is not None:
+            progress(
                 f"refining   the welfare decomposition on {2 * steps} steps: its residual is "
                 f"above {RESIDUAL_SHARE:.0%} of |EV| with {steps}"
             )

@@ -391,18 +391,41 @@ def mkt_py(sys: System) -> None:
     _agent_demands(sys, c.dd0, py, scale, rows_of)
     i, s, r = sys.routes.T
     _route_volumes(sys, i, s, r, py.pos[i, s], -c.vxmd[i, s, r] / c.vom[i, s])
-    pt, YT = sys.var["pt"], sys.var["YT"]
+    _margin_supplies(sys, sys.terms, lambda j, r: py.pos[j, r], lambda j, r: -c.vom[j, r])
+
+
+def _margin_supplies(sys: System, terms: Terms, rows_of, scale) -> None:
+    """vst/scale·YT·pt/py: each region's supply of a margin service's good to the global pool
+    (Cobb-Douglas), in the row rows_of(good, region)."""
+    c, v = sys.cal, sys.var
     for k, m in enumerate(sys.margin_rows):
         j = c.sam.margin_index[m]
         rr = np.flatnonzero(c.vst[m] > 0)
         n = len(rr)
-        sys.terms.add(
+        terms.add(
             "msup",
-            py.pos[j, rr],
-            [np.full(n, YT.pos[k]), np.full(n, pt.pos[k]), py.pos[j, rr]],
+            rows_of(np.full(n, j), rr),
+            [np.full(n, v["YT"].pos[k]), np.full(n, v["pt"].pos[k]), v["py"].pos[j, rr]],
             [],
-            -c.vst[m, rr] / c.vom[j, rr],
+            c.vst[m, rr] / scale(j, rr),
         )
+
+
+def margin_supply_groups(sys: System) -> tuple[np.ndarray, list[TermGroup]]:
+    """Supplies to the margin pools in benchmark units of the domestic good: the cells
+    (i, r) of each supplying region and good, one row per margin service and region (a good
+    may serve several), and the ``msup`` instances with coefficient vst. For reports; in no
+    equation."""
+    cells: list[tuple[int, int]] = []
+
+    def rows_of(j, r):
+        first = len(cells)
+        cells.extend(zip(np.asarray(j).tolist(), np.asarray(r).tolist(), strict=True))
+        return np.arange(first, len(cells))
+
+    terms = Terms()
+    _margin_supplies(sys, terms, rows_of, lambda j, r: 1.0)
+    return np.array(cells, dtype=np.int64).reshape(-1, 2), terms.groups()
 
 
 def mkt_pm(sys: System) -> None:

@@ -29,7 +29,9 @@ class _Compiled:
 
 
 class Evaluator:
-    """F(x) and its Jacobian: rows 0..n−1 are the square system, row n the dropped market."""
+    """The compiled templates and the Jacobian's pattern of a system; :meth:`at` evaluates
+    F(x) and its Jacobian at given parameters (rows 0..n−1 the square system, row n the
+    dropped market)."""
 
     def __init__(self, system: System) -> None:
         self.system = system

@@ -142,6 +142,19 @@ def factor_demands(model: CGEModel, eq: Equilibrium) -> np.ndarray:
     return out
 
 
+def margin_supplies(model: CGEModel, eq: Equilibrium) -> np.ndarray:
+    """Supplies to the international margin pools [i, r] in benchmark units of the domestic
+    good: the ``msup`` template of the equations, evaluated on ``System.margin_supplies``."""
+    s = model.system
+    kinds = all_kinds(len(s.margin_rows))
+    cells, groups = s.margin_supplies
+    out = np.zeros_like(model.cal.vom)
+    for g in groups:
+        i, r = cells[g.rows].T
+        np.add.at(out, (i, r), term_values(kinds[g.kind], g, eq.x, eq.theta))
+    return out
+
+
 def macro(model: CGEModel, base: Equilibrium, scen: Equilibrium) -> pd.DataFrame:
     """Per region, % changes: real GDP, CPI, terms of trade, trade volumes, factor prices."""
     c = model.cal

@@ -77,6 +77,9 @@ class SolveLimits:
         }
 
 
+DEFAULT_LIMITS = SolveLimits()
+"""The bounds of a solve unless the caller gives others."""
+
 ProgressLines = Callable[[str], None]
 """Where a long solve's progress lines go (the command line prints them on stderr)."""
 
@@ -234,7 +237,7 @@ def solve(
     x0: np.ndarray,
     theta0: np.ndarray,
     target: np.ndarray,
-    limits: SolveLimits = SolveLimits(),
+    limits: SolveLimits = DEFAULT_LIMITS,
     options: dict[str, object] | None = None,
     progress: ProgressLines | None = None,
 ) -> SolveResult:

@@ -137,6 +137,15 @@ class Terms:
         coefs = np.broadcast_to(np.asarray(coef, dtype=float), (n,)).copy()
         self._parts.setdefault(kind, []).append((rows, xs, ps, coefs, np.stack(cps, axis=1)))
 
+    def move_rows(self, moves: dict[int, int]) -> None:
+        """Give the terms of each row ``old`` the row ``moves[old]``, all at once."""
+        for parts in self._parts.values():
+            for part in parts:
+                rows = part[0]
+                was = {old: rows == old for old in moves}
+                for old, new in moves.items():
+                    rows[was[old]] = new
+
     def groups(self) -> list[TermGroup]:
         """One TermGroup per template, instances in the order added."""
         out = []

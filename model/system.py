@@ -98,6 +98,8 @@ class System:
         """Every agent's purchases by price (py, pm): cells and demand terms, for reports."""
         self.factor_demands = equations.factor_demand_groups(self)
         """Firms' factor demands: cells and demand terms, for reports."""
+        self.margin_supplies = equations.margin_supply_groups(self)
+        """Supplies to the margin pools: cells and terms, for reports."""
         self.benchmark_theta = self.params.vector()
         """θ at the benchmark, with the data's elasticities; read-only: every solve gets its
         own θ (:meth:`with_params`) and returns it with the solution."""
@@ -220,17 +222,9 @@ class System:
             self.terms.add("lin", [extra], [[pc.pos[r]]], [], 1.0)
             block, index, row = "mkt_pc", (r,), int(pc.pos[r])
         self.terms.add("const", [extra], [], [], -1.0, [[pnum]])
-        self._swap_rows(row, extra)
+        # The dropped market's terms go to row n, the numeraire's into the market's row.
+        self.terms.move_rows({row: self.n, extra: row})
         return block, index, row
-
-    def _swap_rows(self, a: int, b: int) -> None:
-        """Move the terms of row a to row n (the dropped market) and those of row b to a."""
-        for parts in self.terms._parts.values():
-            for part in parts:
-                rows = part[0]
-                was_a, was_b = rows == a, rows == b
-                rows[was_a] = self.n
-                rows[was_b] = a
 
     def shock_params(self, shocks: ShockSet) -> dict[str, np.ndarray]:
         """The mutable parameters a ShockSet sets, by name, quota shares included."""

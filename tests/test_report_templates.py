@@ -107,3 +107,13 @@ def test_factor_demands_are_the_market_equations_terms(point) -> None:
     np.testing.assert_allclose(
         demand[specific], expected_specific[specific], rtol=1e-13, atol=1e-12
     )
+
+
+def test_margin_supplies_are_the_market_equations_terms(point) -> None:
+    """mkt_py[i,r] carries −vst/vom·YT·pt/py for each margin service i's good serves."""
+    model, eq = point
+    assert model.system.margin_rows, "the data should have margin services"
+    supply = report.margin_supplies(model, eq)
+    expected = -_row_terms(model, eq, ("msup",), "py") * model.cal.vom
+    assert np.abs(supply).max() > 0
+    np.testing.assert_allclose(supply, expected, rtol=1e-13, atol=1e-12)

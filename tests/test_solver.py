@@ -107,12 +107,12 @@ def test_new_elasticities_need_no_rebuild() -> None:
     shock = _shock(sam, 1.3, 0.1)
     model = CGEModel(calibrate(sam))
     old = model.solve(shock)
-    model.set_elasticities(other)
-    from_bench = model.solve(shock)
+    elasticities = model.elasticities_of(other)
+    from_bench = model.solve(shock, elasticities=elasticities)
     fresh = CGEModel(calibrate(other)).solve(shock)
     assert np.max(np.abs(from_bench.x / fresh.x - 1)) < 1e-9
     assert np.max(np.abs(old.x / fresh.x - 1)) > 1e-3
-    from_old = model.solve(shock, x0=old)
+    from_old = model.solve(shock, x0=old, elasticities=elasticities)
     assert np.max(np.abs(from_old.x / fresh.x - 1)) < 1e-9
     esubd = model.pyomo_model(from_old).model.esubd
     assert [esubd[s].value for s in sam.sectors] == pytest.approx(list(other.esubd), abs=0)
@@ -125,4 +125,4 @@ def test_elasticities_of_another_form_are_refused() -> None:
     model = CGEModel(calibrate(sam))
     cd = replace(sam, esubd=np.where(np.arange(len(sam.sectors)) == 0, 1.0, sam.esubd))
     with pytest.raises(ValueError, match="build a model for them"):
-        model.set_elasticities(cd)
+        model.elasticities_of(cd)
