@@ -145,8 +145,13 @@ def _run_batch(
                 if pool is not None:
                     pool.close(cancel=interrupted)
     for run in runs:
-        # A worker may have written a run whose outcome it could not send before it stopped.
-        if run.id not in outcomes and (_run_dir(out, run) / "manifest.json").is_file():
+        # A worker may have written a run whose outcome it could not send before it stopped, or
+        # that was given up for a dead worker (Dask's KilledWorker) while it still ran: with
+        # every worker stopped, a run folder on disk is a solved run.
+        known = outcomes.get(run.id)
+        if (known is None or known.status == "failed") and (
+            _run_dir(out, run) / "manifest.json"
+        ).is_file():
             outcomes[run.id] = Outcome(run, "solved", 0.0)
     result = BatchResult(batch.name, out, [outcomes[run.id] for run in runs if run.id in outcomes])
     result.interrupted = interrupted
@@ -196,11 +201,12 @@ def _solve_strands(
             try:
                 outcome, state = future.result()
             except BrokenProcessPool:
+                # Reaps the broken pool's workers first: one may still be writing this run.
+                pool.restart()
                 if (_run_dir(out, run) / "manifest.json").is_file():
                     # Written before its worker died: done, not to be solved (and written) again.
                     outcome, state = Outcome(run, "solved", 0.0), None
                 elif attempts[run.id] < ATTEMPTS:
-                    pool.restart()
                     submit(k)
                     continue
                 outcome, state = Outcome(run, "failed", 0.0, _DIED), None
