@@ -15,6 +15,7 @@ from fragcge.model.evaluator import Evaluator
 from fragcge.model.pyomo_model import build_pyomo
 from fragcge.model.shocks import PARAMETERS, ShockSet
 from fragcge.model.solve import SolveResult, solve
+from fragcge.model.solver_choice import choose_solver
 from fragcge.model.system import Numeraire, System
 
 
@@ -44,6 +45,7 @@ class CGEModel:
         numeraire: Numeraire | None = None,
         pyomo: bool = True,
         quota: np.ndarray | None = None,
+        solver: str = "auto",
     ) -> None:
         self.closure: Closure = get_closure(closure)
         self.cal = close(cal, self.closure)
@@ -55,6 +57,8 @@ class CGEModel:
         self.evaluator = Evaluator(self.system)
         t3 = time.perf_counter()
         self.timings = {"system": t1 - t0, "pyomo": t2 - t1, "evaluator": t3 - t2}
+        self.solver = choose_solver(solver, self.system.n)
+        """Ipopt or Newton–Krylov, by ``solver`` ("ipopt", "newton", "auto": by size)."""
         self.pattern = elasticity_pattern(self.cal.sam)
         self.elasticities = {k: self.system.param(k).copy() for k in ELASTICITIES}
         """The elasticities every solve moves to: the data's until :meth:`set_elasticities`."""
@@ -119,7 +123,7 @@ class CGEModel:
         target["qscale"] = self.quota_reference
         target.update(extra or {})
         x0 = self.benchmark() if x0 is None else x0
-        result = solve(self.system, self.evaluator, x0, target)
+        result = solve(self.system, self.evaluator, x0, target, run=self.solver.run)
         self._sync_pyomo(result.x)
         walras = float(self.evaluator.residuals(result.x, include_dropped=True)[-1])
         return Equilibrium(result.x, result, walras, self.system.theta.copy())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cyipopt
@@ -42,6 +43,12 @@ class SolveResult:
     steps: int = 1
     worst: list[tuple[str, float]] = field(default_factory=list)
     nonpositive: list[tuple[str, float]] = field(default_factory=list)
+    solver: str = "ipopt"
+    """Which method ran: "ipopt" or "newton" (model/newton.py)."""
+    factorizations: int = 0
+    """Newton only: LU factorisations of the Jacobian."""
+    krylov_iterations: int = 0
+    """Newton only: GMRES iterations preconditioned by an earlier factorisation."""
 
     @property
     def ok(self) -> bool:
@@ -52,6 +59,10 @@ class SolveResult:
         """
         small = np.isfinite(self.max_residual) and self.max_residual < RESIDUAL_TOL
         return bool(small and not self.nonpositive)
+
+
+Runner = Callable[[System, Evaluator, np.ndarray], SolveResult]
+"""One solve at the current parameters from a start: run_ipopt or model/newton.py's run_newton."""
 
 
 class _Problem:
@@ -109,7 +120,7 @@ def run_ipopt(
     x, info = nlp.solve(np.asarray(x0, dtype=float))
     seconds = time.perf_counter() - t0
     res = ev.residuals(x)
-    worst = _worst(system, res)
+    worst = worst_residuals(system, res)
     max_res = float(np.max(np.abs(res))) if np.all(np.isfinite(res)) else float("inf")
     msg = info["status_msg"]
     message = msg.decode() if isinstance(msg, bytes) else str(msg)
@@ -128,7 +139,7 @@ def run_ipopt(
     )
 
 
-def _worst(system: System, res: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
+def worst_residuals(system: System, res: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
     """The k largest scaled residuals by equation name."""
     labels = system.labels()
     mag = np.where(np.isfinite(res), np.abs(res), np.inf)
@@ -143,14 +154,18 @@ def solve(
     target: dict[str, np.ndarray],
     max_halvings: int = 6,
     options: dict[str, object] | None = None,
+    run: Runner | None = None,
 ) -> SolveResult:
     """Solve at the parameter values `target`, stepping from the current ones if needed.
 
     The full step is tried first. When Ipopt fails, the change is split in halves from
     the last solved point, down to 1/2^max_halvings of the remaining way; the parameters
     are left at `target` on success. Raises SolveError with status, iterations and the
-    largest residuals by name if it still fails.
+    largest residuals by name if it still fails. Each step is one ``run`` (default:
+    :func:`run_ipopt` with ``options``; model/solver_choice.py picks Newton–Krylov instead).
     """
+    # Dispatch point for the solver method (issue 13): the homotopy is the same for every one.
+    run = run or (lambda system, ev, x: run_ipopt(system, ev, x, options))
     start = {k: system.param(k).copy() for k in target}
     x, done, step, runs, iters, secs = np.asarray(x0, float), 0.0, 1.0, 0, 0, 0.0
     last: SolveResult | None = None
@@ -158,7 +173,7 @@ def solve(
         trial = min(1.0, done + step)
         for k, v in target.items():
             system.set_param(k, start[k] + trial * (np.asarray(v) - start[k]))
-        last = run_ipopt(system, ev, x, options)
+        last = run(system, ev, x)
         runs, iters, secs = runs + 1, iters + last.iterations, secs + last.seconds
         if last.ok:
             x, done = last.x, trial
@@ -177,8 +192,9 @@ def solve(
 def _failure(res: SolveResult, done: float, trial: float, runs: int) -> str:
     """What a failed solve says: status, iterations, the share of the shock reached, residuals."""
     worst = "\n".join(f"    {name:<32} {value: .3e}" for name, value in res.worst)
+    solver = {"ipopt": "Ipopt", "newton": "Newton–Krylov"}[res.solver]
     text = (
-        f"No equilibrium was found. Ipopt's last run: status {res.status} ({res.message}), "
+        f"No equilibrium was found. {solver}'s last run: status {res.status} ({res.message}), "
         f"{res.iterations} iterations in the last of {runs} attempts.\n"
         f"  The shock was solved up to {done:.1%} of its size; the step to {trial:.1%} failed.\n"
         f"  Largest scaled residual {res.max_residual:.3e}; the worst equations:\n{worst}"
@@ -186,7 +202,7 @@ def _failure(res: SolveResult, done: float, trial: float, runs: int) -> str:
     if res.nonpositive:
         bad = ", ".join(f"{name} = {value:.4g}" for name, value in res.nonpositive)
         text += (
-            f"\n  Not positive at Ipopt's last point: {bad}; prices, activities and incomes "
+            f"\n  Not positive at {solver}'s last point: {bad}; prices, activities and incomes "
             "must be positive, so this is no equilibrium (a transfer larger than a region's "
             "income, for instance, leaves none)."
         )

@@ -1,0 +1,255 @@
+"""Newton–Krylov on the square system F(x) = 0: one sparse LU of J serves many steps.
+
+Ipopt takes plain Newton steps on this system but factors the 2n × 2n KKT matrix
+[[0, Jᵀ], [J, 0]] every iteration; at 41 × 35 that factorisation is the whole cost (issue 13).
+Here J itself is factored with SuperLU and the factors are kept: later steps solve
+J(x_k) dx = −F(x_k) by GMRES preconditioned with the old factors, which converges in a few
+iterations while J moves little. J is factored again only when that stalls: GMRES needs
+more than ``max_krylov`` iterations, or the step found cannot reduce ‖F‖. Each step is cut
+back until the point stays above the variables' floor (prices, activities and incomes
+positive: :meth:`System.lower_bounds`) and ‖F‖₂ falls by the Armijo condition.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator, gmres, splu
+
+from fragcge.model.evaluator import Evaluator
+from fragcge.model.solve import SolveResult, worst_residuals
+from fragcge.model.system import System
+
+ORDERINGS = ("COLAMD", "MMD_AT_PLUS_A", "MMD_ATA", "NATURAL")
+"""SuperLU's column orderings; benchmarks/bench_scale.py --orderings measures them."""
+
+ORDERING = "COLAMD"
+"""The default: fewest factor entries and fastest factorisation at 10 × 8 and 41 × 35
+(measured by benchmarks/bench_scale.py --orderings; see docs/model.md)."""
+
+SUCCESS, ITERATION_LIMIT, TIME_LIMIT, LINE_SEARCH_FAILED, SINGULAR, NOT_FINITE = 0, 1, 2, 3, 4, 5
+STATUS_MESSAGES = {
+    SUCCESS: "converged: every scaled residual below the tolerance",
+    ITERATION_LIMIT: "iteration limit reached",
+    TIME_LIMIT: "wall-time limit reached",
+    LINE_SEARCH_FAILED: "no step along a fresh Newton direction reduces the residual norm",
+    SINGULAR: "the Jacobian is singular",
+    NOT_FINITE: "the residual is not finite at the starting point",
+}
+
+
+@dataclass(frozen=True)
+class NewtonOptions:
+    """Tolerances and bounds of :func:`newton_krylov`."""
+
+    tol: float = 1e-11
+    """Stop when the largest absolute residual is below this (Ipopt's runs stop near 1e-10;
+    quadratic convergence gets below it in the same step)."""
+    max_iter: int = 50
+    max_seconds: float = 3600.0
+    max_krylov: int = 20
+    """GMRES iterations with old factors before they are replaced by a fresh factorisation."""
+    armijo: float = 1e-4
+    """Sufficient decrease: accept a step t when ‖F(x + t dx)‖ ≤ (1 − armijo t) ‖F(x)‖."""
+    min_step: float = 2.0**-30
+    ordering: str = ORDERING
+
+
+@dataclass
+class NewtonResult:
+    """What :func:`newton_krylov` did: the last point and counts of the work."""
+
+    x: np.ndarray
+    status: int
+    iterations: int
+    factorizations: int
+    krylov_iterations: int
+    seconds: float
+    factor_entries: int
+    """Non-zeros of L + U of the last factorisation (0 if none was made)."""
+    factor_seconds: float
+
+    @property
+    def converged(self) -> bool:
+        """True when the residual tolerance was met."""
+        return self.status == SUCCESS
+
+    @property
+    def message(self) -> str:
+        """The status in words."""
+        return STATUS_MESSAGES[self.status]
+
+
+def factorize(jac: sp.csc_matrix, ordering: str = ORDERING):
+    """SuperLU factors of jac with the given column ordering (scipy.sparse.linalg.splu)."""
+    return splu(jac, permc_spec=ordering)
+
+
+def newton_krylov(
+    residual: Callable[[np.ndarray], np.ndarray],
+    jacobian: Callable[[np.ndarray], sp.csc_matrix],
+    x0: np.ndarray,
+    floor: np.ndarray | None = None,
+    options: NewtonOptions | None = None,
+) -> NewtonResult:
+    """Solve residual(x) = 0 from x0, every iterate staying strictly above floor.
+
+    Never raises on a failed solve: the result's status says why it stopped.
+    """
+    opt = options or NewtonOptions()
+    t0 = time.perf_counter()
+    x = np.array(x0, dtype=float)
+    floor = np.full(x.size, -np.inf) if floor is None else floor
+    f = residual(x)
+    counts = {"iter": 0, "factor": 0, "krylov": 0, "entries": 0, "factor_s": 0.0}
+    lu = None
+
+    def done(status: int) -> NewtonResult:
+        return NewtonResult(
+            x,
+            status,
+            counts["iter"],
+            counts["factor"],
+            counts["krylov"],
+            time.perf_counter() - t0,
+            counts["entries"],
+            counts["factor_s"],
+        )
+
+    def fresh_factors(jac: sp.csc_matrix):
+        t = time.perf_counter()
+        factors = factorize(jac, opt.ordering)
+        counts["factor"] += 1
+        counts["entries"] = int(factors.L.nnz + factors.U.nnz)
+        counts["factor_s"] += time.perf_counter() - t
+        return factors
+
+    if not np.all(np.isfinite(f)):
+        return done(NOT_FINITE)
+    while np.max(np.abs(f), initial=0.0) > opt.tol:
+        if counts["iter"] >= opt.max_iter:
+            return done(ITERATION_LIMIT)
+        if time.perf_counter() - t0 > opt.max_seconds:
+            return done(TIME_LIMIT)
+        jac = jacobian(x)
+        norm = float(np.linalg.norm(f))
+        step = None
+        if lu is not None:
+            step = _preconditioned_step(jac, f, lu, norm, opt.max_krylov, counts)
+            if step is not None:
+                accepted = _line_search(residual, x, f, norm, step, floor, opt)
+                step = None if accepted is None else accepted
+        if step is None:
+            try:
+                lu = fresh_factors(jac)
+            except RuntimeError:  # SuperLU: "Factor is exactly singular"
+                return done(SINGULAR)
+            step = _line_search(residual, x, f, norm, lu.solve(-f), floor, opt)
+            if step is None:
+                return done(LINE_SEARCH_FAILED)
+        x, f = step
+        counts["iter"] += 1
+    return done(SUCCESS)
+
+
+def _preconditioned_step(
+    jac: sp.csc_matrix, f: np.ndarray, lu, norm: float, max_krylov: int, counts: dict
+) -> np.ndarray | None:
+    """GMRES for J dx = −F with the old factors as preconditioner; None when it stalls."""
+    iterations = 0
+
+    def count(_):
+        nonlocal iterations
+        iterations += 1
+
+    # Inexact Newton: a relative accuracy that tightens as ‖F‖ falls keeps the quadratic
+    # convergence of the last steps (Eisenstat and Walker's forcing term, in its simplest form).
+    rtol = min(1e-3, norm)
+    n = f.size
+    precondition = LinearOperator((n, n), matvec=lu.solve, dtype=float)
+    dx, info = gmres(
+        jac,
+        -f,
+        rtol=rtol,
+        atol=0.0,
+        restart=max_krylov,
+        maxiter=1,
+        M=precondition,
+        callback=count,
+        callback_type="pr_norm",
+    )
+    counts["krylov"] += iterations
+    return dx if info == 0 and np.all(np.isfinite(dx)) else None
+
+
+def _line_search(
+    residual: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    f: np.ndarray,
+    norm: float,
+    dx: np.ndarray,
+    floor: np.ndarray,
+    opt: NewtonOptions,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The first of t = 1, 1/2, 1/4, … that keeps x + t dx above floor and reduces ‖F‖."""
+    if not np.all(np.isfinite(dx)):
+        return None
+    t = 1.0
+    while t >= opt.min_step:
+        trial = x + t * dx
+        if np.all(trial > floor):
+            g = residual(trial)
+            if np.all(np.isfinite(g)) and np.linalg.norm(g) <= (1 - opt.armijo * t) * norm:
+                return trial, g
+        t /= 2
+    return None
+
+
+class JacobianMatrix:
+    """The evaluator's Jacobian values as a CSC matrix; the sort into columns is done once."""
+
+    def __init__(self, ev: Evaluator) -> None:
+        rows, cols = ev.structure()
+        n = ev.n
+        self.order = np.lexsort((rows, cols))
+        self.indices = rows[self.order].astype(np.int32)
+        self.indptr = np.searchsorted(cols[self.order], np.arange(n + 1)).astype(np.int32)
+        self.shape = (n, n)
+        self.ev = ev
+
+    def __call__(self, x: np.ndarray) -> sp.csc_matrix:
+        values = self.ev.jacobian_values(x)[self.order]
+        return sp.csc_matrix((values, self.indices, self.indptr), shape=self.shape)
+
+
+def run_newton(
+    system: System, ev: Evaluator, x0: np.ndarray, options: NewtonOptions | None = None
+) -> SolveResult:
+    """One Newton–Krylov solve of the system at the current parameters, from x0.
+
+    The counterpart of :func:`fragcge.model.solve.run_ipopt`: the same residuals, the same
+    positivity rule and the same SolveResult, so the homotopy above it cannot tell them apart.
+    """
+    floor = system.lower_bounds()
+    out = newton_krylov(ev.residuals, JacobianMatrix(ev), x0, floor, options)
+    res = ev.residuals(out.x)
+    max_res = float(np.max(np.abs(res))) if np.all(np.isfinite(res)) else float("inf")
+    labels = system.variable_labels()
+    nonpositive = [(labels[k], float(out.x[k])) for k in np.flatnonzero(~(out.x > floor))[:5]]
+    return SolveResult(
+        out.x,
+        out.status,
+        out.message,
+        out.iterations,
+        out.seconds,
+        max_res,
+        worst=worst_residuals(system, res),
+        nonpositive=nonpositive,
+        solver="newton",
+        factorizations=out.factorizations,
+        krylov_iterations=out.krylov_iterations,
+    )

@@ -1,0 +1,52 @@
+"""Which method solves a model: Ipopt (the reference) or Newton–Krylov (large models).
+
+Both solve the same square system to the same tolerance and the homotopy above them is the
+same (model/solve.py); they differ in linear algebra only. Ipopt factors the 2n × 2n KKT
+matrix every iteration, Newton–Krylov factors J (n × n) once and reuses it, which pays
+above a few thousand unknowns (benchmarks/bench_scale.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fragcge.model.newton import NewtonOptions, run_newton
+from fragcge.model.solve import IPOPT_OPTIONS, Runner, run_ipopt
+
+METHODS = ("ipopt", "newton", "auto")
+"""What a user may ask for; "auto" chooses by the model's size."""
+
+NEWTON_ABOVE = 5000
+"""Unknowns above which "auto" chooses Newton–Krylov. Measured (benchmarks/bench_scale.py):
+at 10 × 8 (2,852 unknowns) both solve the friend-shoring scenario in well under a second,
+Ipopt being the reference; at 41 × 35 (54,280) Newton–Krylov is several times faster."""
+
+
+@dataclass(frozen=True)
+class SolverChoice:
+    """The method chosen, why, and the function that runs one solve with it."""
+
+    method: str
+    reason: str
+    run: Runner
+
+    def options(self) -> dict[str, object]:
+        """The chosen method's options, for the manifest."""
+        if self.method == "ipopt":
+            return dict(IPOPT_OPTIONS)
+        return {k: v for k, v in vars(NewtonOptions()).items()}
+
+
+def choose_solver(method: str, n: int) -> SolverChoice:
+    """The solver for a model of n unknowns when the user asks for ``method``."""
+    if method not in METHODS:
+        raise ValueError(f"unknown solver {method!r}: expected one of {', '.join(METHODS)}")
+    if method == "ipopt":
+        return SolverChoice("ipopt", "asked for (--solver ipopt)", run_ipopt)
+    if method == "newton":
+        return SolverChoice("newton", "asked for (--solver newton)", run_newton)
+    if n > NEWTON_ABOVE:
+        reason = f"auto: {n} unknowns > {NEWTON_ABOVE}, where Newton–Krylov is faster"
+        return SolverChoice("newton", reason, run_newton)
+    reason = f"auto: {n} unknowns ≤ {NEWTON_ABOVE}, Ipopt (the reference solver)"
+    return SolverChoice("ipopt", reason, run_ipopt)
