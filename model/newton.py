@@ -52,7 +52,11 @@ class NewtonOptions:
     max_iter: int = 50
     max_seconds: float = 3600.0
     max_krylov: int = 20
-    """GMRES iterations with old factors before they are replaced by a fresh factorisation."""
+    """GMRES's restart length with old factors as preconditioner."""
+    krylov_cycles: int = 3
+    """GMRES restarts before the old factors are replaced by a fresh factorisation. GMRES
+    stops a cycle on its estimate of the preconditioned residual; the true one is then
+    checked, and with one cycle only it would often fail by a little (measured at 10 × 8)."""
     armijo: float = 1e-4
     """Sufficient decrease: accept a step t when ‖F(x + t dx)‖ ≤ (1 − armijo t) ‖F(x)‖."""
     min_step: float = 2.0**-30
@@ -139,7 +143,7 @@ def newton_krylov(
         norm = float(np.linalg.norm(f))
         step = None
         if lu is not None:
-            step = _preconditioned_step(jac, f, lu, norm, opt.max_krylov, counts)
+            step = _preconditioned_step(jac, f, lu, norm, opt, counts)
             if step is not None:
                 accepted = _line_search(residual, x, f, norm, step, floor, opt)
                 step = None if accepted is None else accepted
@@ -157,7 +161,7 @@ def newton_krylov(
 
 
 def _preconditioned_step(
-    jac: sp.csc_matrix, f: np.ndarray, lu, norm: float, max_krylov: int, counts: dict
+    jac: sp.csc_matrix, f: np.ndarray, lu, norm: float, opt: NewtonOptions, counts: dict
 ) -> np.ndarray | None:
     """GMRES for J dx = −F with the old factors as preconditioner; None when it stalls."""
     iterations = 0
@@ -176,8 +180,8 @@ def _preconditioned_step(
         -f,
         rtol=rtol,
         atol=0.0,
-        restart=max_krylov,
-        maxiter=1,
+        restart=opt.max_krylov,
+        maxiter=opt.krylov_cycles,
         M=precondition,
         callback=count,
         callback_type="pr_norm",
