@@ -68,13 +68,19 @@ class Run:
         return Solved(self.key, self.scen)
 
 
-def solve_scenario(path: str | Path) -> Run:
-    """Load, validate and solve a scenario file and its baseline; raises on bad input or failure."""
-    return solve_loaded(load_scenario(Path(path)))
+def solve_scenario(path: str | Path, solver: str = "auto") -> Run:
+    """Load, validate and solve a scenario file and its baseline; raises on bad input or failure.
+
+    ``solver``: "ipopt", "newton" or "auto" (model/solver_choice.py).
+    """
+    return solve_loaded(load_scenario(Path(path)), solver=solver)
 
 
 def solve_loaded(
-    scenario: Scenario, cache: ModelCache | None = None, start: Solved | None = None
+    scenario: Scenario,
+    cache: ModelCache | None = None,
+    start: Solved | None = None,
+    solver: str = "auto",
 ) -> Run:
     """Solve a loaded scenario and its baseline, reusing a model and baseline from the cache.
 
@@ -83,6 +89,7 @@ def solve_loaded(
     the benchmark, so a cached one is the same numbers as a fresh one. The scenario starts
     from ``start`` when it was solved by the same model (a nearby run of a batch), else from
     its baseline; either way the answer is the same equilibrium, to the solver's tolerance.
+    A model solves with the ``solver`` it was built with (a cache serves one solver).
     """
     cache = ModelCache() if cache is None else cache
     data = dataset_signature(scenario.data)
@@ -92,7 +99,9 @@ def solve_loaded(
     quota = np.isfinite(resolved.shocks.quota)
     key = model_key(resolved, quota)
     if key not in cache.models:
-        cache.models[key] = CGEModel(calibrate(resolved.sam), scenario.closure, quota=quota)
+        cache.models[key] = CGEModel(
+            calibrate(resolved.sam), scenario.closure, quota=quota, solver=solver
+        )
     model = cache.models[key]
     model.set_elasticities(resolved.sam)
     base = _baseline(model, resolved, baseline_key(key, resolved), cache)

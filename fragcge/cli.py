@@ -48,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     solve = sub.add_parser("solve", help="solve a scenario file and write its results")
     solve.add_argument("scenario", type=Path, help="scenario file (.toml)")
     solve.add_argument("--out", type=Path, help="result folder (default: results/<name>)")
+    solve.add_argument(
+        "--solver",
+        choices=("ipopt", "newton", "auto"),
+        default="auto",
+        help="ipopt (the reference), newton (Newton–Krylov, for large models) or auto "
+        "(by the model's size; the default)",
+    )
     solve.set_defaults(run=_solve)
     batch = sub.add_parser("batch", help="solve every run of a batch file (sweep, uncertainty)")
     batch.add_argument("batch", type=Path, help="batch file (.toml)")
@@ -110,7 +117,7 @@ def _solve(args: argparse.Namespace) -> int:
     from fragcge.results import welfare_table, write_run
 
     t0 = time.perf_counter()
-    run = solve_scenario(args.scenario)
+    run = solve_scenario(args.scenario, solver=args.solver)
     out = args.out or Path("results") / run.name
     write_run(run, out)
     m, sam = run.model, run.model.cal.sam
@@ -121,7 +128,8 @@ def _solve(args: argparse.Namespace) -> int:
     print(f"numeraire  {m.describe_numeraire()}")
     base, scen = run.base.result, run.scen.result
     print(
-        f"solved     baseline {base.iterations} and scenario {scen.iterations} Ipopt iterations "
+        f"solved     baseline {base.iterations} and scenario {scen.iterations} "
+        f"{m.solver.method} iterations ({m.solver.reason}) "
         f"(status {scen.status}); largest scaled residual {scen.max_residual:.1e}, "
         f"Walras {run.scen.walras:.1e}"
     )

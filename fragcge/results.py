@@ -16,7 +16,7 @@ import pandas as pd
 from fragcge.api import Run
 from fragcge.model.cge import Equilibrium
 from fragcge.model.decomposition import COMPONENTS, DEFAULT_STEPS
-from fragcge.model.solve import IPOPT_OPTIONS, RESIDUAL_TOL
+from fragcge.model.solve import RESIDUAL_TOL
 from fragcge.scenarios.provenance import scenario_record
 
 FLOAT_FORMAT = "%.6f"
@@ -67,14 +67,20 @@ def write_run(run: Run, out: Path, extra: dict[str, object] | None = None) -> li
 def _solver(eq: Equilibrium) -> dict[str, object]:
     r = eq.result
     return {
+        "method": r.solver,
         "status": r.status,
         "message": r.message,
         "iterations": r.iterations,
-        "ipopt_runs": r.steps,
+        "homotopy_runs": r.steps,
         "seconds": round(r.seconds, 3),
         "largest_scaled_residual": r.max_residual,
         "residual_tolerance": RESIDUAL_TOL,
         "walras_dropped_equation_residual": eq.walras,
+        **(
+            {"factorizations": r.factorizations, "krylov_iterations": r.krylov_iterations}
+            if r.solver == "newton"
+            else {}
+        ),
     }
 
 
@@ -139,7 +145,9 @@ def manifest(run: Run) -> dict[str, object]:
             "jacobian_nonzeros": model.evaluator.nnz,
         },
         "solver": {
-            "ipopt_options": {k: v for k, v in IPOPT_OPTIONS.items()},
+            "method": model.solver.method,
+            "why": model.solver.reason,
+            f"{model.solver.method}_options": model.solver.options(),
             "baseline": _solver(run.base),
             "scenario": _solver(run.scen),
         },
