@@ -68,14 +68,11 @@ class NewtonResult:
     """What :func:`newton_krylov` did: the last point and counts of the work."""
 
     x: np.ndarray
-    status: int
-    iterations: int
-    factorizations: int
-    krylov_iterations: int
-    seconds: float
-    factor_entries: int
-    """Non-zeros of L + U of the last factorisation (0 if none was made)."""
-    factor_seconds: float
+    status: int = SUCCESS
+    iterations: int = 0
+    factorizations: int = 0
+    krylov_iterations: int = 0
+    seconds: float = 0.0
 
     @property
     def converged(self) -> bool:
@@ -106,62 +103,45 @@ def newton_krylov(
     """
     opt = options or NewtonOptions()
     t0 = time.perf_counter()
-    x = np.array(x0, dtype=float)
-    floor = np.full(x.size, -np.inf) if floor is None else floor
-    f = residual(x)
-    counts = {"iter": 0, "factor": 0, "krylov": 0, "entries": 0, "factor_s": 0.0}
+    out = NewtonResult(np.array(x0, dtype=float))
+    floor = np.full(out.x.size, -np.inf) if floor is None else floor
+    f = residual(out.x)
     lu = None
 
-    def done(status: int) -> NewtonResult:
-        return NewtonResult(
-            x,
-            status,
-            counts["iter"],
-            counts["factor"],
-            counts["krylov"],
-            time.perf_counter() - t0,
-            counts["entries"],
-            counts["factor_s"],
-        )
-
-    def fresh_factors(jac: sp.csc_matrix):
-        t = time.perf_counter()
-        factors = factorize(jac, opt.ordering)
-        counts["factor"] += 1
-        counts["entries"] = int(factors.L.nnz + factors.U.nnz)
-        counts["factor_s"] += time.perf_counter() - t
-        return factors
+    def stop(status: int) -> NewtonResult:
+        out.status, out.seconds = status, time.perf_counter() - t0
+        return out
 
     if not np.all(np.isfinite(f)):
-        return done(NOT_FINITE)
+        return stop(NOT_FINITE)
     while np.max(np.abs(f), initial=0.0) > opt.tol:
-        if counts["iter"] >= opt.max_iter:
-            return done(ITERATION_LIMIT)
+        if out.iterations >= opt.max_iter:
+            return stop(ITERATION_LIMIT)
         if time.perf_counter() - t0 > opt.max_seconds:
-            return done(TIME_LIMIT)
-        jac = jacobian(x)
+            return stop(TIME_LIMIT)
+        jac = jacobian(out.x)
         norm = float(np.linalg.norm(f))
         step = None
         if lu is not None:
-            step = _preconditioned_step(jac, f, lu, norm, opt, counts)
-            if step is not None:
-                accepted = _line_search(residual, x, f, norm, step, floor, opt)
-                step = None if accepted is None else accepted
+            dx = _preconditioned_step(jac, f, lu, norm, opt, out)
+            if dx is not None:
+                step = _line_search(residual, out.x, f, norm, dx, floor, opt)
         if step is None:
             try:
-                lu = fresh_factors(jac)
+                lu = factorize(jac, opt.ordering)
             except RuntimeError:  # SuperLU: "Factor is exactly singular"
-                return done(SINGULAR)
-            step = _line_search(residual, x, f, norm, lu.solve(-f), floor, opt)
+                return stop(SINGULAR)
+            out.factorizations += 1
+            step = _line_search(residual, out.x, f, norm, lu.solve(-f), floor, opt)
             if step is None:
-                return done(LINE_SEARCH_FAILED)
-        x, f = step
-        counts["iter"] += 1
-    return done(SUCCESS)
+                return stop(LINE_SEARCH_FAILED)
+        out.x, f = step
+        out.iterations += 1
+    return stop(SUCCESS)
 
 
 def _preconditioned_step(
-    jac: sp.csc_matrix, f: np.ndarray, lu, norm: float, opt: NewtonOptions, counts: dict
+    jac: sp.csc_matrix, f: np.ndarray, lu, norm: float, opt: NewtonOptions, out: NewtonResult
 ) -> np.ndarray | None:
     """GMRES for J dx = −F with the old factors as preconditioner; None when it stalls."""
     iterations = 0
@@ -186,7 +166,7 @@ def _preconditioned_step(
         callback=count,
         callback_type="pr_norm",
     )
-    counts["krylov"] += iterations
+    out.krylov_iterations += iterations
     return dx if info == 0 and np.all(np.isfinite(dx)) else None
 
 
