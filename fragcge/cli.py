@@ -126,10 +126,11 @@ def _solve(args: argparse.Namespace) -> int:
     print(f"dataset    {sam.name}: {len(sam.regions)} regions x {len(sam.sectors)} sectors")
     print(f"closure    {m.closure.name}: {m.closure.description}")
     print(f"numeraire  {m.describe_numeraire()}")
+    print(f"solver     {m.solver.label} ({m.solver.reason})")
     base, scen = run.base.result, run.scen.result
     print(
         f"solved     baseline {base.iterations} and scenario {scen.iterations} "
-        f"{m.solver.method} iterations ({m.solver.reason}) "
+        f"{m.solver.label} iterations "
         f"(status {scen.status}); largest scaled residual {scen.max_residual:.1e}, "
         f"Walras {run.scen.walras:.1e}"
     )

@@ -64,6 +64,9 @@ class SolveResult:
 Runner = Callable[[System, Evaluator, np.ndarray], SolveResult]
 """One solve at the current parameters from a start: run_ipopt or model/newton.py's run_newton."""
 
+SOLVER_LABELS = {"ipopt": "Ipopt", "newton": "Newton–Krylov"}
+"""SolveResult.solver in text."""
+
 
 class _Problem:
     """The cyipopt problem object: zero objective, the system as equality constraints."""
@@ -192,7 +195,7 @@ def solve(
 def _failure(res: SolveResult, done: float, trial: float, runs: int) -> str:
     """What a failed solve says: status, iterations, the share of the shock reached, residuals."""
     worst = "\n".join(f"    {name:<32} {value: .3e}" for name, value in res.worst)
-    solver = {"ipopt": "Ipopt", "newton": "Newton–Krylov"}[res.solver]
+    solver = SOLVER_LABELS[res.solver]
     text = (
         f"No equilibrium was found. {solver}'s last run: status {res.status} ({res.message}), "
         f"{res.iterations} iterations in the last of {runs} attempts.\n"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fragcge.model.newton import NewtonOptions, run_newton
-from fragcge.model.solve import IPOPT_OPTIONS, Runner, run_ipopt
+from fragcge.model.solve import IPOPT_OPTIONS, SOLVER_LABELS, Runner, run_ipopt
 
 METHODS = ("ipopt", "newton", "auto")
 """What a user may ask for; "auto" chooses by the model's size."""
@@ -30,6 +30,11 @@ class SolverChoice:
     reason: str
     run: Runner
 
+    @property
+    def label(self) -> str:
+        """The method's name in text: Ipopt or Newton–Krylov."""
+        return SOLVER_LABELS[self.method]
+
     def options(self) -> dict[str, object]:
         """The chosen method's options, for the manifest."""
         if self.method == "ipopt":
@@ -42,9 +47,9 @@ def choose_solver(method: str, n: int) -> SolverChoice:
     if method not in METHODS:
         raise ValueError(f"unknown solver {method!r}: expected one of {', '.join(METHODS)}")
     if method == "ipopt":
-        return SolverChoice("ipopt", "asked for (--solver ipopt)", run_ipopt)
+        return SolverChoice("ipopt", "asked for (solver = ipopt)", run_ipopt)
     if method == "newton":
-        return SolverChoice("newton", "asked for (--solver newton)", run_newton)
+        return SolverChoice("newton", "asked for (solver = newton)", run_newton)
     if n > NEWTON_ABOVE:
         reason = f"auto: {n} unknowns > {NEWTON_ABOVE}, where Newton–Krylov is faster"
         return SolverChoice("newton", reason, run_newton)
