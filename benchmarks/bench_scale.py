@@ -12,8 +12,9 @@ Each size solves the balanced-trade baseline from the benchmark, then the friend
 scenario (iceberg trade costs +30% between two blocs) from that baseline, once with each
 solver, each in a fresh process so that the peak memory (max RSS) is the solver's own.
 10x8 is wiod2011_10x8 with the shipped friendshoring.toml; 41x35 the embedded
-wiod2011_41x35 with the scenario of benchmarks/bench_friendshoring.py --full; 80x50 and
-141x65 are synthetic_sam(R, S, seed=0) with the first half of the regions as one bloc.
+wiod2011_41x35 with the scenario of benchmarks/bench_friendshoring.py --full; any other
+size R x S (80x50, 141x65, or a small one such as 20x15) is synthetic_sam(R, S, seed=0)
+with the first half of the regions as one bloc.
 
 Printed per solver and solve: unknowns, Jacobian non-zeros, iterations, homotopy steps,
 LU factorisations and their entries (Newton), GMRES iterations, seconds per iteration,
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import subprocess
 import sys
@@ -33,7 +35,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SIZES = ("10x8", "41x35", "80x50", "141x65")
+WIOD = ("10x8", "41x35")
+"""Sizes with an embedded WIOD dataset; any other RxS is synthetic_sam(R, S, seed=0)."""
+
+
+def _size(text: str) -> str:
+    if not re.fullmatch(r"[0-9]+x[0-9]+", text):
+        raise argparse.ArgumentTypeError(f"expected REGIONSxSECTORS such as 41x35, got {text!r}")
+    return text
 
 
 def _scenario(size: str, folder: Path) -> Path:
@@ -149,7 +158,7 @@ def orderings(size: str) -> list[dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("size", choices=SIZES)
+    parser.add_argument("size", type=_size, help="10x8, 41x35 (WIOD) or RxS (synthetic)")
     parser.add_argument("--solver", choices=("ipopt", "newton", "both"), default="both")
     parser.add_argument("--orderings", action="store_true", help="compare SuperLU orderings")
     parser.add_argument("--json", action="store_true", help="print one JSON line (internal)")

@@ -47,9 +47,9 @@ def choose_solver(method: str, n: int) -> SolverChoice:
     if method not in METHODS:
         raise ValueError(f"unknown solver {method!r}: expected one of {', '.join(METHODS)}")
     if method == "ipopt":
-        return SolverChoice("ipopt", "asked for (solver = ipopt)", run_ipopt)
+        return SolverChoice("ipopt", "asked for: solver = ipopt", run_ipopt)
     if method == "newton":
-        return SolverChoice("newton", "asked for (solver = newton)", run_newton)
+        return SolverChoice("newton", "asked for: solver = newton", run_newton)
     if n > NEWTON_ABOVE:
         reason = f"auto: {n} unknowns > {NEWTON_ABOVE}, where Newton–Krylov is faster"
         return SolverChoice("newton", reason, run_newton)
