@@ -328,7 +328,8 @@ def decompose(
     x = base.x
     for k in range(1, steps):
         target = _theta_path(model, base, scen, k / steps)
-        res = solve(model.system, model.evaluator, x, target)
+        # The model's solver (Ipopt or Newton–Krylov, model/solver_choice.py) solves the path.
+        res = solve(model.system, model.evaluator, x, target, run=model.solver.run)
         x = res.x
         eq = Equilibrium(x, res, 0.0, model.system.theta.copy())
         states.append(_state(model, eq, base))
