@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -108,24 +109,27 @@ def test_a_failed_newton_solve_raises_and_names_the_method() -> None:
         model.solve(replace(bench, vb=vb))
 
 
-def test_cli_solver_flag_is_recorded_in_the_manifest(tmp_path) -> None:
-    out = tmp_path / "run"
-    code = main(
-        [
-            "solve",
-            str(ROOT / "scenarios" / "friendshoring-strategic.toml"),
-            "--out",
-            str(out),
-            "--solver",
-            "newton",
-        ]
-    )
-    assert code == 0
-    solver = json.loads((out / "manifest.json").read_text())["solver"]
-    assert solver["method"] == "newton" and "asked for" in solver["why"]
-    assert solver["scenario"]["method"] == "newton" and solver["baseline"]["method"] == "newton"
-    assert solver["scenario"]["factorizations"] >= 1
-    assert "newton_options" in solver and "ipopt_options" not in solver
+def test_cli_solver_flag_is_recorded_and_both_solvers_write_the_same_tables(tmp_path) -> None:
+    """The whole pipeline (baseline, scenario, welfare decomposition along a path of solves)
+    with each solver: the manifests say which ran, the tables agree to their last digits."""
+    scenario = str(ROOT / "scenarios" / "friendshoring-strategic.toml")
+    tables = {}
+    for method in ("ipopt", "newton"):
+        out = tmp_path / method
+        assert main(["solve", scenario, "--out", str(out), "--solver", method]) == 0
+        solver = json.loads((out / "manifest.json").read_text())["solver"]
+        assert solver["method"] == method and "asked for" in solver["why"]
+        assert solver["scenario"]["method"] == solver["baseline"]["method"] == method
+        assert f"{method}_options" in solver and len(solver) == 5
+        tables[method] = pd.read_csv(out / "welfare.csv")
+    assert (solver["scenario"]["factorizations"]) >= 1
+    ipopt, newton = tables["ipopt"], tables["newton"]
+    assert list(ipopt.columns) == list(newton.columns) and len(ipopt.columns) > 6
+    numbers = ipopt.select_dtypes("number").columns
+    assert ipopt.drop(columns=numbers).equals(newton.drop(columns=numbers))
+    # Written with 6 decimals in USD million; incomes are 1e6 to 7e7 USD million, so 1e-5
+    # is a few units of the last digit and 1e-11 of a region's income.
+    np.testing.assert_allclose(newton[numbers], ipopt[numbers], rtol=0, atol=1e-5)
 
 
 def test_auto_keeps_ipopt_for_the_default_data_and_picks_newton_when_large() -> None:
