@@ -18,7 +18,9 @@ with the first half of the regions as one bloc.
 
 Printed per solver and solve: unknowns, Jacobian non-zeros, iterations, homotopy steps,
 LU factorisations and their entries (Newton), GMRES iterations, seconds per iteration,
-seconds in the solver, and the process's peak memory. ``--orderings`` instead factors the
+seconds in the solver (wall) and CPU seconds of the solve (all threads: on a shared
+machine the wall time depends on the load, the CPU time much less), and the process's
+peak memory. ``--orderings`` instead factors the
 Jacobian at the scenario's first point with each SuperLU column ordering (newton.ORDERINGS).
 """
 
@@ -98,11 +100,15 @@ def run_one(size: str, solver: str) -> dict:
         model, resolved = _model(size, Path(tmp), solver)
         out = {"size": size, "solver": solver, "unknowns": model.system.n}
         out["jacobian_nonzeros"] = model.evaluator.nnz
+        cpu = [time.process_time()]
         base = model.solve(resolved.baseline)
+        cpu.append(time.process_time())
         scen = model.solve(resolved.shocks, x0=base)
-    for label, eq in (("baseline", base), ("scenario", scen)):
+        cpu.append(time.process_time())
+    for k, (label, eq) in enumerate((("baseline", base), ("scenario", scen))):
         r = eq.result
         out[label] = {
+            "cpu_seconds": round(cpu[k + 1] - cpu[k], 2),
             "iterations": r.iterations,
             "homotopy_steps": r.steps,
             "factorizations": r.factorizations,
