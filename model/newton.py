@@ -4,10 +4,12 @@ Ipopt takes plain Newton steps on this system but factors the 2n × 2n KKT matri
 [[0, Jᵀ], [J, 0]] every iteration; at 41 × 35 that factorisation is the whole cost (issue 13).
 Here J itself is factored with SuperLU and the factors are kept: later steps solve
 J(x_k) dx = −F(x_k) by GMRES preconditioned with the old factors, which converges in a few
-iterations while J moves little. J is factored again only when that stalls: GMRES needs
-more than ``max_krylov`` iterations, or the step found cannot reduce ‖F‖. Each step is cut
-back until the point stays above the variables' floor (prices, activities and incomes
-positive: :meth:`System.lower_bounds`) and ‖F‖₂ falls by the Armijo condition.
+iterations while J moves little. J is factored again only when that stalls: GMRES does
+not converge within ``krylov_cycles`` restarts of ``max_krylov`` iterations, or the step
+found cannot reduce ‖F‖. Each step is cut back until the point stays above the variables'
+floor (prices, activities and incomes positive: :meth:`System.lower_bounds`) and ‖F‖₂
+falls by the Armijo condition. The iteration and wall-time bounds are checked before each
+step.
 """
 
 from __future__ import annotations
