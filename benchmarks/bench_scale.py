@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 WIOD = ("10x8", "41x35")
 """Sizes with an embedded WIOD dataset; any other RxS is synthetic_sam(R, S, seed=0)."""
@@ -94,8 +96,9 @@ def _model(size: str, folder: Path, solver: str):
     return model, resolved
 
 
-def run_one(size: str, solver: str) -> dict:
-    """Baseline and scenario solves with one solver, in this process."""
+def run_one(size: str, solver: str, save: Path | None = None) -> dict:
+    """Baseline and scenario solves with one solver, in this process; with ``save``, the
+    two equilibria are written there as SOLVER-baseline.npy and SOLVER-scenario.npy."""
     with tempfile.TemporaryDirectory() as tmp:
         model, resolved = _model(size, Path(tmp), solver)
         out = {"size": size, "solver": solver, "unknowns": model.system.n}
@@ -106,6 +109,8 @@ def run_one(size: str, solver: str) -> dict:
         scen = model.solve(resolved.shocks, x0=base)
         cpu.append(time.process_time())
     for k, (label, eq) in enumerate((("baseline", base), ("scenario", scen))):
+        if save is not None:
+            np.save(save / f"{solver}-{label}.npy", eq.x)
         r = eq.result
         out[label] = {
             "cpu_seconds": round(cpu[k + 1] - cpu[k], 2),
@@ -171,23 +176,35 @@ def main() -> int:
     parser.add_argument("--solver", choices=("ipopt", "newton", "both"), default="both")
     parser.add_argument("--orderings", action="store_true", help="compare SuperLU orderings")
     parser.add_argument("--json", action="store_true", help="print one JSON line (internal)")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        help="folder to write each solver's equilibria in, and compare them (largest "
+        "difference relative to max(1, |x|), as tests/test_newton.py measures)",
+    )
     args = parser.parse_args()
     if args.orderings:
         for row in orderings(args.size):
             print(json.dumps(row))
         return 0
     if args.solver != "both":
-        result = run_one(args.size, args.solver)
+        result = run_one(args.size, args.solver, args.save)
         print(json.dumps(result) if args.json else json.dumps(result, indent=2))
         return 0
     for solver in ("ipopt", "newton"):
         # A fresh process per solver: max RSS is then that solver's peak, not the larger one's.
         cmd = [sys.executable, __file__, args.size, "--solver", solver, "--json"]
+        cmd += ["--save", str(args.save)] if args.save else []
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode:
             print(f"{solver}: failed\n{done.stderr}", file=sys.stderr)
             continue
         print(json.dumps(json.loads(done.stdout.splitlines()[-1]), indent=2))
+    if args.save:
+        for label in ("baseline", "scenario"):
+            a, b = (np.load(args.save / f"{s}-{label}.npy") for s in ("ipopt", "newton"))
+            difference = np.max(np.abs(a - b) / np.maximum(1.0, np.abs(a)))
+            print(f"{label}: Ipopt and Newton–Krylov differ by {difference:.1e} at most")
     return 0
 
 
