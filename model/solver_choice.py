@@ -21,7 +21,7 @@ NEWTON_ABOVE = 5000
 wall seconds on a loaded machine, baseline and scenario): Newton–Krylov is faster at every
 size, but at 10 × 8 (1,323 unknowns) both take under 0.3 s and Ipopt, the reference, stays;
 at synthetic 20 × 15 (6,760) Ipopt takes 3.5 s and 3.3 s, Newton–Krylov 1.0 s and 1.8 s; at
-41 × 35 (54,280) Ipopt 714 s and 148 s, Newton–Krylov 9.0 s and 6.0 s."""
+41 × 35 (54,280) Ipopt 168 s and 101 s, Newton–Krylov 10.3 s and 9.9 s."""
 
 
 @dataclass(frozen=True)
