@@ -75,14 +75,18 @@ class Run:
 
 
 def solve_scenario(
-    path: str | Path, limits: SolveLimits | None = None, progress: ProgressLines | None = None
+    path: str | Path,
+    limits: SolveLimits | None = None,
+    progress: ProgressLines | None = None,
+    solver: str = "auto",
 ) -> Run:
     """Load, validate and solve a scenario file and its baseline; raises on bad input or failure.
 
     ``limits`` bound each solve (default :class:`SolveLimits`); ``progress`` receives the
-    progress lines of a long solve.
+    progress lines of a long solve; ``solver`` is "ipopt", "newton" or "auto"
+    (model/solver_choice.py).
     """
-    return solve_loaded(load_scenario(Path(path)), limits=limits, progress=progress)
+    return solve_loaded(load_scenario(Path(path)), limits=limits, progress=progress, solver=solver)
 
 
 def solve_loaded(
@@ -91,6 +95,7 @@ def solve_loaded(
     start: Solved | None = None,
     limits: SolveLimits | None = None,
     progress: ProgressLines | None = None,
+    solver: str = "auto",
 ) -> Run:
     """Solve a loaded scenario and its baseline, reusing a model and baseline from the cache.
 
@@ -99,6 +104,7 @@ def solve_loaded(
     the benchmark, so a cached one is the same numbers as a fresh one. The scenario starts
     from ``start`` when it was solved by the same model (a nearby run of a batch), else from
     its baseline; either way the answer is the same equilibrium, to the solver's tolerance.
+    A model solves with the ``solver`` it was built with, which is part of its key.
     """
     cache = ModelCache() if cache is None else cache
     data = dataset_signature(scenario.data)
@@ -106,9 +112,11 @@ def solve_loaded(
         cache.datasets[data] = load_dataset(scenario.data)
     resolved = resolve(scenario, cache.datasets[data])
     quota = np.isfinite(resolved.shocks.quota)
-    key = model_key(resolved, quota)
+    key = model_key(resolved, quota, solver)
     if key not in cache.models:
-        cache.models[key] = CGEModel(calibrate(resolved.sam), scenario.closure, quota=quota)
+        cache.models[key] = CGEModel(
+            calibrate(resolved.sam), scenario.closure, quota=quota, solver=solver
+        )
     model = cache.models[key]
     elasticities = model.elasticities_of(resolved.sam)
     limits = SolveLimits() if limits is None else limits
@@ -153,10 +161,12 @@ def _baseline(
     return cache.baselines[key]
 
 
-def model_key(resolved: ResolvedScenario, quota: np.ndarray) -> str:
-    """sha256 of what a built model's equations depend on, beyond its mutable parameters."""
+def model_key(resolved: ResolvedScenario, quota: np.ndarray, solver: str = "auto") -> str:
+    """sha256 of what a built model's equations depend on, beyond its mutable parameters, and
+    of the solver method asked for."""
     sam = resolved.sam
-    digest = hashlib.sha256(f"{sam.digest}\0{resolved.scenario.closure}\n".encode())
+    text = f"{sam.digest}\0{resolved.scenario.closure}\0{solver}\n"
+    digest = hashlib.sha256(text.encode())
     digest.update(elasticity_pattern(sam))
     digest.update(np.ascontiguousarray(quota).tobytes())
     return digest.hexdigest()

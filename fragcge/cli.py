@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fragcge import interrupt
 from fragcge.errors import FragcgeError, SolveError
-from fragcge.model.solve import SolveLimits
+from fragcge.model.solve import DEFAULT_LIMITS, SolveLimits
 
 DEFAULT_DATA = "wiod2011_10x8"
 DEFAULT_REPORT = "report"
@@ -80,7 +80,15 @@ def _parser() -> argparse.ArgumentParser:
         type=_seconds,
         metavar="SECONDS",
         help=f"seconds each solve may take before it gives up with its diagnosis (default "
-        f"{SolveLimits().time_budget:g}; one Ipopt run at most {SolveLimits().max_wall_time:g})",
+        f"{DEFAULT_LIMITS.time_budget:g}; one run of the solver at most "
+        f"{DEFAULT_LIMITS.max_wall_time:g})",
+    )
+    solve.add_argument(
+        "--solver",
+        choices=("ipopt", "newton", "auto"),
+        default="auto",
+        help="ipopt (the reference), newton (Newton–Krylov, for large models) or auto "
+        "(by the model's size; the default)",
     )
     solve.set_defaults(run=_solve)
     batch = sub.add_parser("batch", help="solve every run of a batch file (sweep, uncertainty)")
@@ -203,7 +211,7 @@ def _solve(args: argparse.Namespace) -> int:
     if args.time_limit is not None:
         wall = min(limits.max_wall_time, args.time_limit)
         limits = replace(limits, time_budget=args.time_limit, max_wall_time=wall)
-    run = solve_loaded(scenario, limits=limits, progress=_to_stderr)
+    run = solve_loaded(scenario, limits=limits, progress=_to_stderr, solver=args.solver)
     write_run(run, out)
     m, sam = run.model, run.model.cal.sam
     print(f"scenario   {run.resolved.label}")
@@ -214,9 +222,11 @@ def _solve(args: argparse.Namespace) -> int:
     )
     print(f"closure    {m.closure.name}: {m.closure.description}")
     print(f"numeraire  {m.describe_numeraire()}")
+    print(f"solver     {m.solver.label} ({m.solver.reason})")
     base, scen = run.base.result, run.scen.result
     print(
-        f"solved     baseline {base.iterations} and scenario {scen.iterations} Ipopt iterations "
+        f"solved     baseline {base.iterations} and scenario {scen.iterations} "
+        f"{m.solver.label} iterations "
         f"(status {scen.status}); largest scaled residual {scen.max_residual:.1e}, "
         f"Walras {run.scen.walras:.1e}"
     )

@@ -67,15 +67,21 @@ def write_run(run: Run, out: Path, extra: dict[str, object] | None = None) -> li
 def _solver(eq: Equilibrium) -> dict[str, object]:
     r = eq.result
     return {
+        "method": r.solver,
         "status": r.status,
         "message": r.message,
         "iterations": r.iterations,
-        "ipopt_runs": r.steps,
+        "homotopy_runs": r.steps,
         "seconds": round(r.seconds, 3),
         "largest_scaled_residual": r.max_residual,
         "residual_tolerance": RESIDUAL_TOL,
         "walras_dropped_equation_residual": eq.walras,
-        "ipopt_options": r.options,
+        "options": r.options,
+        **(
+            {"factorizations": r.factorizations, "krylov_iterations": r.krylov_iterations}
+            if r.solver == "newton"
+            else {}
+        ),
     }
 
 
@@ -148,7 +154,9 @@ def manifest(run: Run) -> dict[str, object]:
             "jacobian_nonzeros": model.evaluator.nnz,
         },
         "solver": {
-            "hessian": HESSIAN,
+            "method": model.solver.method,
+            "why": model.solver.reason,
+            **({"hessian": HESSIAN} if model.solver.method == "ipopt" else {}),
             "limits": run.limits.record(),
             "baseline": _solver(run.base),
             "scenario": _solver(run.scen),

@@ -15,6 +15,7 @@ from fragcge.model.equations import ELASTICITIES, elasticity_pattern
 from fragcge.model.evaluator import Evaluator
 from fragcge.model.shocks import ShockSet
 from fragcge.model.solve import DEFAULT_LIMITS, ProgressLines, SolveLimits, SolveResult, solve
+from fragcge.model.solver_choice import choose_solver
 from fragcge.model.system import Numeraire, System
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class CGEModel:
         closure: str = "default",
         numeraire: Numeraire | None = None,
         quota: np.ndarray | None = None,
+        solver: str = "auto",
     ) -> None:
         self.closure: Closure = get_closure(closure)
         self.cal = close(cal, self.closure)
@@ -58,6 +60,8 @@ class CGEModel:
         self.timings = {"system": t1 - t0, "evaluator": t2 - t1}
         self._pyomo: PyomoModel | None = None
         self.pattern = elasticity_pattern(self.cal.sam)
+        self.solver = choose_solver(solver, self.system.n)
+        """Ipopt or Newton–Krylov, by ``solver`` ("ipopt", "newton", "auto": by size)."""
 
     @property
     def numeraire(self) -> Numeraire:
@@ -111,7 +115,16 @@ class CGEModel:
             x = self.benchmark()
         else:
             start, x = x0.theta, x0.x
-        result = solve(self.system, self.evaluator, x, start, target, limits, progress=progress)
+        result = solve(
+            self.system,
+            self.evaluator,
+            x,
+            start,
+            target,
+            limits,
+            progress=progress,
+            run=self.solver.run,
+        )
         walras = self.evaluator.at(result.theta).residuals(result.x, include_dropped=True)[-1]
         return Equilibrium(result.x, result, float(walras), result.theta)
 

@@ -333,8 +333,15 @@ class _Path:
             if share not in self.points:
                 shares = _theta_path(model, self.base, self.scen, float(share))
                 target = model.system.with_params(self.base.theta, shares)
+                # The model's solver (Ipopt or Newton–Krylov) solves the path.
                 self.points[share] = solve(
-                    model.system, model.evaluator, x, theta, target, self.limits
+                    model.system,
+                    model.evaluator,
+                    x,
+                    theta,
+                    target,
+                    self.limits,
+                    run=model.solver.run,
                 )
             x, theta = self.points[share].x, self.points[share].theta
 

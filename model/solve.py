@@ -121,6 +121,12 @@ class SolveResult:
     """The options Ipopt ran with: IPOPT_OPTIONS and the caller's."""
     theta: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """The parameters the run (the last of a path) solved at."""
+    solver: str = "ipopt"
+    """Which method ran: "ipopt" or "newton" (model/newton.py)."""
+    factorizations: int = 0
+    """Newton only: LU factorisations of the Jacobian."""
+    krylov_iterations: int = 0
+    """Newton only: GMRES iterations preconditioned by an earlier factorisation."""
 
     @property
     def ok(self) -> bool:
@@ -133,10 +139,24 @@ class SolveResult:
         return bool(small and not self.nonpositive)
 
 
+Tick = Callable[[int, float], None]
+"""Called at each iteration of a run with the iteration and the largest constraint violation."""
+
+Runner = Callable[
+    [System, Evaluator, np.ndarray, np.ndarray, dict[str, object] | None, Tick | None],
+    SolveResult,
+]
+"""One solve at parameters θ from a start: :func:`run_ipopt` or model/newton.py's
+``run_newton``, called as run(system, ev, x0, theta, options, tick)."""
+
+SOLVER_LABELS = {"ipopt": "Ipopt", "newton": "Newton–Krylov"}
+"""SolveResult.solver in text."""
+
+
 class _Problem:
     """The cyipopt problem object: zero objective, the system as equality constraints."""
 
-    def __init__(self, ev: EvaluatorAt, tick: Callable[[int, float], None] | None = None) -> None:
+    def __init__(self, ev: EvaluatorAt, tick: Tick | None = None) -> None:
         self.ev = ev
         self.rows, self.cols = ev.ev.structure()
         self.iterations = 0
@@ -176,7 +196,7 @@ def run_ipopt(
     x0: np.ndarray,
     theta: np.ndarray,
     options: dict[str, object] | None = None,
-    tick: Callable[[int, float], None] | None = None,
+    tick: Tick | None = None,
 ) -> SolveResult:
     """One Ipopt solve of the system at parameters θ, from x0; ``tick(iteration, violation)``
     is called at each iteration."""
@@ -200,7 +220,7 @@ def run_ipopt(
         x, info = nlp.solve(np.asarray(x0, dtype=float))
     seconds = time.perf_counter() - t0
     res = at.residuals(x)
-    worst = _worst(system, res)
+    worst = worst_residuals(system, res)
     max_res = float(np.max(np.abs(res))) if np.all(np.isfinite(res)) else float("inf")
     msg = info["status_msg"]
     message = msg.decode() if isinstance(msg, bytes) else str(msg)
@@ -223,7 +243,7 @@ def run_ipopt(
     )
 
 
-def _worst(system: System, res: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
+def worst_residuals(system: System, res: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
     """The k largest scaled residuals by equation name."""
     labels = system.labels()
     mag = np.where(np.isfinite(res), np.abs(res), np.inf)
@@ -240,6 +260,7 @@ def solve(
     limits: SolveLimits = DEFAULT_LIMITS,
     options: dict[str, object] | None = None,
     progress: ProgressLines | None = None,
+    run: Runner = run_ipopt,
 ) -> SolveResult:
     """Solve at parameters ``target``, stepping from ``theta0`` (those of x0) if needed.
 
@@ -248,7 +269,9 @@ def solve(
     the θ it solved at (``target``). Each Ipopt run stops at ``limits.max_wall_time`` and
     the whole path at ``limits.time_budget``. Raises SolveError with status, iterations, the
     share of the shock reached, why it stopped and the largest residuals by name if it still
-    fails. ``progress`` receives a progress line every few seconds of a long solve.
+    fails. ``progress`` receives a progress line every few seconds of a long solve. Each step
+    is one ``run`` (:func:`run_ipopt`, or Newton–Krylov: model/solver_choice.py); the homotopy
+    is the same for every method.
     """
     x, done, step, runs, iters, secs = np.asarray(x0, float), 0.0, 1.0, 0, 0, 0.0
     last: SolveResult | None = None
@@ -262,7 +285,7 @@ def solve(
         if ticker is not None:
             ticker.trial = trial
         theta = theta0 + trial * (target - theta0)
-        last = run_ipopt(system, ev, x, theta, {**(options or {}), "max_wall_time": wall}, ticker)
+        last = run(system, ev, x, theta, {**(options or {}), "max_wall_time": wall}, ticker)
         runs, iters, secs = runs + 1, iters + last.iterations, secs + last.seconds
         if last.ok:
             x, done = last.x, trial
@@ -291,19 +314,20 @@ def _failure(
     """What a failed solve says: status, iterations, the share of the shock reached, why it
     stopped, residuals."""
     worst = "\n".join(f"    {name:<32} {value: .3e}" for name, value in res.worst)
+    solver = SOLVER_LABELS[res.solver]
     text = (
-        f"No equilibrium was found. Ipopt's last run: status {res.status} ({res.message}), "
+        f"No equilibrium was found. {solver}'s last run: status {res.status} ({res.message}), "
         f"{res.iterations} iterations in the last of {runs} attempts.\n"
         f"  The shock was solved up to {done:.1%} of its size; the step to {trial:.1%} failed.\n"
         f"  Gave up because {why}; solver limits: max_wall_time {limits.max_wall_time:g} s "
-        f"per Ipopt run, max_halvings {limits.max_halvings}, time_budget "
+        f"per run, max_halvings {limits.max_halvings}, time_budget "
         f"{limits.time_budget:g} s.\n"
         f"  Largest scaled residual {res.max_residual:.3e}; the worst equations:\n{worst}"
     )
     if res.nonpositive:
         bad = ", ".join(f"{name} = {value:.4g}" for name, value in res.nonpositive)
         text += (
-            f"\n  Not positive at Ipopt's last point: {bad}; prices, activities and incomes "
+            f"\n  Not positive at {solver}'s last point: {bad}; prices, activities and incomes "
             "must be positive, so this is no equilibrium (a transfer larger than a region's "
             "income, for instance, leaves none)."
         )

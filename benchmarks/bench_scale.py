@@ -1,0 +1,212 @@
+"""Benchmark: Ipopt against Newton–Krylov as the model grows (issue 13).
+
+Run on demand, one at a time, under a memory cap on a shared machine:
+
+    prlimit --as=$((8*1024**3)) python benchmarks/bench_scale.py 10x8
+    prlimit --as=$((8*1024**3)) python benchmarks/bench_scale.py 41x35
+    prlimit --as=$((8*1024**3)) python benchmarks/bench_scale.py 41x35 --orderings
+    python benchmarks/bench_scale.py 80x50     # synthetic data; about 8 GB: not yet run
+    python benchmarks/bench_scale.py 141x65    # synthetic data; over 16 GB today: not yet run
+
+Each size solves the balanced-trade baseline from the benchmark, then the friend-shoring
+scenario (iceberg trade costs +30% between two blocs) from that baseline, once with each
+solver, each in a fresh process so that the peak memory (max RSS) is the solver's own.
+10x8 is wiod2011_10x8 with the shipped friendshoring.toml; 41x35 the embedded
+wiod2011_41x35 with the scenario of benchmarks/bench_friendshoring.py --full; any other
+size R x S (80x50, 141x65, or a small one such as 20x15) is synthetic_sam(R, S, seed=0)
+with the first half of the regions as one bloc.
+
+Printed per solver and solve: unknowns, Jacobian non-zeros, iterations, homotopy steps,
+LU factorisations and their entries (Newton), GMRES iterations, seconds per iteration,
+seconds in the solver (wall) and CPU seconds of the solve (all threads: on a shared
+machine the wall time depends on the load, the CPU time much less), and the process's
+peak memory. ``--orderings`` instead factors the
+Jacobian at the scenario's first point with each SuperLU column ordering (newton.ORDERINGS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+WIOD = ("10x8", "41x35")
+"""Sizes with an embedded WIOD dataset; any other RxS is synthetic_sam(R, S, seed=0)."""
+
+
+def _size(text: str) -> str:
+    if not re.fullmatch(r"[0-9]+x[0-9]+", text):
+        raise argparse.ArgumentTypeError(f"expected REGIONSxSECTORS such as 41x35, got {text!r}")
+    return text
+
+
+def _scenario(size: str, folder: Path) -> Path:
+    """The friend-shoring scenario file (with its balanced-trade baseline) at this size."""
+    if size == "10x8":
+        return ROOT / "scenarios" / "friendshoring.toml"
+    if size == "41x35":
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from bench_friendshoring import _full_scenarios
+
+        return _full_scenarios(folder)
+    from fragcge.calibration.dataset import write_dataset
+    from fragcge.calibration.synthetic import synthetic_sam
+
+    n_regions, n_sectors = (int(k) for k in size.split("x"))
+    t0 = time.perf_counter()
+    sam = synthetic_sam(n_regions, n_sectors, seed=0)
+    print(f"synthetic data {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    write_dataset(sam, folder / "data")
+    half = n_regions // 2
+    west, east = list(sam.regions[:half]), list(sam.regions[half:])
+    (folder / "balanced-trade.toml").write_text(
+        '[scenario]\nname = "balanced-trade"\ndata = "./data"\n\n'
+        '[[shock]]\ninstrument = "transfer"\nbalanced = true\n'
+    )
+    scenario = folder / "friendshoring.toml"
+    scenario.write_text(
+        '[scenario]\nname = "friendshoring"\ndata = "./data"\nbaseline = "balanced-trade"\n\n'
+        f"[blocs]\nwest = {json.dumps(west)}\neast = {json.dumps(east)}\n\n"
+        '[[shock]]\ninstrument = "ntb"\nbetween = ["west", "east"]\nrate = 0.30\n'
+    )
+    return scenario
+
+
+def _model(size: str, folder: Path, solver: str):
+    from fragcge.calibration.calibrate import calibrate
+    from fragcge.calibration.dataset import load_dataset
+    from fragcge.model.cge import CGEModel
+    from fragcge.scenarios.load import load_scenario
+    from fragcge.scenarios.resolve import resolve
+
+    scenario = load_scenario(_scenario(size, folder))
+    resolved = resolve(scenario, load_dataset(scenario.data))
+    t0 = time.perf_counter()
+    model = CGEModel(calibrate(resolved.sam), pyomo=False, solver=solver)
+    print(f"model build    {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return model, resolved
+
+
+def run_one(size: str, solver: str, save: Path | None = None) -> dict:
+    """Baseline and scenario solves with one solver, in this process; with ``save``, the
+    two equilibria are written there as SOLVER-baseline.npy and SOLVER-scenario.npy."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model, resolved = _model(size, Path(tmp), solver)
+        out = {"size": size, "solver": solver, "unknowns": model.system.n}
+        out["jacobian_nonzeros"] = model.evaluator.nnz
+        cpu = [time.process_time()]
+        base = model.solve(resolved.baseline)
+        cpu.append(time.process_time())
+        scen = model.solve(resolved.shocks, x0=base)
+        cpu.append(time.process_time())
+    for k, (label, eq) in enumerate((("baseline", base), ("scenario", scen))):
+        if save is not None:
+            np.save(save / f"{solver}-{label}.npy", eq.x)
+        r = eq.result
+        out[label] = {
+            "cpu_seconds": round(cpu[k + 1] - cpu[k], 2),
+            "iterations": r.iterations,
+            "homotopy_steps": r.steps,
+            "factorizations": r.factorizations,
+            "krylov_iterations": r.krylov_iterations,
+            "seconds": round(r.seconds, 2),
+            "seconds_per_iteration": round(r.seconds / max(r.iterations, 1), 3),
+            "largest_scaled_residual": r.max_residual,
+            "walras": eq.walras,
+        }
+    out["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if solver == "newton":
+        out["factor_entries"], out["factor_seconds"] = _one_factorization(model, scen.x)
+    return out
+
+
+def _one_factorization(model, x) -> tuple[int, float]:
+    """Entries of L + U of the Jacobian at x with the default ordering, and seconds taken."""
+    from fragcge.model.newton import JacobianMatrix, factorize
+
+    jac = JacobianMatrix(model.evaluator)(x)
+    t0 = time.perf_counter()
+    lu = factorize(jac)
+    return int(lu.L.nnz + lu.U.nnz), round(time.perf_counter() - t0, 3)
+
+
+def orderings(size: str) -> list[dict]:
+    """Factor the Jacobian at the balanced-trade baseline with each SuperLU column ordering
+    (NATURAL only at small sizes: at 10 x 8 it has 4 times COLAMD's fill already)."""
+    from fragcge.model.newton import ORDERINGS, JacobianMatrix, factorize
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model, resolved = _model(size, Path(tmp), "newton")
+        base = model.solve(resolved.baseline)
+        model.system.set_shocks(resolved.shocks)
+        jac = JacobianMatrix(model.evaluator)(base.x)
+    rows = []
+    for ordering in ORDERINGS:
+        if ordering == "NATURAL" and jac.shape[0] > 10_000:
+            continue
+        t0 = time.perf_counter()
+        try:
+            lu = factorize(jac, ordering)
+        except (RuntimeError, MemoryError) as exc:
+            rows.append({"ordering": ordering, "error": str(exc)})
+            continue
+        rows.append(
+            {
+                "ordering": ordering,
+                "seconds": round(time.perf_counter() - t0, 3),
+                "factor_entries": int(lu.L.nnz + lu.U.nnz),
+            }
+        )
+        del lu
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("size", type=_size, help="10x8, 41x35 (WIOD) or RxS (synthetic)")
+    parser.add_argument("--solver", choices=("ipopt", "newton", "both"), default="both")
+    parser.add_argument("--orderings", action="store_true", help="compare SuperLU orderings")
+    parser.add_argument("--json", action="store_true", help="print one JSON line (internal)")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        help="folder to write each solver's equilibria in, and compare them (largest "
+        "difference relative to max(1, |x|), as tests/test_newton.py measures)",
+    )
+    args = parser.parse_args()
+    if args.orderings:
+        for row in orderings(args.size):
+            print(json.dumps(row))
+        return 0
+    if args.solver != "both":
+        result = run_one(args.size, args.solver, args.save)
+        print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+        return 0
+    for solver in ("ipopt", "newton"):
+        # A fresh process per solver: max RSS is then that solver's peak, not the larger one's.
+        cmd = [sys.executable, __file__, args.size, "--solver", solver, "--json"]
+        cmd += ["--save", str(args.save)] if args.save else []
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode:
+            print(f"{solver}: failed\n{done.stderr}", file=sys.stderr)
+            continue
+        print(json.dumps(json.loads(done.stdout.splitlines()[-1]), indent=2))
+    if args.save:
+        for label in ("baseline", "scenario"):
+            a, b = (np.load(args.save / f"{s}-{label}.npy") for s in ("ipopt", "newton"))
+            difference = np.max(np.abs(a - b) / np.maximum(1.0, np.abs(a)))
+            print(f"{label}: Ipopt and Newton–Krylov differ by {difference:.1e} at most")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""Newton–Krylov on the square system F(x) = 0: one sparse LU of J serves many steps.
+
+Ipopt takes plain Newton steps on this system but factors the 2n × 2n KKT matrix
+[[0, Jᵀ], [J, 0]] every iteration; at 41 × 35 that factorisation is the whole cost (issue 13).
+Here J itself is factored with SuperLU and the factors are kept: later steps solve
+J(x_k) dx = −F(x_k) by GMRES preconditioned with the old factors, which converges in a few
+iterations while J moves little. J is factored again only when that stalls: GMRES does
+not converge within ``krylov_cycles`` restarts of ``max_krylov`` iterations, or the step
+found cannot reduce ‖F‖. Each step is cut back until the point stays above the variables'
+floor (prices, activities and incomes positive: :meth:`System.lower_bounds`) and ‖F‖₂
+falls by the Armijo condition. The iteration and wall-time bounds are checked before each
+step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator, gmres, splu
+
+from fragcge.model.evaluator import Evaluator, EvaluatorAt
+from fragcge.model.solve import SolveResult, Tick, worst_residuals
+from fragcge.model.system import System
+
+ORDERINGS = ("COLAMD", "MMD_AT_PLUS_A", "MMD_ATA", "NATURAL")
+"""SuperLU's column orderings; benchmarks/bench_scale.py --orderings measures them."""
+
+ORDERING = "COLAMD"
+"""The default, by measurement (benchmarks/bench_scale.py 41x35 --orderings, J at the
+balanced-trade baseline, on a loaded machine): COLAMD factors in 17 s with 19.0 M entries,
+MMD_AT_PLUS_A in 68 s with 13.5 M, MMD_ATA in 145 s with 16.4 M. Fewer entries do not make
+up for the slower factorisation: the factors are applied a few dozen times per solve."""
+
+SUCCESS, ITERATION_LIMIT, TIME_LIMIT, LINE_SEARCH_FAILED, SINGULAR, NOT_FINITE = 0, 1, 2, 3, 4, 5
+STATUS_MESSAGES = {
+    SUCCESS: "converged: every scaled residual below the tolerance",
+    ITERATION_LIMIT: "iteration limit reached",
+    TIME_LIMIT: "wall-time limit reached",
+    LINE_SEARCH_FAILED: "no step along a fresh Newton direction reduces the residual norm",
+    SINGULAR: "the Jacobian is singular",
+    NOT_FINITE: "the residual is not finite at the starting point",
+}
+
+
+@dataclass(frozen=True)
+class NewtonOptions:
+    """Tolerances and bounds of :func:`newton_krylov`."""
+
+    tol: float = 1e-11
+    """Stop when the largest absolute residual is below this (Ipopt's runs stop near 1e-10;
+    quadratic convergence gets below it in the same step)."""
+    max_iter: int = 50
+    max_seconds: float = 3600.0
+    max_krylov: int = 20
+    """GMRES's restart length with old factors as preconditioner."""
+    krylov_cycles: int = 3
+    """GMRES restarts before the old factors are replaced by a fresh factorisation. GMRES
+    stops a cycle on its estimate of the preconditioned residual; the true one is then
+    checked, and with one cycle only it would often fail by a little (measured at 10 × 8)."""
+    armijo: float = 1e-4
+    """Sufficient decrease: accept a step t when ‖F(x + t dx)‖ ≤ (1 − armijo t) ‖F(x)‖."""
+    min_step: float = 2.0**-30
+    ordering: str = ORDERING
+
+
+@dataclass
+class NewtonResult:
+    """What :func:`newton_krylov` did: the last point and counts of the work."""
+
+    x: np.ndarray
+    status: int = SUCCESS
+    iterations: int = 0
+    factorizations: int = 0
+    krylov_iterations: int = 0
+    seconds: float = 0.0
+
+    @property
+    def converged(self) -> bool:
+        """True when the residual tolerance was met."""
+        return self.status == SUCCESS
+
+    @property
+    def message(self) -> str:
+        """The status in words."""
+        return STATUS_MESSAGES[self.status]
+
+
+def factorize(jac: sp.csc_matrix, ordering: str = ORDERING):
+    """SuperLU factors of jac with the given column ordering (scipy.sparse.linalg.splu)."""
+    return splu(jac, permc_spec=ordering)
+
+
+def newton_krylov(
+    residual: Callable[[np.ndarray], np.ndarray],
+    jacobian: Callable[[np.ndarray], sp.csc_matrix],
+    x0: np.ndarray,
+    floor: np.ndarray | None = None,
+    options: NewtonOptions | None = None,
+    tick: Tick | None = None,
+) -> NewtonResult:
+    """Solve residual(x) = 0 from x0, every iterate staying strictly above floor;
+    ``tick(iteration, largest residual)`` is called before each step.
+
+    Never raises on a failed solve: the result's status says why it stopped.
+    """
+    opt = options or NewtonOptions()
+    t0 = time.perf_counter()
+    out = NewtonResult(np.array(x0, dtype=float))
+    floor = np.full(out.x.size, -np.inf) if floor is None else floor
+    f = residual(out.x)
+    lu = None
+
+    def stop(status: int) -> NewtonResult:
+        out.status, out.seconds = status, time.perf_counter() - t0
+        return out
+
+    if not np.all(np.isfinite(f)):
+        return stop(NOT_FINITE)
+    while np.max(np.abs(f), initial=0.0) > opt.tol:
+        if out.iterations >= opt.max_iter:
+            return stop(ITERATION_LIMIT)
+        if time.perf_counter() - t0 > opt.max_seconds:
+            return stop(TIME_LIMIT)
+        if tick is not None:
+            tick(out.iterations, float(np.max(np.abs(f))))
+        jac = jacobian(out.x)
+        norm = float(np.linalg.norm(f))
+        step = None
+        if lu is not None:
+            dx = _preconditioned_step(jac, f, lu, norm, opt, out)
+            if dx is not None:
+                step = _line_search(residual, out.x, f, norm, dx, floor, opt)
+        if step is None:
+            try:
+                lu = factorize(jac, opt.ordering)
+            except RuntimeError:  # SuperLU: "Factor is exactly singular"
+                return stop(SINGULAR)
+            out.factorizations += 1
+            step = _line_search(residual, out.x, f, norm, lu.solve(-f), floor, opt)
+            if step is None:
+                return stop(LINE_SEARCH_FAILED)
+        out.x, f = step
+        out.iterations += 1
+    return stop(SUCCESS)
+
+
+def _preconditioned_step(
+    jac: sp.csc_matrix, f: np.ndarray, lu, norm: float, opt: NewtonOptions, out: NewtonResult
+) -> np.ndarray | None:
+    """GMRES for J dx = −F with the old factors as preconditioner; None when it stalls."""
+    iterations = 0
+
+    def count(_):
+        nonlocal iterations
+        iterations += 1
+
+    # Inexact Newton: a relative accuracy that tightens as ‖F‖ falls keeps the quadratic
+    # convergence of the last steps (Eisenstat and Walker's forcing term, in its simplest form).
+    rtol = min(1e-3, norm)
+    n = f.size
+    precondition = LinearOperator((n, n), matvec=lu.solve, dtype=float)
+    dx, info = gmres(
+        jac,
+        -f,
+        rtol=rtol,
+        atol=0.0,
+        restart=opt.max_krylov,
+        maxiter=opt.krylov_cycles,
+        M=precondition,
+        callback=count,
+        callback_type="pr_norm",
+    )
+    out.krylov_iterations += iterations
+    return dx if info == 0 and np.all(np.isfinite(dx)) else None
+
+
+def _line_search(
+    residual: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    f: np.ndarray,
+    norm: float,
+    dx: np.ndarray,
+    floor: np.ndarray,
+    opt: NewtonOptions,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The first of t = 1, 1/2, 1/4, … that keeps x + t dx above floor and reduces ‖F‖."""
+    if not np.all(np.isfinite(dx)):
+        return None
+    t = 1.0
+    while t >= opt.min_step:
+        trial = x + t * dx
+        if np.all(trial > floor):
+            g = residual(trial)
+            if np.all(np.isfinite(g)) and np.linalg.norm(g) <= (1 - opt.armijo * t) * norm:
+                return trial, g
+        t /= 2
+    return None
+
+
+class JacobianMatrix:
+    """The evaluator's Jacobian values at θ as a CSC matrix; the sort into columns is done
+    once per run."""
+
+    def __init__(self, at: EvaluatorAt) -> None:
+        rows, cols = at.ev.structure()
+        n = at.ev.n
+        self.order = np.lexsort((rows, cols))
+        self.indices = rows[self.order].astype(np.int32)
+        self.indptr = np.searchsorted(cols[self.order], np.arange(n + 1)).astype(np.int32)
+        self.shape = (n, n)
+        self.at = at
+
+    def __call__(self, x: np.ndarray) -> sp.csc_matrix:
+        values = self.at.jacobian_values(x)[self.order]
+        return sp.csc_matrix((values, self.indices, self.indptr), shape=self.shape)
+
+
+def run_newton(
+    system: System,
+    ev: Evaluator,
+    x0: np.ndarray,
+    theta: np.ndarray,
+    options: dict[str, object] | None = None,
+    tick: Tick | None = None,
+) -> SolveResult:
+    """One Newton–Krylov solve of the system at parameters θ, from x0.
+
+    The counterpart of :func:`fragcge.model.solve.run_ipopt` (a ``Runner``): the same
+    residuals, the same positivity rule and the same SolveResult, so the homotopy above it
+    cannot tell them apart. Of ``options`` it reads the homotopy's ``max_wall_time`` (the
+    run's time bound); the options it ran with are recorded on the result.
+    """
+    at = ev.at(theta)
+    wall = (options or {}).get("max_wall_time")
+    opt = NewtonOptions() if wall is None else NewtonOptions(max_seconds=float(wall))
+    floor = system.lower_bounds()
+    out = newton_krylov(at.residuals, JacobianMatrix(at), x0, floor, opt, tick)
+    res = at.residuals(out.x)
+    max_res = float(np.max(np.abs(res))) if np.all(np.isfinite(res)) else float("inf")
+    labels = system.variable_labels()
+    nonpositive = [(labels[k], float(out.x[k])) for k in np.flatnonzero(~(out.x > floor))[:5]]
+    return SolveResult(
+        out.x,
+        out.status,
+        out.message,
+        out.iterations,
+        out.seconds,
+        max_res,
+        worst=worst_residuals(system, res),
+        nonpositive=nonpositive,
+        options=dict(vars(opt)),
+        theta=theta,
+        solver="newton",
+        factorizations=out.factorizations,
+        krylov_iterations=out.krylov_iterations,
+    )
