@@ -91,7 +91,7 @@ def _model(size: str, folder: Path, solver: str):
     scenario = load_scenario(_scenario(size, folder))
     resolved = resolve(scenario, load_dataset(scenario.data))
     t0 = time.perf_counter()
-    model = CGEModel(calibrate(resolved.sam), pyomo=False, solver=solver)
+    model = CGEModel(calibrate(resolved.sam), solver=solver)
     print(f"model build    {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return model, resolved
 
@@ -125,15 +125,16 @@ def run_one(size: str, solver: str, save: Path | None = None) -> dict:
         }
     out["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     if solver == "newton":
-        out["factor_entries"], out["factor_seconds"] = _one_factorization(model, scen.x)
+        out["factor_entries"], out["factor_seconds"] = _one_factorization(model, scen)
     return out
 
 
-def _one_factorization(model, x) -> tuple[int, float]:
-    """Entries of L + U of the Jacobian at x with the default ordering, and seconds taken."""
+def _one_factorization(model, eq) -> tuple[int, float]:
+    """Entries of L + U of the Jacobian at an equilibrium with the default ordering, and
+    seconds taken."""
     from fragcge.model.newton import JacobianMatrix, factorize
 
-    jac = JacobianMatrix(model.evaluator)(x)
+    jac = JacobianMatrix(model.evaluator.at(eq.theta))(eq.x)
     t0 = time.perf_counter()
     lu = factorize(jac)
     return int(lu.L.nnz + lu.U.nnz), round(time.perf_counter() - t0, 3)
@@ -147,8 +148,8 @@ def orderings(size: str) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         model, resolved = _model(size, Path(tmp), "newton")
         base = model.solve(resolved.baseline)
-        model.system.set_shocks(resolved.shocks)
-        jac = JacobianMatrix(model.evaluator)(base.x)
+        theta = model.theta_for(resolved.shocks)
+        jac = JacobianMatrix(model.evaluator.at(theta))(base.x)
     rows = []
     for ordering in ORDERINGS:
         if ordering == "NATURAL" and jac.shape[0] > 10_000:
