@@ -95,6 +95,8 @@ def ad_valorem(
 
 
 def transfers(vb: np.ndarray, shock: Transfer, sam: GlobalSAM) -> np.ndarray:
+    """The transfers ``shock`` sets: all zero, or its values with Σ vb = 0 (kept by
+    ``absorb``, or checked to TRANSFER_RTOL of world expenditure)."""
     if shock.balanced:
         return np.zeros_like(vb)
     regions = sam.regions

@@ -249,13 +249,16 @@ def _read_bilateral_table(table: dict, origin: Origin) -> BilateralTable:
     folder = origin.source.path.parent
     apply = fields.text(fields.required(table, "apply", where), at("apply"))
     available(apply, at("apply"), table_instruments())
-    if apply == "ntb" and "mode" in table:
-        raise ScenarioError(f'{at("mode")}: mode applies to apply = "tariff" or "export_tax" only')
+    # A rate with a mode is added or set (ad valorem); one without multiplies a level.
+    with_mode = [name for name in table_instruments() if "mode" in REGISTRY[name].toml_keys]
+    if apply not in with_mode and "mode" in table:
+        allowed = " or ".join(f'"{name}"' for name in with_mode)
+        raise ScenarioError(f"{at('mode')}: mode applies to apply = {allowed} only")
     mode = fields.mode(table, at)
     source, rows = read_rows(
         folder / fields.text(fields.required(table, "file", where), at("file")), at("file")
     )
-    if apply == "ntb" or mode == "set":
+    if apply not in with_mode or mode == "set":
         for row in rows:
             if row.rate <= -1:
                 raise ScenarioError(

@@ -254,6 +254,7 @@ Shock = (
     Ntb
     | NtbRent
     | ExportBan
+    | ExportQuota
     | Tariff
     | ExportTax
     | Endowment

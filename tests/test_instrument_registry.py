@@ -21,7 +21,7 @@ from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.synthetic import synthetic_sam
 from fragcge.errors import ScenarioError
 from fragcge.model.cge import CGEModel, Equilibrium
-from fragcge.model.decomposition import COMPONENTS
+from fragcge.model.decomposition import COMPONENTS, ROUTE_WEDGES
 from fragcge.model.shocks import ShockSet
 from fragcge.scenarios import effects, fields, load_scenario, resolve
 from fragcge.scenarios.batch import sweep_keys
@@ -126,6 +126,14 @@ def test_each_entry_is_complete(entry: Instrument) -> None:
     assert set(entry.sweepable) <= record_fields
     assert len(set(entry.toml_keys)) == len(entry.toml_keys)
     assert entry.owner
+
+
+def test_route_wedges_fall_in_their_instruments_column() -> None:
+    """The decomposition's importer wedges (one per instrument of that name) and the
+    registry agree on the welfare column of the revenue or rent."""
+    for wedge in ROUTE_WEDGES:
+        assert REGISTRY[wedge.name].component == wedge.component
+        assert REGISTRY[wedge.name].owner == "importer"
 
 
 def test_every_instrument_has_its_row_in_model_md() -> None:
