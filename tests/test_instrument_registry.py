@@ -208,3 +208,24 @@ def test_extending_md_quotes_the_example_entry() -> None:
     source = Path(__file__).read_text(encoding="utf-8")
     example = source.split("(quoted verbatim) ---\n")[1].split("# --- end of")[0].strip()
     assert any(block.strip() == example for block in blocks)
+
+
+def test_bilateral_table_takes_the_mode_and_bounds_of_the_instrument_it_applies(
+    tmp_path: Path,
+) -> None:
+    """ntb multiplies τ (no mode, rate > -1); tariff adds points (a mode; any rate when added)."""
+    (tmp_path / "rates.csv").write_text(
+        "commodity,exporter,importer,rate\nS1,R1,R2,-1.5\n", encoding="utf-8"
+    )
+    table = '[[shock]]\ninstrument = "bilateral_table"\nfile = "rates.csv"\n'
+    with pytest.raises(ScenarioError) as with_mode:
+        load_scenario(write(tmp_path, table + 'apply = "ntb"\nmode = "add"\n'))
+    message = str(with_mode.value)
+    assert "scenario.toml:8" in message
+    assert 'mode applies to apply = "tariff" or "export_tax" only' in message
+    with pytest.raises(ScenarioError, match=r"rates.csv:2: rate = -1.5 must be > -1 for ntb"):
+        load_scenario(write(tmp_path, table + 'apply = "ntb"\n'))
+    (shock,) = load_scenario(write(tmp_path, table + 'apply = "tariff"\n')).shocks
+    assert (shock.apply, shock.mode, shock.rows[0].rate) == ("tariff", "add", -1.5)
+    with pytest.raises(ScenarioError, match=r"rates.csv:2: rate = -1.5 must be > -1 for tariff"):
+        load_scenario(write(tmp_path, table + 'apply = "tariff"\nmode = "set"\n'))
