@@ -39,6 +39,7 @@ import numpy as np
 
 from fragcge.errors import ScenarioError
 from fragcge.output_folder import is_folder_name
+from fragcge.scenarios import fields
 from fragcge.scenarios.design import (
     DISTRIBUTIONS,
     MIN_NORMAL_MASS,
@@ -46,23 +47,17 @@ from fragcge.scenarios.design import (
     monte_carlo,
     quadrature,
 )
-from fragcge.scenarios.load import _check_keys, _number, _text, load_scenario
+from fragcge.scenarios.instruments import instrument_of
+from fragcge.scenarios.load import load_scenario
 from fragcge.scenarios.messages import unknown
 from fragcge.scenarios.provenance import chain_sha256
 from fragcge.scenarios.source import SourceFile
 from fragcge.scenarios.spec import (
     SCALAR_ELASTICITIES,
     SECTOR_ELASTICITIES,
-    Endowment,
-    ExportQuota,
-    ExportTax,
-    Ntb,
-    NtbRent,
-    Productivity,
     ScalarElasticity,
     Scenario,
     SectorElasticity,
-    Tariff,
 )
 
 TABLES = ("batch", "sweep", "uncertainty")
@@ -81,8 +76,6 @@ MAX_RUNS = 100_000
 cores, and each writes a result folder."""
 RUN_BYTES = 600
 """Memory a run takes in the list of runs built before the first solve (measured: ~540 B)."""
-_PROPORTIONAL = (Ntb, NtbRent, Endowment, Productivity)
-"""Shocks whose rate multiplies a level by 1 + rate, so that rate must stay above -1."""
 
 
 @dataclass(frozen=True)
@@ -151,17 +144,17 @@ def load_batch(path: str | Path) -> Batch:
     meta = doc.get("batch")
     if meta is None:
         raise ScenarioError(f"{path}: missing table [batch] (with scenario = ...)")
-    _check_keys(meta, BATCH_KEYS, source, "batch")
+    fields.check_keys(meta, BATCH_KEYS, source, "batch")
     if "scenario" not in meta:
         raise ScenarioError(f"{source.where('batch')}: missing key scenario (a scenario file)")
-    name = _text(meta.get("name", path.stem), source.where("batch", "name"))
+    name = fields.text(meta.get("name", path.stem), source.where("batch", "name"))
     if not is_folder_name(name):
         raise ScenarioError(
             f"{source.where('batch', 'name')}: {name!r} names the results folder: "
             "use letters, digits, '.', '_', '-', and not '.' or '..' alone"
         )
     where = source.where("batch", "scenario")
-    target = path.parent / _text(meta["scenario"], where)
+    target = path.parent / fields.text(meta["scenario"], where)
     if not target.is_file():
         raise ScenarioError(f"{where}: no scenario file {target}")
     scenario = load_scenario(target)
@@ -235,7 +228,7 @@ def sweep_keys(scenario: Scenario) -> list[str]:
     keys = [
         f"shock.{n}.{field}"
         for n, shock in enumerate(scenario.shocks, 1)
-        for field in _fields(shock)
+        for field in instrument_of(shock).sweepable
     ]
     keys += [f"elasticities.{name}.scale" for name in SECTOR_ELASTICITIES]
     return keys + [f"elasticities.{name}" for name in SCALAR_ELASTICITIES]
@@ -245,12 +238,6 @@ def _run_id(chain: str, overrides: dict[str, float], multipliers: dict[str, floa
     # repr-exact floats in sorted JSON: the same batch always hashes to the same ids.
     payload = json.dumps({"overrides": overrides, "multipliers": multipliers}, sort_keys=True)
     return hashlib.sha256(f"{chain}\n{payload}".encode()).hexdigest()
-
-
-def _fields(shock: object) -> tuple[str, ...]:
-    if isinstance(shock, ExportQuota):
-        return ("value",)
-    return ("rate",) if isinstance(shock, (*_PROPORTIONAL, Tariff, ExportTax)) else ()
 
 
 def _override(scenario: Scenario, key: str, value: float) -> Scenario:
@@ -331,15 +318,11 @@ def _flatten(table: dict, prefix: str = "") -> dict[str, object]:
 
 
 def _swept_value(scenario: Scenario, key: str, value: object, where: str) -> float:
-    number = _number(value, where)
+    number = fields.number(value, where)
     parts = key.split(".")
     if parts[0] == "shock":
         shock = scenario.shocks[int(parts[1]) - 1]
-        bounded = isinstance(shock, _PROPORTIONAL) or getattr(shock, "mode", "add") == "set"
-        if parts[2] == "rate" and bounded and number <= -1:
-            raise ScenarioError(f"{where}: rate = {number:g} must be > -1")
-        if parts[2] == "value" and number < 0:
-            raise ScenarioError(f"{where}: a quota share must be >= 0, got {number:g}")
+        instrument_of(shock).sweepable[parts[2]](shock, number, where)
     elif parts[-1] == "scale" and number <= 0:
         raise ScenarioError(f"{where}: scale = {number:g} must be > 0")
     elif number < 0:
@@ -353,7 +336,7 @@ def _uncertainty(table: dict, source: SourceFile) -> Uncertainty:
         if not isinstance(value, dict) and key not in UNCERTAINTY_KEYS:
             names = [*UNCERTAINTY_KEYS, *(f"[uncertainty.{e}]" for e in SECTOR_ELASTICITIES)]
             raise unknown(at("uncertainty", line_of=key), "key", key, names)
-    method = _text(table.get("method", "montecarlo"), at("uncertainty", "method"))
+    method = fields.text(table.get("method", "montecarlo"), at("uncertainty", "method"))
     if method not in METHODS:
         raise unknown(at("uncertainty", "method"), "method", method, METHODS)
     draws = seed = None
@@ -403,11 +386,11 @@ def _parameter(name: str, table: dict, source: SourceFile) -> Distribution:
         raise ScenarioError(
             f"{at(section)}: missing key distribution; allowed: " + ", ".join(DISTRIBUTIONS)
         )
-    kind = _text(table["distribution"], at(section, "distribution"))
+    kind = fields.text(table["distribution"], at(section, "distribution"))
     if kind not in DISTRIBUTIONS:
         raise unknown(at(section, "distribution"), "distribution", kind, DISTRIBUTIONS)
-    _check_keys(table, PARAMETER_KEYS[kind], source, section)
-    scope = _text(table.get("scope", "scale"), at(section, "scope"))
+    fields.check_keys(table, PARAMETER_KEYS[kind], source, section)
+    scope = fields.text(table.get("scope", "scale"), at(section, "scope"))
     if scope not in SCOPES:
         raise unknown(at(section, "scope"), "scope", scope, SCOPES)
     needed = [k for k in PARAMETER_KEYS[kind] if k not in ("distribution", "scope", "mode")]
@@ -415,7 +398,7 @@ def _parameter(name: str, table: dict, source: SourceFile) -> Distribution:
     for key in needed:
         if key not in table:
             raise ScenarioError(f"{at(section)}: missing key {key} (distribution = {kind!r})")
-        numbers[key] = _number(table[key], at(section, key))
+        numbers[key] = fields.number(table[key], at(section, key))
     lower, upper = numbers["lower"], numbers["upper"]
     if not 0 < lower < upper:
         raise ScenarioError(
@@ -423,7 +406,7 @@ def _parameter(name: str, table: dict, source: SourceFile) -> Distribution:
             f"got lower = {lower:g}, upper = {upper:g}"
         )
     if kind == "triangular":
-        mode = _number(table.get("mode", (lower + upper) / 2), at(section, "mode"))
+        mode = fields.number(table.get("mode", (lower + upper) / 2), at(section, "mode"))
         if not lower <= mode <= upper:
             raise ScenarioError(
                 f"{at(section, 'mode')}: mode = {mode:g} must lie between lower and upper"

@@ -10,21 +10,6 @@ from fragcge.calibration import elasticity_registry
 from fragcge.model.closures import CLOSURES as MODEL_CLOSURES
 from fragcge.scenarios.source import SourceFile
 
-INSTRUMENTS = (
-    "ntb",
-    "ntb_rent",
-    "export_ban",
-    "export_quota",
-    "tariff",
-    "export_tax",
-    "endowment",
-    "productivity",
-    "transfer",
-    "bilateral_table",
-)
-"""Instruments this version applies."""
-
-
 CLOSURES = tuple(MODEL_CLOSURES)
 
 SECTOR_ELASTICITIES = elasticity_registry.SECTOR_ELASTICITIES
@@ -269,6 +254,7 @@ Shock = (
     Ntb
     | NtbRent
     | ExportBan
+    | ExportQuota
     | Tariff
     | ExportTax
     | Endowment
