@@ -260,7 +260,7 @@ def solve(
     limits: SolveLimits = DEFAULT_LIMITS,
     options: dict[str, object] | None = None,
     progress: ProgressLines | None = None,
-    run: Runner = run_ipopt,
+    run: Runner | None = None,
 ) -> SolveResult:
     """Solve at parameters ``target``, stepping from ``theta0`` (those of x0) if needed.
 
@@ -270,9 +270,10 @@ def solve(
     the whole path at ``limits.time_budget``. Raises SolveError with status, iterations, the
     share of the shock reached, why it stopped and the largest residuals by name if it still
     fails. ``progress`` receives a progress line every few seconds of a long solve. Each step
-    is one ``run`` (:func:`run_ipopt`, or Newton–Krylov: model/solver_choice.py); the homotopy
-    is the same for every method.
+    is one ``run`` (default :func:`run_ipopt`; or Newton–Krylov: model/solver_choice.py);
+    the homotopy is the same for every method.
     """
+    run = run_ipopt if run is None else run
     x, done, step, runs, iters, secs = np.asarray(x0, float), 0.0, 1.0, 0, 0, 0.0
     last: SolveResult | None = None
     ticker = _Ticker(progress) if progress is not None else None

@@ -48,7 +48,7 @@ def test_hopeless_solve_stops_at_its_time_limit_and_writes_nothing(tmp_path, cap
     assert "No equilibrium was found" in err
     assert "The shock was solved up to 0.0% of its size; the step to 100.0% failed" in err
     assert "Gave up because the time budget of 0.001 s for one solve was used up" in err
-    assert "max_wall_time 0.001 s per Ipopt run, max_halvings 6, time_budget 0.001 s" in err
+    assert "max_wall_time 0.001 s per run, max_halvings 6, time_budget 0.001 s" in err
     assert "stopped at its max_wall_time" in err
     assert "inc_RA[USA]" in err or "inc_RA[CHN]" in err
     assert "No result files were written" in err
