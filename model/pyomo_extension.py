@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import casadi
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.core.expr import numeric_expr as ne
 from pyomo.core.expr.visitor import StreamBasedExpressionVisitor
 
 from fragcge.errors import FragcgeError
@@ -29,12 +30,23 @@ _CASADI_FUNCTIONS = {
     "exp": casadi.exp,
     "sqrt": casadi.sqrt,
     "log10": casadi.log10,
+    "abs": casadi.fabs,
     "sin": casadi.sin,
     "cos": casadi.cos,
     "tan": casadi.tan,
     "tanh": casadi.tanh,
 }
-"""Pyomo's unary functions by name, in CasADi (abs is Pyomo's AbsExpression, below)."""
+"""Pyomo's unary functions by name, in CasADi."""
+
+_OPERATIONS = (
+    (ne.SumExpression, lambda args: sum(args[1:], args[0]) if args else 0.0),
+    (ne.ProductExpression, lambda args: args[0] * args[1]),
+    (ne.DivisionExpression, lambda args: args[0] / args[1]),
+    (ne.PowExpression, lambda args: args[0] ** args[1]),
+    (ne.NegationExpression, lambda args: -args[0]),
+)
+"""The arithmetic of Pyomo's expression classes (their NPV_ and Linear variants are
+subclasses), applied to CasADi values."""
 
 
 class _ToCasadi(StreamBasedExpressionVisitor):
@@ -47,7 +59,7 @@ class _ToCasadi(StreamBasedExpressionVisitor):
         self.where = where
 
     def leaf(self, node):
-        if node.__class__ in (int, float) or isinstance(node, (int, float, np.number)):
+        if isinstance(node, (int, float, np.number)):
             return float(node)
         if node.is_variable_type():
             return self.symbol_of_var(node, self.where)
@@ -56,33 +68,33 @@ class _ToCasadi(StreamBasedExpressionVisitor):
         return float(pyo.value(node))
 
     def beforeChild(self, node, child, child_idx):
-        if isinstance(child, (int, float)) or not child.is_expression_type():
+        if isinstance(child, (int, float, np.number)) or not child.is_expression_type():
             return False, self.leaf(child)
         return True, None
 
     def exitNode(self, node, data):
-        name = node.getname() if hasattr(node, "getname") else ""
-        if node.__class__.__name__ == "UnaryFunctionExpression":
+        if node.is_named_expression_type():
+            return data[0]
+        if isinstance(node, ne.UnaryFunctionExpression):
+            name = node.getname()
             if name not in _CASADI_FUNCTIONS:
                 raise FragcgeError(
                     f"{self.where}: the function {name}() has no CasADi counterpart here; "
-                    f"available: {', '.join(_CASADI_FUNCTIONS)}, abs"
+                    f"available: {', '.join(_CASADI_FUNCTIONS)}"
                 )
             return _CASADI_FUNCTIONS[name](data[0])
-        if node.__class__.__name__ in ("AbsExpression", "NPV_AbsExpression"):
-            return casadi.fabs(data[0])
-        try:
-            return node._apply_operation(data)
-        except (TypeError, AttributeError, NotImplementedError) as err:
-            raise FragcgeError(
-                f"{self.where}: the Pyomo expression {node.__class__.__name__} ({node}) cannot "
-                f"be converted to CasADi ({err}); write it with +, -, *, /, ** and "
-                f"{', '.join(_CASADI_FUNCTIONS)}"
-            ) from None
+        for kind, apply in _OPERATIONS:
+            if isinstance(node, kind):
+                return apply(data)
+        raise FragcgeError(
+            f"{self.where}: the Pyomo expression {type(node).__name__} ({node}) cannot be "
+            f"converted to CasADi; write it with +, -, *, /, ** and "
+            f"{', '.join(_CASADI_FUNCTIONS)}"
+        )
 
     def convert(self, expr):
         """The SX of expr (a leaf or an expression)."""
-        if isinstance(expr, (int, float)) or not expr.is_expression_type():
+        if isinstance(expr, (int, float, np.number)) or not expr.is_expression_type():
             return self.leaf(expr)
         return self.walk_expression(expr)
 

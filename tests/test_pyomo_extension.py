@@ -139,3 +139,19 @@ def test_a_replaced_numeraire_gives_the_built_in_consumer_price_numeraire() -> N
     m.cpi_numeraire = pyo.Constraint(expr=m.pc[region] == m.pnum)
     got = Extension(model, model.pyomo_model()).solve(check_shock(model))
     assert np.allclose(got.x, expected.x, rtol=TOL, atol=TOL)
+
+
+def test_every_built_in_equation_walked_into_casadi_gives_the_evaluators_solution() -> None:
+    """Every template's Pyomo expression (CES, Cobb-Douglas, Leontief, routes, margins, the
+    numeraire) goes through the expression walker: replaced by copies of themselves, the
+    equations give the compiled evaluator's equilibrium."""
+    model = CGEModel(calibrate(_sam()))
+    shock = check_shock(model)
+    expected = model.solve(shock)
+    pm = model.pyomo_model()
+    rows = range(len(pm.equations))
+    pm.model.copies = pyo.Constraint(rows, rule=lambda m, k: pm.equations[k].body == 0)
+    for equation in pm.equations:
+        equation.deactivate()
+    got = Extension(model, pm).solve(shock)
+    assert np.allclose(got.x, expected.x, rtol=TOL, atol=TOL)
