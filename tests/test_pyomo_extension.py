@@ -37,21 +37,23 @@ def _sam():
 def fix_real_wage(model: CGEModel) -> PyomoModel:
     """docs/extending.md's example: the real-wage closure written by hand in Pyomo.
 
-    Employment L[f, r] of each mobile factor becomes a variable, its price is tied to the
+    Employment of each mobile factor becomes a variable (the built-in closure's L; the
+    default model has an empty Var L already, hence another name), its price is tied to the
     consumer price (pf = pc), and the two equations that use the endowment, the factor
-    market and regional income, are replaced by versions with the employed endowment L·endow.
+    market and regional income, are replaced by versions with the employed endowment.
     """
     pm = model.pyomo_model()
     m, cal = pm.model, model.cal
     sam = cal.sam
     mobile = list(m.pf.keys())
-    m.L = pyo.Var(mobile, initialize=1.0)
+    m.employment = pyo.Var(mobile, initialize=1.0)
     m.real_wage = pyo.Constraint(mobile, rule=lambda m, f, r: m.pf[f, r] == m.pc[r])
 
     # The factor market clears the employed endowment: add (L − 1)·endow to supply.
     markets = [k for k in mobile if m.mkt_pf[k].active]
     m.mkt_pf_employed = pyo.Constraint(
-        markets, rule=lambda m, f, r: m.mkt_pf[f, r].body + (m.L[f, r] - 1) * m.endow[f, r] == 0
+        markets,
+        rule=lambda m, f, r: m.mkt_pf[f, r].body + (m.employment[f, r] - 1) * m.endow[f, r] == 0,
     )
     for k in markets:
         m.mkt_pf[k].deactivate()
@@ -64,7 +66,7 @@ def fix_real_wage(model: CGEModel) -> PyomoModel:
             / cal.ra0[k]
             * m.endow[f, s]
             * m.pf[f, s]
-            * (m.L[f, s] - 1)
+            * (m.employment[f, s] - 1)
             for f, s in mobile
             if s == r
         )
@@ -94,9 +96,10 @@ def test_a_real_wage_written_in_pyomo_gives_the_built_in_closures_solution(built
         a, b = dense(model.system, got.x, name), dense(rw.system, expected.x, name)
         assert np.allclose(a, b, rtol=TOL, atol=TOL), name
     employment = dense(rw.system, expected.x, "L", np.nan)
-    for (f, r), value in ((k, got.added[f"L[{k[0]},{k[1]}]"]) for k in model.pyomo_model().model.L):
-        want = employment[model.cal.sam.factors.index(f), model.cal.sam.regions.index(r)]
-        assert abs(value - want) < TOL * max(1.0, abs(want))
+    sam = model.cal.sam
+    for f, r in model.pyomo_model().model.employment:
+        want = employment[sam.factors.index(f), sam.regions.index(r)]
+        assert abs(got.added[f"employment[{f},{r}]"] - want) < TOL * max(1.0, abs(want))
     assert max(abs(v - 1) for v in got.added.values()) > 1e-3  # the shock moved employment
 
 
