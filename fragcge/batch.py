@@ -45,9 +45,6 @@ ATTEMPTS = 2
 """Tries of a run whose worker process died under it (killed, out of memory): a second
 death fails the run rather than every worker in turn."""
 
-_WORKER_MODELS = ModelCache()
-"""A worker process's models and baselines, kept across the runs it is given."""
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -137,7 +134,8 @@ def _run_batch(
         with interrupt.caught():
             pool = None
             try:
-                pool = make_executor(executor, workers, scheduler)
+                # Each worker keeps its models and baselines across the runs it is given.
+                pool = make_executor(executor, workers, scheduler, ModelCache)
                 _solve_strands(pool, batch.scenario, out, todo, schedule, finish)
             except KeyboardInterrupt:
                 interrupted = True
@@ -243,13 +241,19 @@ def _run_dir(out: Path, run: Run) -> Path:
 
 
 def _solve_task(
-    scenario: Scenario, run: Run, out: Path, start: Solved | None, started: str | None
+    models: ModelCache,
+    scenario: Scenario,
+    run: Run,
+    out: Path,
+    start: Solved | None,
+    started: str | None,
 ) -> tuple[Outcome, Solved | None]:
-    """Solve and write one run in a worker, from ``start`` (the equilibrium of run ``started``)
-    or its baseline; a FragcgeError (SolveError too) is a failed run."""
+    """Solve and write one run in a worker with its ``models``, from ``start`` (the
+    equilibrium of run ``started``) or its baseline; a FragcgeError (SolveError too) is a
+    failed run."""
     t0 = time.perf_counter()
     try:
-        solved = solve_loaded(apply_run(scenario, run), _WORKER_MODELS, start)
+        solved = solve_loaded(apply_run(scenario, run), models, start)
     except FragcgeError as exc:
         return Outcome(run, "failed", time.perf_counter() - t0, str(exc)), None
     place = {

@@ -3,6 +3,11 @@
 Each executor submits a function with its arguments, waits for the first of a set of
 futures to finish, and closes; the local pool can also be restarted after one of its
 processes died. Dask is imported only when asked for: it is an optional extra.
+
+Every worker keeps a state across the tasks it is given (the batch's models and baselines),
+made by the executor's ``make_state`` when the worker starts: by :class:`Inline` for this
+process, by the pool's initializer in each local process, by a WorkerPlugin on each Dask
+worker. A task ``fn(*args)`` runs as ``fn(state, *args)`` with its worker's state.
 """
 
 from __future__ import annotations
@@ -23,8 +28,12 @@ from fragcge.errors import FragcgeError
 DASK_EXTRA = "pip install 'fragcge[dask]'"
 
 
+MakeState = Callable[[], Any]
+"""What makes a worker's state when the worker starts (e.g. an empty model cache)."""
+
+
 class Executor(Protocol):
-    """What the batch needs of an executor."""
+    """What the batch needs of an executor; ``submit(fn, *args)`` runs fn(state, *args)."""
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any: ...
 
@@ -36,13 +45,15 @@ class Executor(Protocol):
 
 
 class Inline:
-    """One worker: the tasks run in this process, one per wait, in the order submitted."""
+    """One worker: the tasks run in this process, one per wait, in the order submitted, with
+    the state this executor holds."""
 
-    def __init__(self) -> None:
+    def __init__(self, make_state: MakeState) -> None:
         self.queue: dict[Future, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
+        self.state = make_state()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        """Queue fn(*args); it runs when a wait reaches it."""
+        """Queue fn(state, *args); it runs when a wait reaches it."""
         future: Future = Future()
         self.queue[future] = (fn, args)
         return future
@@ -52,7 +63,7 @@ class Inline:
         future = next(f for f in futures if f in self.queue)
         fn, args = self.queue.pop(future)
         try:
-            future.set_result(fn(*args))
+            future.set_result(fn(self.state, *args))
         except Exception as exc:
             future.set_exception(exc)
         return {future}
@@ -68,8 +79,9 @@ class Inline:
 class Processes:
     """Local worker processes, spawned (not forked: the parent may hold Ipopt and threads)."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, make_state: MakeState) -> None:
         self.workers = workers
+        self.make_state = make_state
         self.pool = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
@@ -77,13 +89,13 @@ class Processes:
         return ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=context,
-            initializer=end_with_parent,
-            initargs=(os.getpid(),),
+            initializer=_start_process,
+            initargs=(os.getpid(), self.make_state),
         )
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        """Queue fn(*args) for the next free worker."""
-        return self.pool.submit(fn, *args)
+        """Queue fn(state, *args) for the next free worker."""
+        return self.pool.submit(_with_process_state, fn, *args)
 
     def wait(self, futures: Iterable[Future]) -> set[Future]:
         """The futures finished once the first of them is."""
@@ -114,6 +126,21 @@ class Processes:
             if writer is not None:
                 writer.close()
         self.pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+_process_state: Any = None
+"""A local worker process's state: the slot the pool's initializer fills, read by its tasks."""
+
+
+def _start_process(parent: int, make_state: MakeState) -> None:
+    """The pool's initializer: end with the batch process, and make this worker's state."""
+    global _process_state
+    end_with_parent(parent)
+    _process_state = make_state()
+
+
+def _with_process_state(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(_process_state, *args)
 
 
 PR_SET_PDEATHSIG = 1
@@ -152,7 +179,7 @@ def _watch_parent(parent: int) -> None:
 class Dask:
     """A Dask distributed cluster: one at ``scheduler`` (tcp://host:port) or a LocalCluster."""
 
-    def __init__(self, workers: int, scheduler: str | None) -> None:
+    def __init__(self, workers: int, scheduler: str | None, make_state: MakeState) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -176,10 +203,17 @@ class Dask:
             self.client = Client(self.cluster if scheduler is None else scheduler, timeout=30)
         except OSError as exc:
             raise FragcgeError(f"no Dask scheduler answered at {scheduler}: {exc}") from None
+        from fragcge import dask_state
+
+        # Each worker, present or joining later, makes its state when the plugin is set up.
+        self.client.register_plugin(dask_state.WorkerState(make_state), name=dask_state.PLUGIN_NAME)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Send fn(*args) to the cluster; pure=False: every run is solved, none deduplicated."""
-        future = self.client.submit(fn, *args, pure=False)
+        """Send fn(state, *args) to the cluster; pure=False: every run is solved, none
+        deduplicated."""
+        from fragcge.dask_state import with_worker_state
+
+        future = self.client.submit(with_worker_state, fn, *args, pure=False)
         self.submitted.add(future)
         return future
 
@@ -205,8 +239,11 @@ class Dask:
             self.cluster.close()
 
 
-def make_executor(name: str, workers: int, scheduler: str | None) -> Executor:
-    """The executor a batch asked for: local (inline for one worker) or dask."""
+def make_executor(
+    name: str, workers: int, scheduler: str | None, make_state: MakeState
+) -> Executor:
+    """The executor a batch asked for: local (inline for one worker) or dask, each worker with
+    its state made by ``make_state``."""
     if name == "dask" or scheduler is not None:
-        return Dask(workers, scheduler)
-    return Inline() if workers == 1 else Processes(workers)
+        return Dask(workers, scheduler, make_state)
+    return Inline(make_state) if workers == 1 else Processes(workers, make_state)

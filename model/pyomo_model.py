@@ -29,11 +29,13 @@ class _PyomoOps:
 
 @dataclass
 class PyomoModel:
-    """The ConcreteModel with its VarData in global order and its ParamData by θ position."""
+    """The ConcreteModel with its VarData in global order, its ConstraintData by row of the
+    square system and its ParamData by θ position."""
 
     model: pyo.ConcreteModel
     vars: list
     params: dict[int, object]
+    equations: list
 
     def load(self, x: np.ndarray, theta: np.ndarray) -> None:
         """Set every Var to x and every mutable Param to its value in θ."""
@@ -72,6 +74,7 @@ def build_pyomo(system: System, x: np.ndarray | None = None) -> PyomoModel:
     block, idx, num_row = system.dropped
     dropped_key = _key(tuple(_codes(system, block, idx)))
     row = 0
+    equations: list = [None] * system.n
     for name, eq in PAIRS:
         index = _index(system, name)
         rows = {key: row + k for k, key in enumerate(index)}
@@ -79,16 +82,18 @@ def build_pyomo(system: System, x: np.ndarray | None = None) -> PyomoModel:
             # The dropped market's terms live in row n; its own row holds the numeraire.
             rows[dropped_key] = system.n
         row += len(index)
-        m.add_component(
-            eq,
-            pyo.Constraint(
-                index, rule=lambda _m, *key, rows=rows: _equation(bodies[rows[_key(key)]])
-            ),
+        con = pyo.Constraint(
+            index, rule=lambda _m, *key, rows=rows: _equation(bodies[rows[_key(key)]])
         )
+        m.add_component(eq, con)
+        for key, k in rows.items():
+            if k < system.n:
+                equations[k] = con[key]
     m.numeraire = pyo.Constraint(expr=_equation(bodies[num_row]))
+    equations[num_row] = m.numeraire
     getattr(m, block)[dropped_key].deactivate()
     m.walras_check = pyo.Expression(expr=sum(bodies[system.n]))
-    return PyomoModel(m, [var_of[k] for k in range(system.n)], param_of)
+    return PyomoModel(m, [var_of[k] for k in range(system.n)], param_of, equations)
 
 
 def _equation(terms: list):

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from fragcge.api import solve_scenario
 from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.synthetic import synthetic_sam
 from fragcge.model import report
@@ -34,7 +32,6 @@ from fragcge.model.decomposition import (
 )
 from fragcge.model.shocks import ShockSet
 
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 PARTS = [*COMPONENTS, "residual"]
 
 
@@ -195,8 +192,8 @@ def test_bloc_and_world_rows_are_sums_of_regions() -> None:
         "export-control-chn-jpn",
     ],
 )
-def test_shipped_scenarios_residual_under_one_percent(name: str) -> None:
-    run_ = solve_scenario(SCENARIOS / f"{name}.toml")
+def test_shipped_scenarios_residual_under_one_percent(name: str, shipped_run) -> None:
+    run_ = shipped_run(name)
     df = run_.tables["welfare"]
     assert list(df.columns[-len(PARTS) - 1 :]) == [*PARTS, RELIABLE]
     assert df[RELIABLE].all() and run_.decomposition_steps == DEFAULT_STEPS

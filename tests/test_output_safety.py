@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from fragcge import output_folder
-from fragcge.api import solve_scenario
 from fragcge.batch import run_batch
 from fragcge.calibration.dataset import load_dataset, write_dataset
 from fragcge.calibration.synthetic import synthetic_sam
@@ -60,8 +59,8 @@ def _contents(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def run():
-    return solve_scenario(FRIENDSHORING)
+def run(shipped_run):
+    return shipped_run("friendshoring")
 
 
 # ---- case 1: --out DIR is a user's folder -----------------------------------------------

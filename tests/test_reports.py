@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fragcge.api import solve_scenario
 from fragcge.cli import main
 from fragcge.errors import ReportError
 from fragcge.output_folder import claim
@@ -28,13 +27,13 @@ PARTS = ("tot", "alloc", "iceberg", "rents", "endowment", "transfers")
 
 
 @pytest.fixture(scope="module")
-def solved(tmp_path_factory) -> dict[str, Path]:
+def solved(tmp_path_factory, shipped_run) -> dict[str, Path]:
     """Result folders of two scenarios, one with a made-up welfare decomposition, one without."""
     root = tmp_path_factory.mktemp("results")
     out = {}
     for name in ("friendshoring", "tariff-war"):
         out[name] = root / name
-        write_run(solve_scenario(SCENARIOS / f"{name}.toml"), out[name])
+        write_run(shipped_run(name), out[name])
     out["decomposed"] = root / "decomposed"
     shutil.copytree(out["friendshoring"], out["decomposed"])
     w = pd.read_csv(out["decomposed"] / "welfare.csv")

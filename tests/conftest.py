@@ -1,0 +1,32 @@
+"""Fixtures shared by the test files: the shipped scenarios, each solved once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fragcge.api import ModelCache, Run, solve_loaded
+from fragcge.scenarios.load import load_scenario
+
+SHIPPED_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+
+
+@pytest.fixture(scope="session")
+def shipped_run() -> Callable[[str], Run]:
+    """The solved run of a shipped scenario by name (``shipped_run("friendshoring")``), solved
+    on first use and shared by every test of the session: tests read it, none may change it.
+
+    One model cache serves them all, as in a batch: scenarios on the same data and closure
+    share the model and the solved baseline (the same numbers as a fresh solve's).
+    """
+    cache = ModelCache()
+    runs: dict[str, Run] = {}
+
+    def get(name: str) -> Run:
+        if name not in runs:
+            runs[name] = solve_loaded(load_scenario(SHIPPED_SCENARIOS / f"{name}.toml"), cache)
+        return runs[name]
+
+    return get
