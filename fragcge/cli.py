@@ -14,7 +14,6 @@ from pathlib import Path
 
 from fragcge import interrupt
 from fragcge.errors import FragcgeError, SolveError
-from fragcge.model.solve import DEFAULT_LIMITS, SolveLimits
 
 DEFAULT_DATA = "wiod2011_10x8"
 DEFAULT_REPORT = "report"
@@ -67,6 +66,10 @@ def _interrupted() -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    # Imported here, not at the top: until main() has set up Ctrl-C, an import of the
+    # solver's libraries would make Ctrl-C print a traceback.
+    from fragcge.model.solve import DEFAULT_LIMITS
+
     p = argparse.ArgumentParser(
         prog="fragcge",
         description="The welfare cost of geoeconomic fragmentation in a multi-region CGE model.",
@@ -199,6 +202,7 @@ def _add_import_parsers(data_sub: argparse._SubParsersAction) -> None:
 def _solve(args: argparse.Namespace) -> int:
     from fragcge.api import solve_loaded
     from fragcge.calibration.dataset import dataset_origin
+    from fragcge.model.solve import SolveLimits
     from fragcge.output_folder import check_target
     from fragcge.results import welfare_table, write_run
     from fragcge.scenarios.load import load_scenario

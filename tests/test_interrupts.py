@@ -160,3 +160,16 @@ def test_ctrl_c_stops_other_commands_with_one_line(tmp_path, target, argv) -> No
     code, err, seconds = _interrupt(tmp_path, target, argv, block=True)
     _assert_stopped(code, err, seconds)
     assert not (tmp_path / "report").exists()
+
+
+def test_the_command_line_sets_up_ctrl_c_before_it_imports_the_solver() -> None:
+    """Until main() has installed its handler, Ctrl-C prints Python's traceback; the command
+    line module must therefore load none of the heavy libraries (seconds of imports) itself."""
+    heavy = ("casadi", "cyipopt", "numpy", "pandas", "pyomo", "scipy", "matplotlib")
+    code = (
+        "import sys, fragcge.cli\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"
