@@ -39,6 +39,11 @@ from fragcge.output_folder import check_target, replacing
 TRANSFERS = ("auto", "adjust", "zero")
 """--transfers choices: which regions' net transfers are balanced as data (the others are
 set to zero); :func:`kept_transfers`."""
+_CHOICES = {
+    "auto": "--transfers auto (only transfers above the discrepancy are data)",
+    "adjust": "--transfers adjust (every non-zero transfer is data)",
+    "zero": "--transfers zero (no region has a transfer)",
+}
 FIXABLE = {"output": ("activity",), "value-added": tuple(FACTOR_ROLES)}
 """--fix choices: gross output of each activity, or each factor's income in each region."""
 REPORT = REPORTS[0]
@@ -111,8 +116,8 @@ def _without_transfers(
     if received[keep].any() != paid[keep].any():
         raise DatasetError(
             f"cannot balance the net transfers: {said}; the transfers kept are all of one "
-            "sign, so they cannot sum to zero across regions. Choose --transfers zero (no "
-            "region has a transfer), or --transfers adjust if every region's transfer is data"
+            "sign, so they cannot sum to zero across regions; choose "
+            + " or ".join(_CHOICES[other] for other in TRANSFERS if other != rule)
         )
     trimmed = SocialAccounts(
         cells.accounts, cells.rows[keep], cells.cols[keep], cells.values[keep], cells.source
