@@ -29,18 +29,18 @@ MULTI_PRODUCT = 2.5
 """What activity S2 of R1 makes of commodity S1 in ``bad/``."""
 
 
-def main() -> None:
-    (HERE / "icio").mkdir(exist_ok=True)
-    icio_frame().round(3).to_csv(HERE / "icio" / "2020.csv")
+def write_examples(folder: Path) -> list[Path]:
+    """Write ``icio/2020.csv``, ``gtap3/`` and ``bad/`` under ``folder``; the files written."""
+    (folder / "icio").mkdir(parents=True, exist_ok=True)
+    icio_frame().round(3).to_csv(folder / "icio" / "2020.csv")
     sam = synthetic_sam(3, 3, seed=3)
-    write_gtap(HERE / "gtap3", gtap7_headers(sam))
+    write_gtap(folder / "gtap3", gtap7_headers(sam))
     data, sets, parameters = gtap7_headers(sam)
     data["MAKB"]["array"][0, 1, 0] = MULTI_PRODUCT  # MAKB is COMM x ACTS x REG
-    write_gtap(HERE / "bad", (data, sets, parameters))
-    for path in sorted(HERE.glob("*/*")):
-        if path.parent.name != "sam":
-            print(f"{path.relative_to(HERE)}  {path.stat().st_size} bytes")
+    write_gtap(folder / "bad", (data, sets, parameters))
+    return sorted(p for name in ("icio", "gtap3", "bad") for p in (folder / name).iterdir())
 
 
 if __name__ == "__main__":
-    main()
+    for path in write_examples(HERE):
+        print(f"{path.relative_to(HERE)}  {path.stat().st_size} bytes")
