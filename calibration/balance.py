@@ -23,9 +23,17 @@ import numpy as np
 from fragcge.errors import DatasetError
 
 METHODS = ("ras", "gras", "least-squares")
-TOL = 1e-12
-"""Balances are met to this fraction of each account's total."""
+TOTALS_TOL = 1e-11
+"""RAS/GRAS with given totals stop when every row total is met to this fraction of the largest
+total."""
+TOL = 1e-10
+"""SAM balances are met to this fraction of each account's total: what Newton's method reaches
+in floating point (each gap is a difference of sums about 1e-16 accurate relative to the
+account), and four orders of magnitude below validation's tolerance (``validate.RTOL``)."""
 MAX_ITER = 500
+DIVERGED = 20.0
+"""A cell scaled down by more than e^20 (about 2e-9) is being driven to zero: the multipliers
+diverge because no balanced SAM keeps that cell non-zero."""
 
 
 def ras(prior: np.ndarray, row_totals: np.ndarray, col_totals: np.ndarray) -> np.ndarray:
@@ -65,7 +73,7 @@ def gras(prior: np.ndarray, row_totals: np.ndarray, col_totals: np.ndarray) -> n
         r = _multiplier(p @ s, n @ (1 / s), u)
         s = _multiplier(p.T @ r, n.T @ (1 / r), v)
         x = r[:, None] * p * s[None, :] - n / r[:, None] / s[None, :]
-        if np.abs(x.sum(axis=1) - u).max(initial=0.0) <= TOL * scale * 10:
+        if np.abs(x.sum(axis=1) - u).max(initial=0.0) <= TOTALS_TOL * scale:
             return x
     raise DatasetError(
         f"GRAS did not converge in {MAX_ITER * 20} iterations: the totals are not reachable "
@@ -170,23 +178,44 @@ def _similarity_gras(
         return float(magnitude.sum()), gap, magnitude
 
     value, gap, magnitude = at(mu)
-    for _ in range(MAX_ITER):
-        if (np.abs(gap) <= TOL * scale).all():
-            return sign * magnitude
+    steps = 0
+    while steps < MAX_ITER and (np.abs(gap) > TOL * scale).any():
+        steps += 1
         step = _newton_step(size, rows, cols, magnitude, -gap)
+        # Near the minimum F cannot fall by more than its own rounding (its decrease is of
+        # the order of gap²): there a step is accepted when it shrinks the largest gap.
+        flat = -float(gap @ step) <= 1e-12 * value
         t = 1.0
         while t > 1e-12:
             trial_value, trial_gap, trial_magnitude = at(mu + t * step)
             if trial_value <= value + 1e-4 * t * float(gap @ step):
                 break
+            if flat and np.abs(trial_gap / scale).max() < np.abs(gap / scale).max():
+                break
             t /= 2
         mu = mu + t * step
         value, gap, magnitude = trial_value, trial_gap, trial_magnitude
+    # Where no balanced SAM has the cells' pattern, F's infimum lies at infinity: the
+    # multipliers run off and some cell's value tends to zero, slowly enough that its
+    # account's gap can pass the tolerance first. A cell scaled so far down is a refusal.
+    log_change = sign * (mu[rows] - mu[cols])
+    if log_change.min(initial=0.0) < -DIVERGED:
+        k = int(np.argmin(log_change))
+        raise DatasetError(
+            f"cannot balance: the multipliers diverge after {steps} Newton steps: the payment "
+            f"from {names[cols[k]]} to {names[rows[k]]} ({prior[k]:.10g}) is being driven to "
+            f"zero (scaled by {np.exp(log_change[k]):.3g}); no balanced SAM keeps it with the "
+            "other cells' pattern of zeros and signs (no chain of payments returns what it "
+            "carries): add the missing cells or remove this one"
+        )
+    if (np.abs(gap) <= TOL * scale).all():
+        return sign * magnitude
     worst = int(np.argmax(np.abs(gap) / scale))
     raise DatasetError(
-        f"cannot balance: no multipliers balance account {names[worst]} (gap {gap[worst]:.6g} "
-        f"after {MAX_ITER} Newton steps); its cells' pattern of zeros and signs admits no "
-        "balanced SAM"
+        f"balancing by GRAS stopped short: account {names[worst]} is off by {gap[worst]:.6g} "
+        f"({abs(gap[worst]) / scale[worst]:.3g} of its total, tolerance {TOL:g}) after "
+        f"{MAX_ITER} Newton steps with finite multipliers, a numerical failure rather than a "
+        "property of the data; --method least-squares may still balance it"
     )
 
 

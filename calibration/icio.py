@@ -40,7 +40,11 @@ import pandas as pd
 from fragcge.calibration.importers import Imported, Importer
 from fragcge.calibration.mrio import MRIO, final_categories, read_wide, split_grid
 from fragcge.calibration.mrio_flows import benchmark_flows, flows_sam
-from fragcge.calibration.mrio_quirks import quirk_summary, resolve_quirks
+from fragcge.calibration.mrio_quirks import (
+    quirk_summary,
+    require_nonnegative_intermediate,
+    resolve_quirks,
+)
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.calibration.sector_elasticities import sector_elasticities
 from fragcge.errors import DatasetError
@@ -77,6 +81,7 @@ def read_icio(path: Path) -> tuple[MRIO, list[str]]:
         )
     frame = frame.drop(columns=[OUTPUT], errors="ignore")
     parts = sorted({r.partition("_")[0] for r in frame.index}.intersection(SPLIT_REGIONS))
+    source = frame
     frame = merge_split_regions(frame)
     rows = [r for r in frame.index if r not in (TAXES, VALUE_ADDED, OUTPUT)]
     regions, sectors = split_grid(rows, path, "row")
@@ -105,6 +110,16 @@ def read_icio(path: Path) -> tuple[MRIO, list[str]]:
         f=frame.loc[labels, f_columns].to_numpy().reshape(n_r, n_i, n_r, n_k),
         x=output.reshape(n_r, n_i),
     )
+
+    def origin(seller: str, buyer: str) -> str:
+        rows = [r for r in source.index if merged_label(r) == seller]
+        cols = [c for c in source.columns if merged_label(c) == buyer]
+        if rows == [seller] and cols == [buyer]:
+            return ""
+        cells = [f"{r} to {c}: {source.loc[r, c]:.12g}" for r in rows for c in cols]
+        return f" (merged from {', '.join(cells)})"
+
+    require_nonnegative_intermediate(mrio, str(path), origin)
     taxes_final = float(frame.loc[TAXES, f_columns].sum())
     taxes_inputs = float(frame.loc[TAXES, labels].sum())
     dpabr = float(mrio.f[..., categories.index("DPABR")].sum()) if "DPABR" in categories else 0.0
@@ -126,15 +141,16 @@ def read_icio(path: Path) -> tuple[MRIO, list[str]]:
     return mrio, notes
 
 
+def merged_label(label: str) -> str:
+    """The label of a row or column once CN1/CN2 and MX1/MX2 are CHN and MEX."""
+    head, sep, tail = label.partition("_")
+    return f"{SPLIT_REGIONS.get(head, head)}{sep}{tail}"
+
+
 def merge_split_regions(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows and columns of CN1/CN2 and MX1/MX2 summed into CHN and MEX, order kept."""
-
-    def merged(label: str) -> str:
-        head, sep, tail = label.partition("_")
-        return f"{SPLIT_REGIONS.get(head, head)}{sep}{tail}"
-
-    frame = frame.groupby(pd.Index([merged(r) for r in frame.index]), sort=False).sum()
-    return frame.T.groupby(pd.Index([merged(c) for c in frame.columns]), sort=False).sum().T
+    frame = frame.groupby(pd.Index([merged_label(r) for r in frame.index]), sort=False).sum()
+    return frame.T.groupby(pd.Index([merged_label(c) for c in frame.columns]), sort=False).sum().T
 
 
 def require_balanced_columns(
@@ -156,7 +172,7 @@ def require_balanced_columns(
 def icio_sam(source: Path, elasticities: Path | None = None) -> tuple[GlobalSAM, list[str]]:
     """The benchmark of an ICIO year CSV, with the notes for the dataset's README."""
     table, notes = read_icio(source)
-    resolved, quirks = resolve_quirks(table)
+    resolved, quirks = resolve_quirks(table, str(source))
     esub, esub_note = sector_elasticities(elasticities, resolved.sectors, str(source))
     stem = Path(source).name.split(".")[0]
     year = {"year": int(stem[-4:])} if stem[-4:].isdigit() else {}

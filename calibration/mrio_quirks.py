@@ -34,11 +34,12 @@ prints them and the dataset's README summarises them.
    cost of inputs; value added becomes zero.
 
 Negative intermediate use, or negative household or government demand, is covered by no
-rule and is refused with an error naming the cell.
+rule and is refused with an error naming the source (file or table) and the cell.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -84,9 +85,10 @@ class Quirk:
         return f"{self.kind}: {self.where}: {self.amount:.12g}; {self.action}"
 
 
-def resolve_quirks(mrio: MRIO) -> tuple[MRIO, list[Quirk]]:
-    """Apply rules 1-4: the result has agents as categories, ``x`` = uses, ``va`` >= 0."""
-    require_nonnegative_intermediate(mrio)
+def resolve_quirks(mrio: MRIO, source: str = "intermediate") -> tuple[MRIO, list[Quirk]]:
+    """Apply rules 1-4: the result has agents as categories, ``x`` = uses, ``va`` >= 0.
+    ``source`` names where the intermediate table came from, for the refusals."""
+    require_nonnegative_intermediate(mrio, source)
     mrio, zero = drop_zero_output(mrio)
     mrio, gaps = output_from_uses(mrio)
     mrio, investment = net_negative_investment(fold_final_demand(mrio))
@@ -94,15 +96,22 @@ def resolve_quirks(mrio: MRIO) -> tuple[MRIO, list[Quirk]]:
     return mrio, zero + gaps + investment + value_added
 
 
-def require_nonnegative_intermediate(mrio: MRIO) -> None:
-    """Refuse a table with a negative intermediate use."""
+def require_nonnegative_intermediate(
+    mrio: MRIO, source: str, origin: Callable[[str, str], str] | None = None
+) -> None:
+    """Refuse a table with a negative intermediate use, naming ``source`` (the file or
+    table), the first cell and what to do; ``origin(seller, buyer)`` may add where a
+    merged cell came from."""
     negative = np.argwhere(mrio.z < 0)
     if len(negative):
         s, i, r, j = negative[0]
+        seller, buyer = mrio.label(s, i), mrio.label(r, j)
         raise DatasetError(
-            f"intermediate: {mrio.label(s, i)} supplies {mrio.z[s, i, r, j]:.12g} to "
-            f"{mrio.label(r, j)} ({len(negative)} negative cells); no rule covers negative "
-            "intermediate use"
+            f"{source}: {seller} supplies {mrio.z[s, i, r, j]:.12g} to {buyer}"
+            f"{origin(seller, buyer) if origin else ''} ({len(negative)} negative intermediate "
+            "cell(s)); no rule covers negative intermediate use (a purchase cannot be "
+            "negative): correct the cell(s) in the source (e.g. set to zero, with the buyer's "
+            "value added lowered by as much so that its column still adds up), then import again"
         )
 
 

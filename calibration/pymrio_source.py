@@ -203,7 +203,7 @@ def pymrio_sam(
 ) -> tuple[GlobalSAM, list[str]]:
     """The benchmark of an IOSystem, with the notes for the dataset's README."""
     table, notes = mrio_from_pymrio(io, categories)
-    resolved, quirks = resolve_quirks(table)
+    resolved, quirks = resolve_quirks(table, f"IOSystem {name}, table Z")
     if isinstance(elasticities, pd.DataFrame):
         esub = check_sector_elasticities(elasticities, resolved.sectors, "elasticities")
         esub_note = "elasticities: given as a table"

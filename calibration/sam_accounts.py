@@ -7,6 +7,7 @@ The format (roles, cells, what each becomes) is :mod:`fragcge.calibration.sam_ce
 from __future__ import annotations
 
 import argparse
+import difflib
 from pathlib import Path
 
 import numpy as np
@@ -131,11 +132,25 @@ def read_sam_cells(path: Path, accounts_: tuple[Account, ...]) -> SocialAccounts
 
 
 def _is_long(path: Path) -> bool:
+    """Whether ``path`` is a long table: a CSV whose header is exactly ``row,column,value``.
+    A header within a typo of it is refused, where it would be read as a square matrix."""
     if path.suffix.lower() != ".csv":
         return False
     with path.open(encoding="utf-8-sig") as text:
         header = [c.strip() for c in text.readline().strip().split(",")]
-    return header == list(LONG_COLUMNS)
+    if header == list(LONG_COLUMNS):
+        return True
+    near = len(header) == len(LONG_COLUMNS) and all(
+        difflib.SequenceMatcher(None, given.lower(), expected).ratio() >= 0.6
+        for given, expected in zip(header, LONG_COLUMNS, strict=True)
+    )
+    if near:
+        raise DatasetError(
+            f"{path}: header {','.join(header)!r} is almost that of a long SAM table; expected "
+            f"exactly {','.join(LONG_COLUMNS)!r} (lower case), or a square matrix whose first "
+            "row names the column accounts"
+        )
+    return False
 
 
 def _read_long(path: Path) -> pd.DataFrame:
@@ -170,6 +185,13 @@ def _read_square(path: Path) -> pd.DataFrame:
         raise DatasetError(f"{path}: cannot be read ({str(error).strip()})") from None
     rows = [str(r).strip() for r in matrix.index]
     cols = [str(c).strip() for c in matrix.columns]
+    if not set(rows) & set(cols):
+        raise DatasetError(
+            f"{path}: read as a square matrix (its header is not {','.join(LONG_COLUMNS)}), but "
+            f"no label of its first row ({examples(cols)}) is a row account of its first "
+            "column: a square SAM's first row names the same accounts as its first column; a "
+            f"long table needs the header {','.join(LONG_COLUMNS)}"
+        )
     for what, labels in (("row", rows), ("column", cols)):
         repeated = sorted({x for x in labels if labels.count(x) > 1})
         if repeated:

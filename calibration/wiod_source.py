@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fragcge.calibration.build_default_data import FULL_TABLE_MAPS, read_elasticities
 from fragcge.calibration.importers import Imported, Importer
-from fragcge.calibration.mrio import read_mrio
+from fragcge.calibration.mrio import read_mrio, table_path
 from fragcge.calibration.mrio_flows import benchmark_flows, flows_sam
 from fragcge.calibration.mrio_quirks import quirk_summary, resolve_quirks
 
@@ -33,7 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_wiod(source: Path, options: argparse.Namespace) -> Imported:
     """The WIOD-layout table in folder ``source`` as a GlobalSAM, quirks resolved."""
-    resolved, quirks = resolve_quirks(read_mrio(source))
+    resolved, quirks = resolve_quirks(
+        read_mrio(source), str(table_path(Path(source), "intermediate"))
+    )
     elasticities = read_elasticities(options.elasticities, resolved.sectors)
     sam = flows_sam(
         benchmark_flows(resolved),

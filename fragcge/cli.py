@@ -168,7 +168,21 @@ def _parser() -> argparse.ArgumentParser:
         help="least-squares only: hold each activity's gross output, or each factor's income "
         "by region, at its value in DATASET (repeatable)",
     )
-    balance.add_argument("--out", type=Path, required=True, help="new dataset folder to write")
+    balance.add_argument(
+        "--transfers",
+        choices=("auto", "adjust", "zero"),
+        default="auto",
+        help="regions' net transfers vb (expenditure - income, derived, so an edit shows in "
+        "them): auto (default) balances as data those larger than the world's discrepancy "
+        "|sum vb| and sets the others to zero; adjust balances every non-zero one; zero sets "
+        "all to zero",
+    )
+    balance.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="dataset folder to write: absent, empty, or a dataset folder fragcge wrote (replaced)",
+    )
     balance.set_defaults(run=_data_balance)
     return p
 
@@ -187,7 +201,11 @@ def _add_import_parsers(data_sub: argparse._SubParsersAction) -> None:
         kind = kinds.add_parser(importer.kind, help=importer.summary, description=importer.summary)
         kind.add_argument("source", type=Path, metavar="SOURCE", help="file or folder to read")
         kind.add_argument(
-            "--out", type=Path, required=True, help="dataset folder to write (must not exist)"
+            "--out",
+            type=Path,
+            required=True,
+            help="dataset folder to write: absent, empty, or a dataset folder fragcge wrote "
+            "(replaced)",
         )
         kind.add_argument(
             "--regions", type=Path, metavar="MAP.csv", help="region map (columns code,group)"
@@ -357,13 +375,16 @@ def _data_balance(args: argparse.Namespace) -> int:
     from fragcge.calibration.balance_dataset import REPORT, balance_folder, summary
 
     try:
-        result = balance_folder(args.dataset, args.out, args.method, tuple(args.fix))
+        result = balance_folder(
+            args.dataset, args.out, args.method, tuple(args.fix), args.transfers
+        )
     except KeyboardInterrupt:
         print(f"interrupted: nothing was written to {args.out}", file=sys.stderr)
         return 130
     print(summary(result))
+    print(f"\ntransfers: {result.transfers}")
     print(
-        f"\nwrote {args.out}: {result.unbalanced} unbalanced account(s) balanced by "
+        f"wrote {args.out}: {result.unbalanced} unbalanced account(s) balanced by "
         f"{args.method}; every change in {args.out / REPORT}"
     )
     return 0

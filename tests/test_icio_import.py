@@ -151,8 +151,23 @@ def test_negative_intermediate_flow_is_refused(tmp_path: Path) -> None:
     frame = icio_frame()
     frame.loc["VA", "AUS_C20"] += frame.loc["AUS_A01_02", "AUS_C20"] + 1.0  # column still balances
     frame.loc["AUS_A01_02", "AUS_C20"] = -1.0
-    message = refusal(write_icio(frame, tmp_path / "2020.csv"))
-    assert "AUS_A01_02 supplies -1 to AUS_C20" in message
+    source = write_icio(frame, tmp_path / "2020.csv")
+    message = refusal(source)
+    assert message.startswith(f"{source}: AUS_A01_02 supplies -1 to AUS_C20 (1 negative")
+    assert "correct the cell(s) in the source" in message and "merged" not in message
+
+
+def test_negative_flow_of_a_split_economy_names_its_original_rows(tmp_path: Path) -> None:
+    """CN1_G and CN2_G become CHN_G: the refusal names the file and both original cells
+    (issue 9: it named only CHN_G and no file)."""
+    frame = icio_frame()
+    frame.loc["VA", "AUS_C20"] += frame.loc["CN1_G", "AUS_C20"] + 30.0  # column still balances
+    frame.loc["CN1_G", "AUS_C20"] = -30.0
+    part = frame.loc["CN2_G", "AUS_C20"]
+    source = write_icio(frame, tmp_path / "2020.csv")
+    message = refusal(source)
+    assert message.startswith(f"{source}: CHN_G supplies {part - 30:.12g} to AUS_C20 (merged ")
+    assert f"from CN1_G to AUS_C20: -30, CN2_G to AUS_C20: {part:.12g})" in message
 
 
 def test_industry_without_elasticities_is_named(tmp_path: Path) -> None:
@@ -190,3 +205,17 @@ def test_command_line_refuses_an_unbalanced_table_and_writes_nothing(
     assert status != 0
     assert "column AUS_G does not balance" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["2020.csv"]
+
+
+def test_shipped_doc_example_imports_as_the_doc_shows(tmp_path: Path) -> None:
+    """docs/examples/icio/2020.csv (written by docs/examples/make_examples.py) aggregated
+    as in docs/data.md: AUS kept, China and Mexico one region."""
+    source = Path(__file__).parent.parent / "docs" / "examples" / "icio" / "2020.csv"
+    regions = tmp_path / "regions.csv"
+    regions.write_text("code,group\nAUS,AUS\nCHN,CHM\nMEX,CHM\n")
+    out = tmp_path / "icio_chm"
+    args = ["data", "import", "icio", str(source), "--regions", str(regions), "--out", str(out)]
+    assert main(args) == 0
+    sam = load_dataset(out)
+    assert sam.regions == ("AUS", "CHM") and len(sam.sectors) == 3
+    assert "CHN = CN1 + CN2, MEX = MX1 + MX2" in (out / "README.md").read_text()

@@ -464,7 +464,7 @@ def test_unreadable_source_is_named_and_nothing_is_written(tmp_path: Path, capsy
     (source / "gross_output.csv").write_text("supplier,gross_output\nA_s1,5\n")
     status = main(["data", "import", "wiod", str(source), "--out", str(tmp_path / "o")])
     assert status == 2
-    assert "intermediate: A_s1 supplies -5 to A_s1" in capsys.readouterr().err
+    assert f"{source / 'intermediate.csv'}: A_s1 supplies -5 to A_s1" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["table"]
 
 

@@ -117,7 +117,7 @@ def test_sectors_without_a_shipped_table_need_elasticities() -> None:
 def test_negative_intermediate_use_is_refused() -> None:
     io = small_iosystem()
     io.Z.iloc[1, 4] = -3.0
-    with pytest.raises(DatasetError, match="north_manu supplies -3 to south_manu"):
+    with pytest.raises(DatasetError, match="IOSystem mrio, table Z: north_manu supplies -3 to "):
         from_pymrio(io, elasticities=ELASTICITIES)
 
 

@@ -328,6 +328,29 @@ def test_cell_outside_the_format_is_refused(economy, tmp_path: Path) -> None:
     assert "cell (row R1 fac lab, column R1 household)" in message
 
 
+@pytest.mark.parametrize("header", ["row,colum,value", "Row,Column,Value", "rows,cols,value"])
+def test_a_misspelt_long_header_is_named(economy, tmp_path: Path, header: str) -> None:
+    """Read as a square matrix, such a file used to fail with 'row account(s) ... appear
+    twice' (issue 9)."""
+    path, account_map = write_sam(tmp_path / "src", economy)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([header, *lines[1:]]) + "\n")
+    message = refusal(path, account_map, tmp_path / "out")
+    assert f"header '{header}' is almost that of a long SAM table" in message
+    assert "expected exactly 'row,column,value'" in message and "appear twice" not in message
+
+
+def test_a_table_whose_first_row_names_no_account_is_not_read_as_a_square_matrix(
+    economy, tmp_path: Path
+) -> None:
+    path, account_map = write_sam(tmp_path / "src", economy)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(["from,to,amount", *lines[1:]]) + "\n")
+    message = refusal(path, account_map, tmp_path / "out")
+    assert "read as a square matrix (its header is not row,column,value)" in message
+    assert "no label of its first row (to; amount) is a row account" in message
+
+
 def test_dataset_as_sam_round_trip(economy) -> None:
     """fragcge's own writer (used by `data balance`) and reader are inverse on a dataset."""
     cells = sam_cells.from_global_sam(economy)

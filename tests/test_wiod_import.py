@@ -297,6 +297,20 @@ def test_negative_intermediate_use_is_refused(tmp_path: Path) -> None:
         resolve_quirks(table)
 
 
+def test_negative_intermediate_use_names_the_file_on_import(tmp_path: Path, capsys) -> None:
+    """Issue 9: the import's refusal said `intermediate:`, with no file and no remedy."""
+    from fragcge.cli import main
+
+    (tmp_path / "table").mkdir()
+    write_tiny(tmp_path / "table", z=TINY_Z.replace("A_s2,4,", "A_s2,-4,"))
+    out = tmp_path / "out"
+    assert main(["data", "import", "wiod", str(tmp_path / "table"), "--out", str(out)]) == 2
+    message = capsys.readouterr().err
+    assert f"{tmp_path / 'table' / 'intermediate.csv'}: A_s2 supplies -4 to A_s1" in message
+    assert "correct the cell(s) in the source" in message
+    assert not out.exists()
+
+
 def test_unknown_final_demand_category_is_refused(tmp_path: Path) -> None:
     table = read_mrio(write_tiny(tmp_path, f=TINY_F.replace("_INV", "_EXPORTS")))
     with pytest.raises(DatasetError, match="category EXPORTS unknown"):
