@@ -181,14 +181,19 @@ def test_a_running_dask_scheduler_takes_the_runs(rates, tmp_path) -> None:
     assert json.loads((tmp_path / "remote" / "batch.json").read_text())["executor"] == address
 
 
-def test_the_decomposition_is_computed_only_when_the_batch_file_asks(tmp_path) -> None:
+@pytest.mark.parametrize(("executor", "workers"), [("local", 1), ("local", 2), ("dask", 2)])
+def test_the_decomposition_is_computed_only_when_the_batch_file_asks(
+    tmp_path, executor: str, workers: int
+) -> None:
     """Default: welfare.csv has EV and EV % only and the manifest says why; with
-    decomposition = true (rerun into the same folder, two worker processes) the runs written
-    without it are solved again, with the components, and the same EV to the last digit."""
+    decomposition = true (rerun into the same folder) the runs written without it are solved
+    again, with the components, and the same EV to the last digit. Each executor honours
+    both settings (in this process, in worker processes, on Dask workers)."""
     sweep = '"shock.1.rate" = [0.1, 0.2]'
     plain = _write_batch(tmp_path, SCENARIOS / "friendshoring.toml", sweep, "plain")
     out = tmp_path / "out"
-    assert [o.status for o in run_batch(plain, out).outcomes] == ["solved"] * 2
+    first = run_batch(plain, out, workers=workers, executor=executor)
+    assert [o.status for o in first.outcomes] == ["solved"] * 2
     runs = sorted((out / "runs").iterdir())
     without = {run.name: pd.read_csv(run / "welfare.csv", keep_default_na=False) for run in runs}
     for run in runs:
@@ -201,7 +206,7 @@ def test_the_decomposition_is_computed_only_when_the_batch_file_asks(tmp_path) -
     text = plain.read_text().replace('scenario = "', 'decomposition = true\nscenario = "')
     asked = tmp_path / "asked.toml"
     asked.write_text(text.replace('name = "plain"', 'name = "asked"'))
-    result = run_batch(asked, out, workers=2)
+    result = run_batch(asked, out, workers=workers, executor=executor)
     assert [o.status for o in result.outcomes] == ["solved"] * 2
     for run in runs:
         welfare = pd.read_csv(run / "welfare.csv", keep_default_na=False)
