@@ -4,19 +4,24 @@ Run on demand (not part of the test suite):
 
     python benchmarks/bench_batch.py                      # 200 draws, 2 local workers
     python benchmarks/bench_batch.py --draws 40 --workers 1 --executor dask
+    python benchmarks/bench_batch.py --decomposition      # runs with the welfare decomposition
 
-The batch is scenarios/sensitivity-friendshoring.toml with Monte Carlo draws in place of
-its quadrature (seed 2011). Reports the batch's wall time and the time per run against a
-cold single solve of the same scenario: in a fresh process (`fragcge solve`: imports, data,
-model build, baseline, scenario, welfare decomposition, tables) and in this process once
-the imports are done (data, model build, baseline, scenario, decomposition: the work a
-batch run repeats, less what its worker reuses), and the runs' Ipopt iterations.
+The batch is scenarios/sensitivity-friendshoring.toml with Monte Carlo draws in place of its
+quadrature (seed 2011), without the welfare decomposition unless --decomposition (the batch
+file's ``decomposition = true``). Reports the batch's wall time and CPU time (of the batch
+command and its workers: on a shared machine the wall time depends on the other jobs), and
+the time per run against a cold single solve of the same scenario: in a fresh process
+(`fragcge solve`: imports, data, model build, baseline, scenario, welfare decomposition,
+tables) and in this process once the imports are done (data, model build, baseline,
+scenario, decomposition: the work a batch run repeats, less what its worker reuses), and the
+runs' Ipopt iterations.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -27,8 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
 
 
-def _batch_file(folder: Path, draws: int) -> Path:
-    """sensitivity-friendshoring.toml with `draws` Monte Carlo draws instead of quadrature."""
+def _batch_file(folder: Path, draws: int, decomposition: bool) -> Path:
+    """sensitivity-friendshoring.toml with `draws` Monte Carlo draws instead of quadrature,
+    asking for each run's welfare decomposition when `decomposition`."""
     text = (SCENARIOS / "sensitivity-friendshoring.toml").read_text(encoding="utf-8")
     quadrature = '[uncertainty]\nmethod = "quadrature"\n'
     assert quadrature in text, "the shipped batch file changed: update the benchmark"
@@ -36,9 +42,17 @@ def _batch_file(folder: Path, draws: int) -> Path:
     text = text.replace(quadrature, montecarlo).replace(
         'scenario = "friendshoring.toml"', f'scenario = "{(SCENARIOS / "friendshoring.toml")}"'
     )
+    if decomposition:
+        text = text.replace("[batch]\n", "[batch]\ndecomposition = true\n", 1)
     path = folder / "mc.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _children_cpu() -> float:
+    """User and system CPU seconds of the finished child processes and their descendants."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -46,6 +60,7 @@ def main() -> int:
     parser.add_argument("--draws", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--executor", choices=("local", "dask"), default="local")
+    parser.add_argument("--decomposition", action="store_true", help="decompose each run's welfare")
     args = parser.parse_args()
     fragcge = [sys.executable, "-m", "fragcge"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,12 +78,14 @@ def main() -> int:
         t0 = time.perf_counter()
         solve_scenario(SCENARIOS / "friendshoring.toml")
         in_process = time.perf_counter() - t0
-        batch = _batch_file(folder, args.draws)
+        batch = _batch_file(folder, args.draws, args.decomposition)
         command = [*fragcge, "batch", str(batch), "--out", tmp + "/mc"]
         command += ["--workers", str(args.workers), "--executor", args.executor]
+        cpu0 = _children_cpu()
         t0 = time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wall = time.perf_counter() - t0
+        cpu = _children_cpu() - cpu0
         record = json.loads((folder / "mc" / "batch.json").read_text())
         iterations = []
         for manifest in sorted((folder / "mc" / "runs").glob("*/manifest.json")):
@@ -79,7 +96,8 @@ def main() -> int:
     print(f"cold single solve in process, imports done (solve_scenario): {in_process:.2f} s")
     print(
         f"Monte Carlo, {args.draws} draws, {args.workers} {args.executor} worker(s): "
-        f"{wall:.1f} s wall ({record['solved']} solved, {record['failed']} failed)"
+        f"{wall:.1f} s wall, {cpu:.1f} s CPU ({record['solved']} solved, "
+        f"{record['failed']} failed, decomposition {'on' if args.decomposition else 'off'})"
     )
     print(
         f"per run: {per_run:.3f} s wall, {per_run * args.workers:.3f} s of a worker "

@@ -57,9 +57,10 @@ class Run:
     """The model's :func:`model_key`."""
     warm: bool = False
     """Whether the scenario was solved from the ``start`` given, not from its baseline."""
-    decomposition_steps: int = decomposition.DEFAULT_STEPS
+    decomposition_steps: int | None = decomposition.DEFAULT_STEPS
     """Solves on the path the welfare decomposition was integrated over (refined when the
-    default left a residual above decomposition.RESIDUAL_SHARE of |EV|)."""
+    default left a residual above decomposition.RESIDUAL_SHARE of |EV|); None when the
+    decomposition was not asked for (welfare has EV and EV % only)."""
     limits: SolveLimits = DEFAULT_LIMITS
     """The bounds every solve of this run was made within."""
 
@@ -96,6 +97,7 @@ def solve_loaded(
     limits: SolveLimits | None = None,
     progress: ProgressLines | None = None,
     solver: str = "auto",
+    decompose: bool = True,
 ) -> Run:
     """Solve a loaded scenario and its baseline, reusing a model and baseline from the cache.
 
@@ -105,6 +107,8 @@ def solve_loaded(
     from ``start`` when it was solved by the same model (a nearby run of a batch), else from
     its baseline; either way the answer is the same equilibrium, to the solver's tolerance.
     A model solves with the ``solver`` it was built with, which is part of its key.
+    ``decompose`` False skips the welfare decomposition (its path of five or more solves):
+    the welfare table then has EV and EV % only, the same numbers as with it.
     """
     cache = ModelCache() if cache is None else cache
     data = dataset_signature(scenario.data)
@@ -132,14 +136,17 @@ def solve_loaded(
         **bounds,
     )
     welfare = report.welfare(model, base, scen, resolved.blocs)
-    decomposed = decomposition.decompose_welfare(model, base, scen, welfare, **bounds)
+    steps = None
+    if decompose:
+        decomposed = decomposition.decompose_welfare(model, base, scen, welfare, **bounds)
+        welfare, steps = decomposed.welfare, decomposed.steps
     tables = {
-        "welfare": decomposed.welfare,
+        "welfare": welfare,
         "macro": report.macro(model, base, scen),
         "trade": report.trade(model, base, scen),
         "output": report.output(model, base, scen),
     }
-    return Run(resolved, model, base, scen, tables, key, near, decomposed.steps, limits)
+    return Run(resolved, model, base, scen, tables, key, near, steps, limits)
 
 
 def _baseline(

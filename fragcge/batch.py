@@ -3,7 +3,9 @@
 Runs go to ``OUT/runs/<run id>/`` exactly as ``fragcge solve`` writes a scenario (each
 folder appears whole, or not at all), with the run's place in the batch under the
 manifest's "batch" key. A run whose manifest exists is skipped, so rerunning a batch
-resumes it; a failed run leaves no folder and is retried. Runs are solved in the strands of
+resumes it (unless the batch file now asks for the welfare decomposition and the run was
+written without it); a failed run leaves no folder and is retried. Each run's welfare is
+decomposed only when the batch file says ``decomposition = true``. Runs are solved in the strands of
 :mod:`fragcge.schedule`, each from the nearest solved run of its strand, so the tables are
 the same bytes whatever the executor and the number of workers. (A resumed batch's remaining
 runs may start from other points than they would have; they reach the same equilibria to
@@ -124,7 +126,7 @@ def _run_batch(
             on_run(outcome)
 
     for run in runs:
-        if (_run_dir(out, run) / "manifest.json").is_file():
+        if _done(out, run, batch.decomposition):
             finish(Outcome(run, "skipped", 0.0))
     schedule = Schedule(runs)
     todo = [[run for run in strand if run.id not in outcomes] for strand in schedule.strands]
@@ -136,7 +138,7 @@ def _run_batch(
             try:
                 # Each worker keeps its models and baselines across the runs it is given.
                 pool = make_executor(executor, workers, scheduler, ModelCache)
-                _solve_strands(pool, batch.scenario, out, todo, schedule, finish)
+                _solve_strands(pool, batch, out, todo, schedule, finish)
             except KeyboardInterrupt:
                 interrupted = True
             finally:
@@ -163,7 +165,7 @@ def _run_batch(
 
 def _solve_strands(
     pool: Executor,
-    scenario: Scenario,
+    batch: Batch,
     out: Path,
     strands: list[list[Run]],
     schedule: Schedule,
@@ -181,7 +183,8 @@ def _solve_strands(
         start = next((s for r, s in solved[k] if r is near), None)
         attempts[run.id] = attempts.get(run.id, 0) + 1
         started = None if near is None else near.id
-        pending[pool.submit(_solve_task, scenario, run, out, start, started)] = k
+        task = (batch.scenario, batch.decomposition, run, out, start, started)
+        pending[pool.submit(_solve_task, *task)] = k
 
     def advance(k: int) -> None:
         position[k] += 1
@@ -240,20 +243,34 @@ def _run_dir(out: Path, run: Run) -> Path:
     return out / "runs" / run.id
 
 
+def _done(out: Path, run: Run, decomposition: bool) -> bool:
+    """Whether ``run`` is on disk as the batch asks for it: written (its manifest exists),
+    and with the welfare decomposition when ``decomposition``."""
+    path = _run_dir(out, run) / "manifest.json"
+    if not path.is_file():
+        return False
+    if not decomposition:
+        return True
+    record = json.loads(path.read_text(encoding="utf-8")).get("welfare_decomposition", {})
+    # Runs written before the decomposition became optional carry no "computed": they have it.
+    return record.get("computed", True)
+
+
 def _solve_task(
     models: ModelCache,
     scenario: Scenario,
+    decomposition: bool,
     run: Run,
     out: Path,
     start: Solved | None,
     started: str | None,
 ) -> tuple[Outcome, Solved | None]:
     """Solve and write one run in a worker with its ``models``, from ``start`` (the
-    equilibrium of run ``started``) or its baseline; a FragcgeError (SolveError too) is a
-    failed run."""
+    equilibrium of run ``started``) or its baseline, with the welfare decomposition when
+    ``decomposition``; a FragcgeError (SolveError too) is a failed run."""
     t0 = time.perf_counter()
     try:
-        solved = solve_loaded(apply_run(scenario, run), models, start)
+        solved = solve_loaded(apply_run(scenario, run), models, start, decompose=decomposition)
     except FragcgeError as exc:
         return Outcome(run, "failed", time.perf_counter() - t0, str(exc)), None
     place = {

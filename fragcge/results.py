@@ -100,6 +100,31 @@ def _elasticities(run: Run) -> dict[str, object]:
     return {**per_sector, **{name: getattr(sam, name) for name in SCALAR_ELASTICITIES}}
 
 
+NOT_DECOMPOSED = (
+    "not asked for: a batch decomposes its runs' welfare only when its batch file says "
+    "decomposition = true in [batch] (the decomposition re-solves the model along the "
+    "shock's path, most of a run's time); welfare.csv has ev and ev_pct only"
+)
+"""The manifest's reason for a run without the welfare decomposition."""
+
+
+def _decomposition(run: Run) -> dict[str, object]:
+    """The manifest's record of the welfare decomposition: how it was made, or why not."""
+    if run.decomposition_steps is None:
+        return {"computed": False, "why": NOT_DECOMPOSED}
+    return {
+        "computed": True,
+        "components": list(COMPONENTS),
+        "method": "differential decomposition integrated along the straight path of the "
+        "parameters from baseline to scenario, trapezoid rule with Richardson "
+        "extrapolation (Simpson); residual = ev minus the sum of the components",
+        "steps": run.decomposition_steps,
+        "refinement": f"steps doubled from {DEFAULT_STEPS} up to {MAX_STEPS} while a row's "
+        f"residual exceeds {RESIDUAL_SHARE:g} of |ev|",
+        "unreliable_rows": _unreliable(run.tables["welfare"]),
+    }
+
+
 def versions() -> dict[str, str]:
     """Versions of Python and the packages that decide the numbers."""
     out = {
@@ -137,16 +162,7 @@ def manifest(run: Run) -> dict[str, object]:
         "numeraire": model.describe_numeraire(),
         "dropped_equation": model.system.dropped_label(),
         "welfare_measure": WELFARE_MEASURES[model.closure.welfare],
-        "welfare_decomposition": {
-            "components": list(COMPONENTS),
-            "method": "differential decomposition integrated along the straight path of the "
-            "parameters from baseline to scenario, trapezoid rule with Richardson "
-            "extrapolation (Simpson); residual = ev minus the sum of the components",
-            "steps": run.decomposition_steps,
-            "refinement": f"steps doubled from {DEFAULT_STEPS} up to {MAX_STEPS} while a row's "
-            f"residual exceeds {RESIDUAL_SHARE:g} of |ev|",
-            "unreliable_rows": _unreliable(run.tables["welfare"]),
-        },
+        "welfare_decomposition": _decomposition(run),
         "blocs": run.resolved.blocs,
         "elasticities": _elasticities(run),
         "model": {

@@ -328,6 +328,8 @@ class _Path:
         """Solve the points k/steps, k = 1..steps−1, not solved yet, each warm-started from
         the one before it."""
         model, x, theta = self.model, self.base.x, self.base.theta
+        # Newton–Krylov: each point starts from the factors of J of the one before it.
+        run = model.solver.path_runner()
         for k in range(1, steps):
             share = Fraction(k, steps)
             if share not in self.points:
@@ -341,7 +343,7 @@ class _Path:
                     theta,
                     target,
                     self.limits,
-                    run=model.solver.run,
+                    run=run,
                 )
             x, theta = self.points[share].x, self.points[share].theta
 

@@ -1,15 +1,18 @@
 """Newton–Krylov on the square system F(x) = 0: one sparse LU of J serves many steps.
 
-Ipopt takes plain Newton steps on this system but factors the 2n × 2n KKT matrix
-[[0, Jᵀ], [J, 0]] every iteration; at 41 × 35 that factorisation is the whole cost (issue 13).
-Here J itself is factored with SuperLU and the factors are kept: later steps solve
-J(x_k) dx = −F(x_k) by GMRES preconditioned with the old factors, which converges in a few
-iterations while J moves little. J is factored again only when that stalls: GMRES does
-not converge within ``krylov_cycles`` restarts of ``max_krylov`` iterations, or the step
-found cannot reduce ‖F‖. Each step is cut back until the point stays above the variables'
-floor (prices, activities and incomes positive: :meth:`System.lower_bounds`) and ‖F‖₂
-falls by the Armijo condition. The iteration and wall-time bounds are checked before each
-step.
+Ipopt takes plain Newton steps on this system but factors the 2n × 2n KKT matrix [[0, Jᵀ],
+[J, 0]] every iteration; at 41 × 35 that factorisation is the whole cost (issue 13). Here J
+itself is factored with SuperLU and the factors are kept: later steps solve J(x_k) dx =
+−F(x_k) by GMRES preconditioned with the old factors, which converges in a few iterations
+while J moves little. J is factored again only when that stalls: GMRES does not converge
+within ``krylov_cycles`` restarts of ``max_krylov`` iterations, or the step found cannot
+reduce ‖F‖. A run may start from the factors of an earlier run of the same system
+(:class:`NewtonRunner` keeps them from one run to the next, as along the welfare
+decomposition's path of warm-started solves): its first steps are then GMRES steps, and the
+same rule factors J again only when they stall. Each step is cut back until the point stays
+above the variables' floor (prices, activities and incomes positive:
+:meth:`System.lower_bounds`) and ‖F‖₂ falls by the Armijo condition. The iteration and
+wall-time bounds are checked before each step.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator, gmres, splu
+from scipy.sparse.linalg import LinearOperator, SuperLU, gmres, splu
 
 from fragcge.model.evaluator import Evaluator, EvaluatorAt
 from fragcge.model.solve import SolveResult, Tick, worst_residuals
@@ -77,6 +80,8 @@ class NewtonResult:
     factorizations: int = 0
     krylov_iterations: int = 0
     seconds: float = 0.0
+    factors: SuperLU | None = None
+    """The last factorisation used (fresh or the one given to start with), for a next run."""
 
     @property
     def converged(self) -> bool:
@@ -89,7 +94,7 @@ class NewtonResult:
         return STATUS_MESSAGES[self.status]
 
 
-def factorize(jac: sp.csc_matrix, ordering: str = ORDERING):
+def factorize(jac: sp.csc_matrix, ordering: str = ORDERING) -> SuperLU:
     """SuperLU factors of jac with the given column ordering (scipy.sparse.linalg.splu)."""
     return splu(jac, permc_spec=ordering)
 
@@ -101,9 +106,13 @@ def newton_krylov(
     floor: np.ndarray | None = None,
     options: NewtonOptions | None = None,
     tick: Tick | None = None,
+    factors: SuperLU | None = None,
 ) -> NewtonResult:
     """Solve residual(x) = 0 from x0, every iterate staying strictly above floor;
-    ``tick(iteration, largest residual)`` is called before each step.
+    ``tick(iteration, largest residual)`` is called before each step. ``factors``, of J at
+    another point with the same sparsity, precondition the first steps instead of a fresh
+    factorisation (refactored when GMRES stalls on them); the result's ``factors`` are the
+    last ones used.
 
     Never raises on a failed solve: the result's status says why it stopped.
     """
@@ -112,10 +121,10 @@ def newton_krylov(
     out = NewtonResult(np.array(x0, dtype=float))
     floor = np.full(out.x.size, -np.inf) if floor is None else floor
     f = residual(out.x)
-    lu = None
+    lu = factors
 
     def stop(status: int) -> NewtonResult:
-        out.status, out.seconds = status, time.perf_counter() - t0
+        out.status, out.seconds, out.factors = status, time.perf_counter() - t0, lu
         return out
 
     if not np.all(np.isfinite(f)):
@@ -227,23 +236,71 @@ def run_newton(
     options: dict[str, object] | None = None,
     tick: Tick | None = None,
 ) -> SolveResult:
-    """One Newton–Krylov solve of the system at parameters θ, from x0.
+    """One Newton–Krylov solve of the system at parameters θ, from x0, with a fresh
+    factorisation of J.
 
     The counterpart of :func:`fragcge.model.solve.run_ipopt` (a ``Runner``): the same
     residuals, the same positivity rule and the same SolveResult, so the homotopy above it
     cannot tell them apart. Of ``options`` it reads the homotopy's ``max_wall_time`` (the
     run's time bound); the options it ran with are recorded on the result.
     """
+    return _run(system, ev, x0, theta, options, tick, None)[0]
+
+
+class NewtonRunner:
+    """A ``Runner`` (model/solve.py) for the runs of one model that hands the last
+    factorisation of J of each run to the next as its GMRES preconditioner.
+
+    The runs of a model share J's sparsity, and along a path of warm-started solves (the
+    welfare decomposition's) each starts near the last one, so the old factors
+    precondition well and the fresh factorisation (seconds at 41 × 35) is skipped until
+    GMRES stalls on them. The answer is the same equilibrium to the tolerance: only the
+    linear solves differ. State: ``factors`` and the evaluator whose Jacobian they factor
+    (factors of another evaluator's J are not used); the factors take memory (about 19 M
+    entries at 41 × 35) as long as the runner lives. One per sequence of solves
+    (:meth:`fragcge.model.solver_choice.SolverChoice.path_runner`); not for concurrent use.
+    """
+
+    def __init__(self) -> None:
+        self.factors: SuperLU | None = None
+        self.evaluator: Evaluator | None = None
+
+    def __call__(
+        self,
+        system: System,
+        ev: Evaluator,
+        x0: np.ndarray,
+        theta: np.ndarray,
+        options: dict[str, object] | None = None,
+        tick: Tick | None = None,
+    ) -> SolveResult:
+        """One Newton–Krylov solve, as :func:`run_newton`, from the kept factors."""
+        kept = self.factors if self.evaluator is ev else None
+        result, self.factors = _run(system, ev, x0, theta, options, tick, kept)
+        self.evaluator = ev if self.factors is not None else None
+        return result
+
+
+def _run(
+    system: System,
+    ev: Evaluator,
+    x0: np.ndarray,
+    theta: np.ndarray,
+    options: dict[str, object] | None,
+    tick: Tick | None,
+    factors: SuperLU | None,
+) -> tuple[SolveResult, SuperLU | None]:
+    """run_newton's work, starting from ``factors`` if given; also the last factors."""
     at = ev.at(theta)
     wall = (options or {}).get("max_wall_time")
     opt = NewtonOptions() if wall is None else NewtonOptions(max_seconds=float(wall))
     floor = system.lower_bounds()
-    out = newton_krylov(at.residuals, JacobianMatrix(at), x0, floor, opt, tick)
+    out = newton_krylov(at.residuals, JacobianMatrix(at), x0, floor, opt, tick, factors)
     res = at.residuals(out.x)
     max_res = float(np.max(np.abs(res))) if np.all(np.isfinite(res)) else float("inf")
     labels = system.variable_labels()
     nonpositive = [(labels[k], float(out.x[k])) for k in np.flatnonzero(~(out.x > floor))[:5]]
-    return SolveResult(
+    result = SolveResult(
         out.x,
         out.status,
         out.message,
@@ -258,3 +315,4 @@ def run_newton(
         factorizations=out.factorizations,
         krylov_iterations=out.krylov_iterations,
     )
+    return result, out.factors

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fragcge.model.newton import run_newton
+from fragcge.model.newton import NewtonRunner, run_newton
 from fragcge.model.solve import SOLVER_LABELS, Runner, run_ipopt
 
 METHODS = ("ipopt", "newton", "auto")
@@ -31,6 +31,16 @@ class SolverChoice:
     method: str
     reason: str
     run: Runner
+    reuse_factors: bool = True
+    """Whether a Newton–Krylov path of solves starts each solve from the factors of J of the
+    one before it (:meth:`path_runner`); False factors afresh in every solve (benchmarks)."""
+
+    def path_runner(self) -> Runner:
+        """A runner for one sequence of solves of the model, each starting near the last (the
+        welfare decomposition's path): for Newton–Krylov a new :class:`NewtonRunner`, which
+        hands each solve's factors of J to the next as its preconditioner and frees them
+        with the sequence; otherwise (Ipopt has nothing to keep) ``run``."""
+        return NewtonRunner() if self.method == "newton" and self.reuse_factors else self.run
 
     @property
     def label(self) -> str:

@@ -5,6 +5,7 @@ A batch file names one scenario and varies it::
     [batch]
     name = "friendshoring-rates"
     scenario = "friendshoring.toml"      # relative to the batch file
+    decomposition = false                # true: each run's welfare decomposition too
 
     [sweep]                              # outer product of the lists, or zip = true
     "shock.1.rate" = [0.1, 0.2, 0.3]     # the first [[shock]]'s rate
@@ -61,7 +62,7 @@ from fragcge.scenarios.spec import (
 )
 
 TABLES = ("batch", "sweep", "uncertainty")
-BATCH_KEYS = ("name", "scenario")
+BATCH_KEYS = ("name", "scenario", "decomposition")
 METHODS = ("montecarlo", "quadrature")
 UNCERTAINTY_KEYS = ("method", "draws", "seed")
 PARAMETER_KEYS = {
@@ -106,13 +107,16 @@ class Uncertainty:
 
 @dataclass(frozen=True)
 class Batch:
-    """A loaded batch file: the scenario it varies, its sweep and its uncertainty (or None)."""
+    """A loaded batch file: the scenario it varies, its sweep and its uncertainty (or None),
+    and whether each run's welfare is decomposed (``decomposition = true``; five or more
+    solves a run, so off unless asked for)."""
 
     source: SourceFile
     name: str
     scenario: Scenario
     sweep: Sweep | None
     uncertainty: Uncertainty | None
+    decomposition: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,12 @@ def load_batch(path: str | Path) -> Batch:
             f"{source.where('batch', 'name')}: {name!r} names the results folder: "
             "use letters, digits, '.', '_', '-', and not '.' or '..' alone"
         )
+    decomposition = meta.get("decomposition", False)
+    if not isinstance(decomposition, bool):
+        raise ScenarioError(
+            f"{source.where('batch', 'decomposition')}: expected true or false (whether each "
+            f"run's welfare is decomposed), got {decomposition!r}"
+        )
     where = source.where("batch", "scenario")
     target = path.parent / fields.text(meta["scenario"], where)
     if not target.is_file():
@@ -170,7 +180,7 @@ def load_batch(path: str | Path) -> Batch:
         draws = uncertainty.draws or len(uncertainty.design()[1])
         key = "draws" if uncertainty.draws else "method"
         _check_runs(points * draws, source.where("uncertainty", key), points)
-    return Batch(source, name, scenario, sweep, uncertainty)
+    return Batch(source, name, scenario, sweep, uncertainty, decomposition)
 
 
 def _check_runs(runs: int, where: str, points: int | None = None) -> None:

@@ -12,6 +12,8 @@ import pytest
 from fragcge import schedule
 from fragcge.batch import BatchResult, run_batch
 from fragcge.cli import main
+from fragcge.errors import ScenarioError
+from fragcge.model.decomposition import COMPONENTS, RELIABLE
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 TABLES = ("summary.csv", "sweep.csv", "failures.csv")
@@ -177,3 +179,56 @@ def test_a_running_dask_scheduler_takes_the_runs(rates, tmp_path) -> None:
     assert code == 0
     assert _tables(tmp_path / "remote") == _tables(serial)
     assert json.loads((tmp_path / "remote" / "batch.json").read_text())["executor"] == address
+
+
+@pytest.mark.parametrize(("executor", "workers"), [("local", 1), ("local", 2), ("dask", 2)])
+def test_the_decomposition_is_computed_only_when_the_batch_file_asks(
+    tmp_path, executor: str, workers: int
+) -> None:
+    """Default: welfare.csv has EV and EV % only and the manifest says why; with
+    decomposition = true (rerun into the same folder) the runs written without it are solved
+    again, with the components, and the same EV to the last digit. Each executor honours
+    both settings (in this process, in worker processes, on Dask workers)."""
+    sweep = '"shock.1.rate" = [0.1, 0.2]'
+    plain = _write_batch(tmp_path, SCENARIOS / "friendshoring.toml", sweep, "plain")
+    out = tmp_path / "out"
+    first = run_batch(plain, out, workers=workers, executor=executor)
+    assert [o.status for o in first.outcomes] == ["solved"] * 2
+    runs = sorted((out / "runs").iterdir())
+    without = {run.name: pd.read_csv(run / "welfare.csv", keep_default_na=False) for run in runs}
+    for run in runs:
+        assert list(without[run.name].columns) == ["region", "bloc", "ev", "ev_pct"]
+        record = json.loads((run / "manifest.json").read_text())["welfare_decomposition"]
+        assert record["computed"] is False
+        assert "decomposition = true" in record["why"]
+    before = _tables(out)
+
+    text = plain.read_text().replace('scenario = "', 'decomposition = true\nscenario = "')
+    asked = tmp_path / "asked.toml"
+    asked.write_text(text.replace('name = "plain"', 'name = "asked"'))
+    result = run_batch(asked, out, workers=workers, executor=executor)
+    assert [o.status for o in result.outcomes] == ["solved"] * 2
+    for run in runs:
+        welfare = pd.read_csv(run / "welfare.csv", keep_default_na=False)
+        for column in (*COMPONENTS, "residual", RELIABLE):
+            assert column in welfare.columns
+        # Components computed, not left empty, and within 1% of |EV| (reliable).
+        assert welfare[list(COMPONENTS)].notna().all().all()
+        assert (welfare[list(COMPONENTS)].abs().sum(axis=1) > 0).all()
+        assert welfare[RELIABLE].astype(str).str.lower().eq("true").all()
+        assert welfare.ev.tolist() == without[run.name].ev.tolist()
+        assert welfare.ev_pct.tolist() == without[run.name].ev_pct.tolist()
+        record = json.loads((run / "manifest.json").read_text())["welfare_decomposition"]
+        assert record["computed"] is True and record["steps"] >= 6
+    # The summary tables are of EV alone: the same bytes either way.
+    assert _tables(out) == before
+    again = run_batch(asked, out)
+    assert [o.status for o in again.outcomes] == ["skipped"] * 2
+
+
+def test_decomposition_must_be_true_or_false(tmp_path) -> None:
+    batch = _write_batch(tmp_path, SCENARIOS / "friendshoring.toml", '"shock.1.rate" = [0.1]')
+    batch.write_text(batch.read_text().replace("[batch]\n", '[batch]\ndecomposition = "yes"\n'))
+    with pytest.raises(ScenarioError, match=r"rates\.toml.*decomposition.*true or false"):
+        run_batch(batch, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

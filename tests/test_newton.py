@@ -17,15 +17,19 @@ from fragcge.calibration.dataset import load_dataset
 from fragcge.calibration.synthetic import synthetic_sam
 from fragcge.cli import main
 from fragcge.errors import SolveError
-from fragcge.model import report
+from fragcge.model import newton, report
 from fragcge.model.cge import CGEModel
+from fragcge.model.decomposition import COMPONENTS, decompose_welfare
 from fragcge.model.newton import (
     ITERATION_LIMIT,
     LINE_SEARCH_FAILED,
     SUCCESS,
     TIME_LIMIT,
     NewtonOptions,
+    NewtonRunner,
+    factorize,
     newton_krylov,
+    run_newton,
 )
 from fragcge.model.shocks import ShockSet
 from fragcge.model.solver_choice import NEWTON_ABOVE, choose_solver
@@ -189,3 +193,71 @@ def test_newton_krylov_never_leaves_the_positive_orthant() -> None:
     out = newton_krylov(residual, jacobian, np.ones(3), floor=np.zeros(3))
     assert out.status in (LINE_SEARCH_FAILED, ITERATION_LIMIT) and not out.converged
     assert all(np.all(x > 0) for x in visited) and np.all(out.x > 0)
+
+
+def _two_bloc_shock(sam):
+    """A baseline with balanced trade and the +30% iceberg cost between two blocs of it."""
+    routes = sam.vxmd > 0
+    bloc = np.arange(len(sam.regions)) < 2
+    between = routes & (bloc[:, None] != bloc[None, :])[None]
+    bench = ShockSet.benchmark(sam)
+    baseline = replace(bench, vb=np.zeros_like(bench.vb))
+    return baseline, lambda t: replace(baseline, tau=np.where(between, 1 + 0.3 * t, 1.0))
+
+
+def test_kept_factors_give_the_same_equilibria_along_a_path_with_fewer_factorisations() -> None:
+    """A NewtonRunner hands each solve's factors of J to the next solve; along a path of
+    warm-started solves the equilibria are those of solves that each factor J afresh
+    (run_newton), to 1e-10, and the solves after the first factor nothing."""
+    sam = synthetic_sam(5, 3, seed=8)
+    baseline, shocked = _two_bloc_shock(sam)
+    paths = {}
+    for name, run in (("kept", NewtonRunner()), ("fresh", run_newton)):
+        model = CGEModel(calibrate(sam), solver="newton")
+        model.solver = replace(model.solver, run=run)
+        eq = model.solve(baseline)
+        path = [eq]
+        for t in (0.25, 0.5, 0.75, 1.0):
+            eq = model.solve(shocked(t), x0=eq)
+            assert eq.result.ok and eq.result.max_residual < 1e-10
+            path.append(eq)
+        paths[name] = path
+    for a, b in zip(paths["kept"], paths["fresh"], strict=True):
+        assert _scaled_difference(a.x, b.x) < 1e-10
+    assert _scaled_difference(paths["kept"][0].x, paths["kept"][-1].x) > 1e-2
+    assert all(eq.result.factorizations >= 1 for eq in paths["fresh"])
+    assert [eq.result.factorizations for eq in paths["kept"][1:]] == [0, 0, 0, 0]
+
+
+def test_the_decomposition_path_reuses_factors_and_gives_the_same_components(
+    monkeypatch,
+) -> None:
+    """decompose_welfare on a Newton–Krylov model: its path's solves share one runner
+    (SolverChoice.path_runner), so J is factored fewer times than there are solves, and the
+    components are those of a path whose every solve factors afresh (reuse_factors off)."""
+    sam = synthetic_sam(5, 3, seed=8)
+    baseline, shocked = _two_bloc_shock(sam)
+    model = CGEModel(calibrate(sam), solver="newton")
+    base = model.solve(baseline)
+    scen = model.solve(shocked(1.0), x0=base)
+    welfare = report.welfare(model, base, scen, {})
+    calls = []
+
+    def counted(jac, ordering=newton.ORDERING):
+        calls.append(jac.shape)
+        return factorize(jac, ordering)
+
+    monkeypatch.setattr(newton, "factorize", counted)
+    kept = decompose_welfare(model, base, scen, welfare)
+    kept_calls, calls[:] = len(calls), []
+    model.solver = replace(model.solver, reuse_factors=False)
+    fresh = decompose_welfare(model, base, scen, welfare)
+    assert kept.steps == fresh.steps == 6
+    assert len(calls) >= kept.steps - 1  # one fresh factorisation per solve of the path
+    assert kept_calls < kept.steps - 1
+    numbers = ["ev", *COMPONENTS, "residual"]
+    scale = float(fresh.welfare.ev.abs().max())
+    np.testing.assert_allclose(
+        kept.welfare[numbers], fresh.welfare[numbers], rtol=0, atol=1e-9 * scale
+    )
+    assert float(kept.welfare.tot.abs().max()) > 1e-3 * scale
