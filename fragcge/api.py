@@ -45,7 +45,7 @@ class Solved:
 
 
 @dataclass
-class Run:
+class SolvedScenario:
     """A solved scenario: the model, the baseline and scenario equilibria, and the result tables."""
 
     resolved: ResolvedScenario
@@ -80,7 +80,7 @@ def solve_scenario(
     limits: SolveLimits | None = None,
     progress: ProgressLines | None = None,
     solver: str = "auto",
-) -> Run:
+) -> SolvedScenario:
     """Load, validate and solve a scenario file and its baseline; raises on bad input or failure.
 
     ``limits`` bound each solve (default :class:`SolveLimits`); ``progress`` receives the
@@ -98,7 +98,7 @@ def solve_loaded(
     progress: ProgressLines | None = None,
     solver: str = "auto",
     decompose: bool = True,
-) -> Run:
+) -> SolvedScenario:
     """Solve a loaded scenario and its baseline, reusing a model and baseline from the cache.
 
     A cached model is one built for the same dataset, closure, quota routes and elasticity
@@ -146,7 +146,7 @@ def solve_loaded(
         "trade": report.trade(model, base, scen),
         "output": report.output(model, base, scen),
     }
-    return Run(resolved, model, base, scen, tables, key, near, steps, limits)
+    return SolvedScenario(resolved, model, base, scen, tables, key, near, steps, limits)
 
 
 def _baseline(

@@ -35,7 +35,7 @@ from fragcge.executors import Executor, make_executor
 from fragcge.output_folder import claim, locked, write_file
 from fragcge.reports.batch_figures import batch_figures
 from fragcge.results import FLOAT_FORMAT, write_run
-from fragcge.scenarios.batch import Batch, Run, apply_run, expand, load_batch
+from fragcge.scenarios.batch import Batch, BatchRun, apply_run, expand, load_batch
 from fragcge.scenarios.design import summarise
 from fragcge.scenarios.spec import Scenario
 from fragcge.schedule import Schedule
@@ -52,7 +52,7 @@ death fails the run rather than every worker in turn."""
 class Outcome:
     """What became of one run: "solved", "skipped" (already solved) or "failed", and why."""
 
-    run: Run
+    run: BatchRun
     status: str
     seconds: float
     message: str = ""
@@ -167,12 +167,12 @@ def _solve_strands(
     pool: Executor,
     batch: Batch,
     out: Path,
-    strands: list[list[Run]],
+    strands: list[list[BatchRun]],
     schedule: Schedule,
     finish: Callable[[Outcome], None],
 ) -> None:
     """Solve each strand's runs in order, strands side by side, one run per strand at a time."""
-    solved: list[list[tuple[Run, Solved]]] = [[] for _ in strands]
+    solved: list[list[tuple[BatchRun, Solved]]] = [[] for _ in strands]
     position = [0] * len(strands)
     attempts: dict[str, int] = {}
     pending: dict[object, int] = {}
@@ -239,11 +239,11 @@ def _unexpected(exc: BaseException) -> str:
     return f"internal error {type(exc).__name__}: {exc}{place}"
 
 
-def _run_dir(out: Path, run: Run) -> Path:
+def _run_dir(out: Path, run: BatchRun) -> Path:
     return out / "runs" / run.id
 
 
-def _done(out: Path, run: Run, decomposition: bool) -> bool:
+def _done(out: Path, run: BatchRun, decomposition: bool) -> bool:
     """Whether ``run`` is on disk as the batch asks for it: written (its manifest exists),
     and with the welfare decomposition when ``decomposition``."""
     path = _run_dir(out, run) / "manifest.json"
@@ -260,7 +260,7 @@ def _solve_task(
     models: ModelCache,
     scenario: Scenario,
     decomposition: bool,
-    run: Run,
+    run: BatchRun,
     out: Path,
     start: Solved | None,
     started: str | None,
@@ -296,7 +296,7 @@ def _write_tables(batch: Batch, result: BatchResult) -> None:
     # Monte Carlo draws weigh 1/N each, so summarise's sample statistics (n - 1) fit them;
     # only a quadrature design's weights change the moments.
     quadrature = batch.uncertainty is not None and batch.uncertainty.method == "quadrature"
-    groups: dict[tuple[float, ...], list[Run]] = {}
+    groups: dict[tuple[float, ...], list[BatchRun]] = {}
     for run in done:
         groups.setdefault(tuple(run.overrides.values()) if grouped else (), []).append(run)
     rows = []
@@ -319,7 +319,7 @@ def _write_tables(batch: Batch, result: BatchResult) -> None:
         _csv(sweep, result.out / "sweep.csv")
     if batch.uncertainty is not None:
 
-        def place(run: Run) -> dict[str, object]:
+        def place(run: BatchRun) -> dict[str, object]:
             scales = {_scale(name): m for name, m in run.multipliers.items()}
             return {"id": run.id, "weight": run.weight, **run.overrides, **scales}
 
@@ -344,9 +344,9 @@ def _scale(name: str) -> str:
 
 
 def _per_run(
-    runs: list[Run],
+    runs: list[BatchRun],
     welfare: dict[str, pd.DataFrame],
-    place: Callable[[Run], dict[str, object]],
+    place: Callable[[BatchRun], dict[str, object]],
     columns: list[str],
 ) -> pd.DataFrame:
     """Each run's welfare rows (region, bloc, EV measures) after the columns place(run) gives."""
@@ -360,7 +360,7 @@ def _per_run(
     return table.reindex(columns=[*columns, "region", "bloc", *MEASURES])
 
 
-def _welfare(out: Path, run: Run) -> pd.DataFrame:
+def _welfare(out: Path, run: BatchRun) -> pd.DataFrame:
     return pd.read_csv(_run_dir(out, run) / "welfare.csv", keep_default_na=False)
 
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from fragcge.scenarios.batch import Run
+from fragcge.scenarios.batch import BatchRun
 
 BAR_WIDTH = 24
 
@@ -23,7 +23,7 @@ def clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def describe(run: Run) -> str:
+def describe(run: BatchRun) -> str:
     """A run in a few words: its swept values and elasticity multipliers."""
     values = [f"{key}={value:g}" for key, value in run.overrides.items()]
     values += [f"{name}x{factor:.4g}" for name, factor in run.multipliers.items()]

@@ -11,7 +11,7 @@ import cyipopt
 import numpy as np
 import pandas as pd
 
-from fragcge.api import Run
+from fragcge.api import SolvedScenario
 from fragcge.calibration.elasticity_registry import SCALAR_ELASTICITIES, SECTOR_ELASTICITIES
 from fragcge.model.cge import Equilibrium
 from fragcge.model.decomposition import (
@@ -45,7 +45,7 @@ WELFARE_MEASURES = {
 PACKAGES = ("fragcge", "pyomo", "cyipopt-wheels", "casadi", "numpy", "pandas")
 
 
-def write_run(run: Run, out: Path, extra: dict[str, object] | None = None) -> list[Path]:
+def write_run(run: SolvedScenario, out: Path, extra: dict[str, object] | None = None) -> list[Path]:
     """Write manifest.json (plus ``extra``'s keys) and the tables into out, replacing it at once.
 
     OutputError, before anything is written, when out holds anything but a result folder."""
@@ -90,7 +90,7 @@ def _unreliable(welfare: pd.DataFrame) -> list[str]:
     return list(welfare.region[~welfare[RELIABLE].astype(bool)])
 
 
-def _elasticities(run: Run) -> dict[str, object]:
+def _elasticities(run: SolvedScenario) -> dict[str, object]:
     # The scenario's own: a model reused across a batch was built with another run's.
     sam = run.resolved.sam
     per_sector = {
@@ -108,7 +108,7 @@ NOT_DECOMPOSED = (
 """The manifest's reason for a run without the welfare decomposition."""
 
 
-def _decomposition(run: Run) -> dict[str, object]:
+def _decomposition(run: SolvedScenario) -> dict[str, object]:
     """The manifest's record of the welfare decomposition: how it was made, or why not."""
     if run.decomposition_steps is None:
         return {"computed": False, "why": NOT_DECOMPOSED}
@@ -139,7 +139,7 @@ def versions() -> dict[str, str]:
     return out
 
 
-def manifest(run: Run) -> dict[str, object]:
+def manifest(run: SolvedScenario) -> dict[str, object]:
     """Everything needed to reproduce and audit a run."""
     model, sam = run.model, run.model.cal.sam
     return {

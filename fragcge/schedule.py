@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fragcge.scenarios.batch import Run
+from fragcge.scenarios.batch import BatchRun
 
 STRAND_LENGTH = 8
 """Most runs per strand: enough that most runs start next to a solved neighbour."""
@@ -27,27 +27,27 @@ PARALLEL_STRANDS = 8
 class Schedule:
     """A batch's runs cut into strands, with the design distance between runs."""
 
-    def __init__(self, runs: Sequence[Run], length: int | None = None) -> None:
+    def __init__(self, runs: Sequence[BatchRun], length: int | None = None) -> None:
         runs = list(runs)
         if length is None:
             length = min(STRAND_LENGTH, max(1, len(runs) // PARALLEL_STRANDS))
         coords = _coordinates(runs)
         self._coords = {run.id: c for run, c in zip(runs, coords, strict=True)}
         ordered = [runs[k] for k in _tour(coords)]
-        self.strands: list[list[Run]] = [
+        self.strands: list[list[BatchRun]] = [
             ordered[k : k + length] for k in range(0, len(ordered), length)
         ]
 
-    def distance(self, a: Run, b: Run) -> float:
+    def distance(self, a: BatchRun, b: BatchRun) -> float:
         """Euclidean distance between two runs in the scaled design."""
         return float(np.linalg.norm(self._coords[a.id] - self._coords[b.id]))
 
-    def nearest(self, run: Run, solved: Sequence[Run]) -> Run | None:
+    def nearest(self, run: BatchRun, solved: Sequence[BatchRun]) -> BatchRun | None:
         """The solved run nearest to run, the first of equals; None if none is solved."""
         return min(solved, key=lambda other: self.distance(run, other)) if solved else None
 
 
-def _coordinates(runs: list[Run]) -> np.ndarray:
+def _coordinates(runs: list[BatchRun]) -> np.ndarray:
     """Each run's swept values and multipliers, scaled to [0, 1] over the batch (n × d)."""
     raw = np.array(
         [[*run.overrides.values(), *run.multipliers.values()] for run in runs], dtype=float

@@ -120,7 +120,7 @@ class Batch:
 
 
 @dataclass(frozen=True)
-class Run:
+class BatchRun:
     """One scenario of a batch: its id, the swept values, the elasticity draws and their weight.
 
     ``id`` hashes the scenario chain with the overrides and multipliers, so that a rerun of
@@ -196,7 +196,7 @@ def _check_runs(runs: int, where: str, points: int | None = None) -> None:
         )
 
 
-def expand(batch: Batch) -> list[Run]:
+def expand(batch: Batch) -> list[BatchRun]:
     """Every run of the batch: each sweep point with each draw, sweep points outermost."""
     points = batch.sweep.points if batch.sweep else ((),)
     keys = batch.sweep.keys if batch.sweep else ()
@@ -214,11 +214,11 @@ def expand(batch: Batch) -> list[Run]:
     for point in points:
         overrides = dict(zip(keys, point, strict=True))
         for draw, weight in draws:
-            runs.append(Run(_run_id(chain, overrides, draw), overrides, draw, weight))
+            runs.append(BatchRun(_run_id(chain, overrides, draw), overrides, draw, weight))
     return runs
 
 
-def apply_run(scenario: Scenario, run: Run) -> Scenario:
+def apply_run(scenario: Scenario, run: BatchRun) -> Scenario:
     """``scenario`` with the run's swept values, then its elasticity multipliers, applied."""
     for key, value in run.overrides.items():
         scenario = _override(scenario, key, value)

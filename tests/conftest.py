@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from fragcge.api import ModelCache, Run, solve_loaded
+from fragcge.api import ModelCache, SolvedScenario, solve_loaded
 from fragcge.scenarios.load import load_scenario
 
 SHIPPED_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 
 @pytest.fixture(scope="session")
-def shipped_run() -> Callable[[str], Run]:
+def shipped_run() -> Callable[[str], SolvedScenario]:
     """The solved run of a shipped scenario by name (``shipped_run("friendshoring")``), solved
     on first use and shared by every test of the session: tests read it, none may change it.
 
@@ -22,9 +22,9 @@ def shipped_run() -> Callable[[str], Run]:
     share the model and the solved baseline (the same numbers as a fresh solve's).
     """
     cache = ModelCache()
-    runs: dict[str, Run] = {}
+    runs: dict[str, SolvedScenario] = {}
 
-    def get(name: str) -> Run:
+    def get(name: str) -> SolvedScenario:
         if name not in runs:
             runs[name] = solve_loaded(load_scenario(SHIPPED_SCENARIOS / f"{name}.toml"), cache)
         return runs[name]

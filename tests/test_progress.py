@@ -6,7 +6,7 @@ import io
 
 from fragcge.batch import Outcome
 from fragcge.progress import Progress, clock
-from fragcge.scenarios.batch import Run
+from fragcge.scenarios.batch import BatchRun
 
 
 class Clock:
@@ -18,7 +18,9 @@ class Clock:
 
 
 def _outcome(k: int, status: str, message: str = "") -> Outcome:
-    return Outcome(Run(f"{k:08d}abcdef", {"shock.1.rate": k / 10}, {}, 1.0), status, 2.0, message)
+    return Outcome(
+        BatchRun(f"{k:08d}abcdef", {"shock.1.rate": k / 10}, {}, 1.0), status, 2.0, message
+    )
 
 
 def test_plain_lines_count_runs_and_estimate_the_time_left() -> None:

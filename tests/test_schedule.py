@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from fragcge.scenarios.batch import Run
+from fragcge.scenarios.batch import BatchRun
 from fragcge.schedule import Schedule
 
 
-def _runs(values: list[float], multipliers: list[float] | None = None) -> list[Run]:
+def _runs(values: list[float], multipliers: list[float] | None = None) -> list[BatchRun]:
     out = []
     for k, v in enumerate(values):
         draw = {} if multipliers is None else {"esubd": multipliers[k]}
-        out.append(Run(f"run{k:03d}", {"shock.1.rate": v}, draw, 1.0))
+        out.append(BatchRun(f"run{k:03d}", {"shock.1.rate": v}, draw, 1.0))
     return out
 
 
@@ -26,7 +26,7 @@ def test_a_sweep_is_cut_along_its_values() -> None:
 def test_every_run_is_in_one_strand_in_a_tour_of_short_steps() -> None:
     rng = np.random.default_rng(3)
     m = rng.uniform(0.5, 1.5, (60, 2))
-    runs = [Run(f"r{k}", {}, {"esubd": a, "esubm": b}, 1 / 60) for k, (a, b) in enumerate(m)]
+    runs = [BatchRun(f"r{k}", {}, {"esubd": a, "esubm": b}, 1 / 60) for k, (a, b) in enumerate(m)]
     schedule = Schedule(runs, length=8)
     ordered = [r for strand in schedule.strands for r in strand]
     assert sorted(r.id for r in ordered) == sorted(r.id for r in runs)
@@ -46,10 +46,10 @@ def test_the_cut_depends_on_the_runs_alone() -> None:
 def test_nearest_is_measured_on_scaled_coordinates() -> None:
     """A rate spans 0..1 and a multiplier 0.5..1.5 here: both count on their own range."""
     runs = [
-        Run("a", {"shock.1.rate": 0.0}, {"esubd": 0.5}, 1.0),
-        Run("b", {"shock.1.rate": 0.1}, {"esubd": 1.5}, 1.0),
-        Run("c", {"shock.1.rate": 1.0}, {"esubd": 0.6}, 1.0),
-        Run("d", {"shock.1.rate": 0.2}, {"esubd": 1.0}, 1.0),
+        BatchRun("a", {"shock.1.rate": 0.0}, {"esubd": 0.5}, 1.0),
+        BatchRun("b", {"shock.1.rate": 0.1}, {"esubd": 1.5}, 1.0),
+        BatchRun("c", {"shock.1.rate": 1.0}, {"esubd": 0.6}, 1.0),
+        BatchRun("d", {"shock.1.rate": 0.2}, {"esubd": 1.0}, 1.0),
     ]
     schedule = Schedule(runs)
     # d is 0.2 of the rate range and 0.5 of the multiplier range from a (distance 0.54),
