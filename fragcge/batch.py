@@ -35,7 +35,7 @@ from fragcge.executors import Executor, make_executor
 from fragcge.output_folder import claim, locked, write_file
 from fragcge.reports.batch_figures import batch_figures
 from fragcge.results import FLOAT_FORMAT, write_run
-from fragcge.scenarios.batch import Batch, BatchRun, apply_run, expand, load_batch
+from fragcge.scenarios.batch_file import Batch, BatchRun, apply_run, expand, load_batch
 from fragcge.scenarios.design import summarise
 from fragcge.scenarios.spec import Scenario
 from fragcge.schedule import Schedule

@@ -290,7 +290,7 @@ def _positive(text: str) -> int:
 def _batch(args: argparse.Namespace) -> int:
     from fragcge.batch import BatchInterrupted, run_batch
     from fragcge.progress import Progress
-    from fragcge.scenarios.batch import expand, load_batch
+    from fragcge.scenarios.batch_file import expand, load_batch
 
     progress = Progress(len(expand(load_batch(args.batch))))
     try:

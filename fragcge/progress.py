@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from fragcge.scenarios.batch import BatchRun
+from fragcge.scenarios.batch_file import BatchRun
 
 BAR_WIDTH = 24
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fragcge.scenarios.batch import BatchRun
+from fragcge.scenarios.batch_file import BatchRun
 
 STRAND_LENGTH = 8
 """Most runs per strand: enough that most runs start next to a solved neighbour."""

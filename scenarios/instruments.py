@@ -4,7 +4,7 @@ An entry declares the instrument's TOML keys and their types, how a [[shock]] ta
 into its record, the record fields a batch sweep may vary (with their bounds), the model
 parameters it changes (ShockSet fields, by name) and how, who receives its revenue or rent,
 and the column of the welfare decomposition its wedge falls in. The loader
-(``scenarios/load.py``), the batch sweep (``scenarios/batch.py``) and the applier
+(``scenarios/load.py``), the batch sweep (``scenarios/batch_file.py``) and the applier
 (``scenarios/apply.py``) read the registry; nothing else describes an instrument.
 ``docs/extending.md`` shows an instrument added by one entry (in a test).
 """

@@ -13,7 +13,7 @@ from fragcge.calibration.dataset import load_dataset
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.errors import ScenarioError
 from fragcge.scenarios import load_scenario, resolve
-from fragcge.scenarios.batch import apply_run, expand, load_batch
+from fragcge.scenarios.batch_file import apply_run, expand, load_batch
 from fragcge.scenarios.design import (
     Distribution,
     monte_carlo,

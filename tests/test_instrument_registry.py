@@ -24,7 +24,7 @@ from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.decomposition import COMPONENTS, ROUTE_WEDGES
 from fragcge.model.shocks import ShockSet
 from fragcge.scenarios import effects, fields, load_scenario, resolve
-from fragcge.scenarios.batch import sweep_keys
+from fragcge.scenarios.batch_file import sweep_keys
 from fragcge.scenarios.instruments import (
     REGISTRY,
     ROUTE,

@@ -6,7 +6,7 @@ import io
 
 from fragcge.batch import Outcome
 from fragcge.progress import Progress, clock
-from fragcge.scenarios.batch import BatchRun
+from fragcge.scenarios.batch_file import BatchRun
 
 
 class Clock:

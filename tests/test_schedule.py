@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fragcge.scenarios.batch import BatchRun
+from fragcge.scenarios.batch_file import BatchRun
 from fragcge.schedule import Schedule
 
 
