@@ -320,7 +320,7 @@ def _batch(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from fragcge.reports.report import write_report
-    from fragcge.reports.results import load_result
+    from fragcge.reports.result_folders import load_result
 
     results = [load_result(path) for path in args.results]
     items = write_report(results, args.out, [args.format])

@@ -149,7 +149,7 @@ def test_ctrl_c_during_ipopt_stops_a_one_worker_batch(tmp_path) -> None:
     [
         ("fragcge.model.checks:run_checks", ["check"]),
         ("fragcge.calibration.summary:summary", ["data", "show", "wiod2011_10x8"]),
-        ("fragcge.reports.results:load_result", ["report", "result", "--out", "report"]),
+        ("fragcge.reports.result_folders:load_result", ["report", "result", "--out", "report"]),
     ],
     ids=["check", "data-show", "report"],
 )

@@ -25,7 +25,7 @@ from fragcge.cli import main
 from fragcge.errors import OutputError, ScenarioError
 from fragcge.output_folder import MARKER, claim, locked
 from fragcge.reports.report import write_report
-from fragcge.reports.results import load_result
+from fragcge.reports.result_folders import load_result
 from fragcge.results import write_run
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"

@@ -19,7 +19,7 @@ from fragcge.output_folder import claim
 from fragcge.reports import figures, tables
 from fragcge.reports.appendix import build_appendix
 from fragcge.reports.formats import SUFFIX, markdown, write_table
-from fragcge.reports.results import load_result
+from fragcge.reports.result_folders import load_result
 from fragcge.results import write_run
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"

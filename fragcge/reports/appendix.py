@@ -10,7 +10,7 @@ from fragcge.errors import ReportError
 from fragcge.output_folder import APPENDIX_TITLE, claim, remove, write_file
 from fragcge.reports.formats import FORMATS
 from fragcge.reports.report import Item, write_report
-from fragcge.reports.results import Result, load_result
+from fragcge.reports.result_folders import Result, load_result
 from fragcge.scenarios.load import load_scenario
 from fragcge.scenarios.provenance import chain_sha256
 from fragcge.scenarios.spec import Scenario

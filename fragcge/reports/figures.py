@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from fragcge.output_folder import write_file
 from fragcge.reports import tables
-from fragcge.reports.results import NONALIGNED, WORLD, Result
+from fragcge.reports.result_folders import NONALIGNED, WORLD, Result
 
 BLOC_PALETTE = ("#1f5fa8", "#c0392b", "#2e8b57", "#8e44ad", "#d68910", "#17a2b8", "#6d4c41")
 NONALIGNED_COLOUR = "#9e9e9e"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fragcge.output_folder import replacing
 from fragcge.reports import figures, formats, tables
-from fragcge.reports.results import Result, check_comparable
+from fragcge.reports.result_folders import Result, check_comparable
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from fragcge.model.decomposition import RESIDUAL_SHARE
-from fragcge.reports.results import NONALIGNED, WORLD, Result
+from fragcge.reports.result_folders import NONALIGNED, WORLD, Result
 
 
 @dataclass(frozen=True)
