@@ -31,7 +31,7 @@ EAST = ("CHN", "RUS")
 NONALIGNED = ("IND", "BRA", "MEX", "IDN", "TUR", "RoW")
 
 
-def _full_scenarios(folder: Path) -> Path:
+def full_scenarios(folder: Path) -> Path:
     """The friend-shoring scenario pair on the embedded 41×35 dataset, written in folder."""
     from fragcge.calibration.dataset import load_dataset
 
@@ -85,7 +85,7 @@ def main() -> int:
     t["imports"] = _clocks()
     with tempfile.TemporaryDirectory() as tmp:
         if args.full:
-            path = _full_scenarios(Path(tmp))
+            path = full_scenarios(Path(tmp))
         else:
             path = ROOT / "scenarios" / "friendshoring.toml"
         t["dataset built"] = _clocks()

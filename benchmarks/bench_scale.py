@@ -55,9 +55,9 @@ def _scenario(size: str, folder: Path) -> Path:
         return ROOT / "scenarios" / "friendshoring.toml"
     if size == "41x35":
         sys.path.insert(0, str(ROOT / "benchmarks"))
-        from bench_friendshoring import _full_scenarios
+        from bench_friendshoring import full_scenarios
 
-        return _full_scenarios(folder)
+        return full_scenarios(folder)
     from fragcge.calibration.dataset import write_dataset
     from fragcge.calibration.synthetic import synthetic_sam
 

@@ -108,13 +108,13 @@ def _key(key: tuple):
 
 def _index(system: System, name: str) -> list:
     """Code tuples of a variable block's members, in global order."""
-    return [_key(tuple(system._codes(name, idx))) for idx in system.var[name].members]
+    return [_key(tuple(system.var_codes(name, idx))) for idx in system.var[name].members]
 
 
 def _codes(system: System, block: str, idx: tuple[int, ...]) -> list[str]:
     """Codes of the dropped equation's index (block names its equation)."""
     var = next(v for v, eq in PAIRS if eq == block)
-    return system._codes(var, np.asarray(idx))
+    return system.var_codes(var, np.asarray(idx))
 
 
 def _variables(m: pyo.ConcreteModel, system: System, x: np.ndarray) -> dict[int, object]:

@@ -283,7 +283,7 @@ class System:
         variables, equations = [], []
         for name, eq in PAIRS:
             for idx in self.var[name].members:
-                codes = ",".join(self._codes(name, idx))
+                codes = ",".join(self.var_codes(name, idx))
                 variables.append(f"{name}[{codes}]")
                 equations.append(f"{eq}[{codes}]")
         equations[self.dropped[2]] = "numeraire"
@@ -293,13 +293,14 @@ class System:
         """Name of the market equation left out of the square system, e.g. mkt_pf[va,USA]."""
         block, index, _ = self.dropped
         var = next(v for v, eq in PAIRS if eq == block)
-        return f"{block}[{','.join(self._codes(var, np.asarray(index)))}]"
+        return f"{block}[{','.join(self.var_codes(var, np.asarray(index)))}]"
 
     def variable_labels(self) -> list[str]:
         """Variable names by column, e.g. py[ELE,CHN]."""
         return self._label_cache[1]
 
-    def _codes(self, name: str, idx: np.ndarray) -> list[str]:
+    def var_codes(self, name: str, idx: np.ndarray) -> list[str]:
+        """Codes of a member of variable block name, e.g. ("pm", (6, 5)) → ["ELE", "CHN"]."""
         return self.codes(self.var[name].axes, idx)
 
     def codes(self, axes: tuple[str, ...], idx) -> list[str]:

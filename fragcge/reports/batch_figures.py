@@ -21,8 +21,8 @@ from fragcge.reports.figures import (
     BLOC_PALETTE,
     NONALIGNED_COLOUR,
     PANELS_PER_ROW,
-    _panels,
     bloc_colours,
+    panels,
     save,
 )
 from fragcge.scenarios.design import summarise
@@ -75,7 +75,7 @@ def ev_sweep(table: pd.DataFrame, key: str, measure: str = "ev_pct") -> Figure:
     categories = list(dict.fromkeys(table[key]))
     regions = list(dict.fromkeys(table.region))
     bloc_colour = _colours(table)
-    fig, axes = _panels(len(regions), 3.2, 2.5, sharex=True)
+    fig, axes = panels(len(regions), 3.2, 2.5, sharex=True)
     for ax, region in zip(axes, regions, strict=True):
         for k, (_, group) in enumerate(groups):
             rows = group[group.region == region]

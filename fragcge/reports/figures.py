@@ -65,7 +65,8 @@ PANELS_PER_ROW = 4
 """More scenarios than this wrap onto further rows, so a page stays readable."""
 
 
-def _panels(n: int, width: float, height: float, **kw) -> tuple[Figure, list]:
+def panels(n: int, width: float, height: float, **kw) -> tuple[Figure, list]:
+    """A figure of n panels of width × height inches, PANELS_PER_ROW to a row; kw to subplots."""
     cols = min(n, PANELS_PER_ROW)
     rows = -(-n // cols)
     fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
@@ -95,7 +96,7 @@ def welfare(results: list[Result]) -> Figure:
     colours = bloc_colours(ref.blocs)
     groups = {**ref.blocs, WORLD: WORLD}
     width = 4.2
-    fig, axes = _panels(len(results), width, 0.32 * len(rows) + 1.9, sharey=True, sharex=True)
+    fig, axes = panels(len(results), width, 0.32 * len(rows) + 1.9, sharey=True, sharex=True)
     lo = min(0.0, *(float(r.welfare.ev_pct.min()) for r in results))
     hi = max(0.0, *(float(r.welfare.ev_pct.max()) for r in results))
     for ax, res in zip(axes, results, strict=True):
@@ -140,7 +141,7 @@ def decomposition(results: list[Result]) -> Figure | None:
         for k, c in enumerate(components)
     }
     width = 4.6
-    fig, axes = _panels(len(have), width, 0.32 * len(rows) + 2.1, sharey=True)
+    fig, axes = panels(len(have), width, 0.32 * len(rows) + 2.1, sharey=True)
     for ax, res in zip(axes, have, strict=True):
         table = tables.decomposition(res)
         frame = table.frame.set_index("region").reindex(rows)
@@ -186,7 +187,7 @@ def _heatmaps(
     span = max(float(np.nanmax(np.abs(m.to_numpy(float)))) for m in matrices) or 1.0
     norm = TwoSlopeNorm(0.0, -span, span)
     rows, cols = matrices[0].shape
-    fig, axes = _panels(len(results), width, 0.38 * rows + 2.0)
+    fig, axes = panels(len(results), width, 0.38 * rows + 2.0)
     for ax, m, res in zip(axes, matrices, results, strict=True):
         values = m.to_numpy(float)
         image = ax.imshow(values, cmap=DIVERGING, norm=norm, aspect="auto")
