@@ -10,16 +10,11 @@ so that residuals stay well scaled as σ approaches 1.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from fragcge.calibration.elasticity_registry import NAMES
-from fragcge.model.structure import TermGroup, Terms
+from fragcge.model.structure import EquationSpace, TermGroup, Terms
 from fragcge.model.terms import QUOTA_EXTRA, ROUTE_PARAMS, TARIFF_EXTRA
-
-if TYPE_CHECKING:
-    from fragcge.model.system import System
 
 FIN = {"hh": "C", "gov": "G", "inv": "I"}
 FIXED_LEVEL = {"gov": "Gbar", "inv": "Ibar"}
@@ -30,7 +25,7 @@ ELASTICITIES = NAMES
 """Every substitution elasticity of the data (the registry's): mutable parameters of the model."""
 
 
-def _sigma(sys: System, name: str, idx=None) -> tuple[np.ndarray, np.ndarray]:
+def _sigma(sys: EquationSpace, name: str, idx=None) -> tuple[np.ndarray, np.ndarray]:
     """An elasticity's data values and θ positions for terms in sectors idx (None: a scalar).
 
     Elasticities are mutable parameters: the values only choose each term's functional form
@@ -52,7 +47,7 @@ def elasticity_pattern(sam) -> bytes:
     return b"".join(np.ascontiguousarray(m, dtype=np.uint8).tobytes() + b"|" for m in masks)
 
 
-def _ces_children(sys: System, rows, child, parent, theta, sigma, scale=None) -> None:
+def _ces_children(sys: EquationSpace, rows, child, parent, theta, sigma, scale=None) -> None:
     """Terms θ·(child/(parent·scale))^(1−σ) of a CES price index, log form where σ = 1.
 
     ``sigma`` is (values, θ positions) from :func:`_sigma`, one entry per term or one for all.
@@ -70,7 +65,7 @@ def _ces_children(sys: System, rows, child, parent, theta, sigma, scale=None) ->
         )
 
 
-def prf_Y(sys: System) -> None:
+def prf_Y(sys: EquationSpace) -> None:
     """Zero profit of Y[j,r]: (1−to)·py·A = c̄·CES(pva, pint; esubt).
 
     Where esubt = esubc the two nests are one CES (MODEL.md: with both 1, one Cobb-Douglas
@@ -98,7 +93,7 @@ def prf_Y(sys: System) -> None:
     )
 
 
-def def_pva(sys: System) -> None:
+def def_pva(sys: EquationSpace) -> None:
     """Value-added price pva[j,r] = CES over factor prices (esubva)."""
     c = sys.cal
     pva, pf, ps = sys.var["pva"], sys.var["pf"], sys.var["ps"]
@@ -108,7 +103,7 @@ def def_pva(sys: System) -> None:
     _ces_children(sys, rows, child, rows, c.theta_f[f, j, r], _sigma(sys, "esubva", j))
 
 
-def def_pint(sys: System) -> None:
+def def_pint(sys: EquationSpace) -> None:
     """Intermediate bundle price pint[j,r] = CES over the firm's Armington prices (esubc)."""
     c = sys.cal
     pint, pa = sys.var["pint"], sys.var["pa"]
@@ -118,7 +113,7 @@ def def_pint(sys: System) -> None:
     _ces_children(sys, rows, pa.pos[i, j, r], rows, c.theta_a[i, j, r], _sigma(sys, "esubc", j))
 
 
-def def_pa(sys: System) -> None:
+def def_pa(sys: EquationSpace) -> None:
     """Armington price pa[i,g,r] = CES(py·(1+tdf)/(1+tdf0), pm·(1+tif)/(1+tif0); esubd)."""
     c = sys.cal
     pa, py, pm = sys.var["pa"], sys.var["py"], sys.var["pm"]
@@ -139,7 +134,7 @@ def def_pa(sys: System) -> None:
         )
 
 
-def prf_final(sys: System) -> None:
+def prf_final(sys: EquationSpace) -> None:
     """Final demand price indices: pc[r] (zero profit of C), pg[r], pinv[r] = CES over pa."""
     c = sys.cal
     pa = sys.var["pa"]
@@ -153,7 +148,7 @@ def prf_final(sys: System) -> None:
         _ces_children(sys, rows, pa.pos[i, g, r], price.pos[r], c.theta_a[i, g, r], esub)
 
 
-def _route_params(sys: System, i, s, r) -> list[np.ndarray]:
+def _route_params(sys: EquationSpace, i, s, r) -> list[np.ndarray]:
     """Parameter columns of the delivered price on routes (i, s → r): ``terms.ROUTE_PARAMS``
     after the coefficient and esubm, by name, then the margins' cif shares θt."""
     c, P = sys.cal, sys.params
@@ -169,13 +164,13 @@ def _route_params(sys: System, i, s, r) -> list[np.ndarray]:
     return cols
 
 
-def _pt_cols(sys: System, n: int) -> list[np.ndarray]:
+def _pt_cols(sys: EquationSpace, n: int) -> list[np.ndarray]:
     """Variable columns of the margin prices, one per active margin service."""
     pt = sys.var["pt"]
     return [np.full(n, pt.pos[k]) for k in range(len(sys.margin_rows))]
 
 
-def _route_terms(sys: System, kind: str, i, s, r, rows, x, p, coef) -> None:
+def _route_terms(sys: EquationSpace, kind: str, i, s, r, rows, x, p, coef) -> None:
     """Route terms, in their quota variant (ρ as last variable) on the model's quota routes."""
     n = len(i)
     rows = np.broadcast_to(np.asarray(rows), (n,))
@@ -186,7 +181,7 @@ def _route_terms(sys: System, kind: str, i, s, r, rows, x, p, coef) -> None:
         sys.terms.add(name, rows[q], xs, [a[q] for a in p], coef[q])
 
 
-def route_groups(sys: System) -> list[TermGroup]:
+def route_groups(sys: EquationSpace) -> list[TermGroup]:
     """Every trade route's variables and parameters in the layout of the route templates
     (``vol_route``: M, pm, py, pt…; esubm, τ, tx, …), one instance per route, numbered as
     ``sys.routes``: kind ``route``, and ``route_q`` with ρ last on quota routes. Reports
@@ -203,7 +198,7 @@ def route_groups(sys: System) -> list[TermGroup]:
     return terms.groups()
 
 
-def prf_M(sys: System) -> None:
+def prf_M(sys: EquationSpace) -> None:
     """Zero profit of M[i,r]: pm = CES over delivered prices pdel[i,s,r] (esubm)."""
     c = sys.cal
     M, pm, py = sys.var["M"], sys.var["pm"], sys.var["py"]
@@ -227,7 +222,7 @@ def prf_M(sys: System) -> None:
         )
 
 
-def prf_YT(sys: System) -> None:
+def prf_YT(sys: EquationSpace) -> None:
     """Zero profit of YT[m]: pt[m] = Cobb-Douglas over regional supplies py[m,r]."""
     c = sys.cal
     YT, pt, py = sys.var["YT"], sys.var["pt"], sys.var["py"]
@@ -244,7 +239,7 @@ def prf_YT(sys: System) -> None:
         )
 
 
-def _firm_demands(sys: System, terms: Terms, i, j, r, price, rows, coef, suffix="") -> None:
+def _firm_demands(sys: EquationSpace, terms: Terms, i, j, r, price, rows, coef, suffix="") -> None:
     """coef·demand of sector j's firms in region r for good i at price (py or pm), with the
     template the nests of j need: two CES levels (esubt ≠ esubc), one merged level
     (esubt = esubc), or Leontief above the Armington nest (esubt = esubc = 0)."""
@@ -293,7 +288,7 @@ def _firm_demands(sys: System, terms: Terms, i, j, r, price, rows, coef, suffix=
     )
 
 
-def purchase_groups(sys: System) -> dict[str, tuple[np.ndarray, list[TermGroup]]]:
+def purchase_groups(sys: EquationSpace) -> dict[str, tuple[np.ndarray, list[TermGroup]]]:
     """Every agent's purchases of domestic (``py``: dd0) and imported (``pm``: di0) goods in
     benchmark units: per price, the cells (i, g, r) of the non-zero flows (g: sectors, then
     hh, gov, inv) and the demand templates' instances with coefficient flows[i, g, r], one
@@ -319,7 +314,7 @@ def purchase_groups(sys: System) -> dict[str, tuple[np.ndarray, list[TermGroup]]
     return out
 
 
-def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -> None:
+def _agent_demands(sys: EquationSpace, flows, price, scale, rows_of, value_rate=None) -> None:
     """Compensated demands of every agent for a domestic (py) or imported (pm) good.
 
     Adds −flows/scale·demand to the row rows_of(i, r); with value_rate, adds instead the
@@ -338,7 +333,9 @@ def _agent_demands(sys: System, flows, price, scale, rows_of, value_rate=None) -
         _final_demands(sys, sys.terms, agent, i, r, price, rows_of(i, r), coef, suffix)
 
 
-def _final_demands(sys: System, terms: Terms, agent: str, i, r, price, rows, coef, suffix=""):
+def _final_demands(
+    sys: EquationSpace, terms: Terms, agent: str, i, r, price, rows, coef, suffix=""
+):
     """coef·demand of a final agent of region r for good i at price (py or pm): its activity
     is a variable (``dem_fin``), or a parameter the closure fixes (``dem_fix``, G and I)."""
     P, v = sys.params, sys.var
@@ -367,7 +364,7 @@ def _final_demands(sys: System, terms: Terms, agent: str, i, r, price, rows, coe
         )
 
 
-def _route_volumes(sys: System, i, s, r, rows, coef) -> None:
+def _route_volumes(sys: EquationSpace, i, s, r, rows, coef) -> None:
     """Terms coef·τ·V[i,s,r] for goods or margins shipped on routes (i, s → r)."""
     v = sys.var
     x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
@@ -375,7 +372,7 @@ def _route_volumes(sys: System, i, s, r, rows, coef) -> None:
     _route_terms(sys, "vol_route", i, s, r, rows, x, p, coef)
 
 
-def mkt_py(sys: System) -> None:
+def mkt_py(sys: EquationSpace) -> None:
     """Domestic market py[i,r]: vom·A·Y = Σ_g dd + Σ_s τ·vxmd·V + vst·YT·pt/py."""
     c = sys.cal
     py, Y = sys.var["py"], sys.var["Y"]
@@ -394,7 +391,7 @@ def mkt_py(sys: System) -> None:
     _margin_supplies(sys, sys.terms, lambda j, r: py.pos[j, r], lambda j, r: -c.vom[j, r])
 
 
-def _margin_supplies(sys: System, terms: Terms, rows_of, scale) -> None:
+def _margin_supplies(sys: EquationSpace, terms: Terms, rows_of, scale) -> None:
     """vst/scale·YT·pt/py: each region's supply of a margin service's good to the global pool
     (Cobb-Douglas), in the row rows_of(good, region)."""
     c, v = sys.cal, sys.var
@@ -411,7 +408,7 @@ def _margin_supplies(sys: System, terms: Terms, rows_of, scale) -> None:
         )
 
 
-def margin_supply_groups(sys: System) -> tuple[np.ndarray, list[TermGroup]]:
+def margin_supply_groups(sys: EquationSpace) -> tuple[np.ndarray, list[TermGroup]]:
     """Supplies to the margin pools in benchmark units of the domestic good: the cells
     (i, r) of each supplying region and good, one row per margin service and region (a good
     may serve several), and the ``msup`` instances with coefficient vst. For reports; in no
@@ -428,7 +425,7 @@ def margin_supply_groups(sys: System) -> tuple[np.ndarray, list[TermGroup]]:
     return np.array(cells, dtype=np.int64).reshape(-1, 2), terms.groups()
 
 
-def mkt_pm(sys: System) -> None:
+def mkt_pm(sys: EquationSpace) -> None:
     """Import market pm[i,r]: vim·M = Σ_g di."""
     c = sys.cal
     pm, M = sys.var["pm"], sys.var["M"]
@@ -437,7 +434,7 @@ def mkt_pm(sys: System) -> None:
     _agent_demands(sys, c.di0, pm, lambda i, r: c.vim[i, r], lambda i, r: pm.pos[i, r])
 
 
-def _factor_demands(sys: System, rows_of, scale, rate=None) -> None:
+def _factor_demands(sys: EquationSpace, rows_of, scale, rate=None) -> None:
     """Firms' factor demands −fd0/scale·demand (or factor tax revenue with rate)."""
     c = sys.cal
     weight = c.fd0 if rate is None else c.fd0 * rate
@@ -447,7 +444,7 @@ def _factor_demands(sys: System, rows_of, scale, rate=None) -> None:
     _factor_terms(sys, sys.terms, f, j, r, rows_of(f, j, r), coef, suffix)
 
 
-def _factor_terms(sys: System, terms: Terms, f, j, r, rows, coef, suffix="") -> None:
+def _factor_terms(sys: EquationSpace, terms: Terms, f, j, r, rows, coef, suffix="") -> None:
     """coef·demand of sector j's firms in region r for factor f, at its mobile price pf or
     its sector-specific price ps, with a CES level above value added, or Leontief (esubt = 0)."""
     P, v = sys.params, sys.var
@@ -476,7 +473,7 @@ def _factor_terms(sys: System, terms: Terms, f, j, r, rows, coef, suffix="") -> 
     )
 
 
-def factor_demand_groups(sys: System) -> tuple[np.ndarray, list[TermGroup]]:
+def factor_demand_groups(sys: EquationSpace) -> tuple[np.ndarray, list[TermGroup]]:
     """Firms' factor demands in benchmark units: the cells (f, j, r) of the non-zero fd0 and
     the factor demand templates' instances with coefficient fd0[f, j, r], one row per cell.
     Reports evaluate them (:func:`fragcge.model.report.factor_demands`); in no equation."""
@@ -488,7 +485,7 @@ def factor_demand_groups(sys: System) -> tuple[np.ndarray, list[TermGroup]]:
     return cells, terms.groups()
 
 
-def mkt_pf(sys: System) -> None:
+def mkt_pf(sys: EquationSpace) -> None:
     """Factor markets: mobile pf[f,r]: evom = Σ_j demand; specific ps[f,j,r]: evom_s = demand."""
     c, P = sys.cal, sys.params
     pf, ps = sys.var["pf"], sys.var["ps"]
@@ -513,7 +510,7 @@ def mkt_pf(sys: System) -> None:
     _factor_demands(sys, rows_of, scale)
 
 
-def mkt_pc(sys: System) -> None:
+def mkt_pc(sys: EquationSpace) -> None:
     """Private consumption pc[r]: pc·vc·C = RA − pg·vg·G − pinv·vi·I."""
     c, P, v = sys.cal, sys.params, sys.var
     pc = v["pc"]
@@ -543,17 +540,17 @@ def mkt_pc(sys: System) -> None:
         )
 
 
-def shr_G(sys: System) -> None:
+def shr_G(sys: EquationSpace) -> None:
     """Government spending a fixed share of income (gov-share closure): pg·vg·G = (vg/RA0)·RA."""
     _income_share(sys, "gov")
 
 
-def sav_I(sys: System) -> None:
+def sav_I(sys: EquationSpace) -> None:
     """Investment from a fixed savings rate (savings closure): pinv·vi·I = (vi/RA0)·RA."""
     _income_share(sys, "inv")
 
 
-def _income_share(sys: System, agent: str) -> None:
+def _income_share(sys: EquationSpace, agent: str) -> None:
     """pX·X − RA/RA0 = 0: spending on X stays the benchmark share of income (divided by vX)."""
     v = sys.var
     activity = v[FIN[agent]]
@@ -563,7 +560,7 @@ def _income_share(sys: System, agent: str) -> None:
     sys.terms.add("lin", rows, [v["RA"].pos[r]], [], -1.0 / sys.cal.ra0[r])
 
 
-def rwg_L(sys: System) -> None:
+def rwg_L(sys: EquationSpace) -> None:
     """Fixed real wage (real-wage closure): pf[f,r] = pc[r], employment L[f,r] adjusts."""
     v = sys.var
     L = v["L"]
@@ -573,7 +570,7 @@ def rwg_L(sys: System) -> None:
     sys.terms.add("lin", rows, [v["pc"].pos[r]], [], -1.0)
 
 
-def mkt_pt(sys: System) -> None:
+def mkt_pt(sys: EquationSpace) -> None:
     """Transport pool pt[m]: vtw·YT = Σ_{i,r,s} τ·vtwr·V."""
     c = sys.cal
     pt, YT = sys.var["pt"], sys.var["YT"]
@@ -587,7 +584,7 @@ def mkt_pt(sys: System) -> None:
         )
 
 
-def inc_RA(sys: System) -> None:
+def inc_RA(sys: EquationSpace) -> None:
     """Income RA[r] = factor income + every tax, tariff and rent collected in r + pnum·vb[r]."""
     c, P, v = sys.cal, sys.params, sys.var
     RA = v["RA"]
@@ -661,7 +658,7 @@ def inc_RA(sys: System) -> None:
     _route_terms(sys, "rent_route", i, s, r, RA.pos[r], x, p_tariff, -1.0 / ra0[r])
 
 
-def fb_rho(sys: System) -> None:
+def fb_rho(sys: EquationSpace) -> None:
     """Export quota on a route: ρ ≥ 0 ⊥ share·V_b − V ≥ 0, smoothed Fischer–Burmeister."""
     P, v = sys.params, sys.var
     rho = v["rho"]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from fragcge.calibration.calibrate import Calibration
 
 
 @dataclass
@@ -153,3 +157,20 @@ class Terms:
             parts = self._parts[kind]
             out.append(TermGroup(kind, *(np.concatenate([q[k] for q in parts]) for k in range(5))))
         return out
+
+
+class EquationSpace(Protocol):
+    """What the equation blocks read and write while a System is built.
+
+    Declared here, below both ``equations`` and ``system``, so that the equations do not
+    import the System that imports them.
+    """
+
+    cal: Calibration
+    var: dict[str, Block]
+    params: Params
+    terms: Terms
+    routes: np.ndarray
+    """Trade routes (i, s, r) with a non-zero benchmark flow."""
+    margin_rows: list[int]
+    """Margins with a non-zero benchmark supply."""
