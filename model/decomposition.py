@@ -33,9 +33,12 @@ from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.report import (
     dense,
     factor_demands,
+    final_level,
     margin_supplies,
     purchases,
     route_flows,
+    utility,
+    utility_price,
 )
 from fragcge.model.solve import (
     DEFAULT_LIMITS,
@@ -160,7 +163,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     # margin supplies, in units of the domestic good
     msup = margin_supplies(model, eq)
     pnum = float(model.system.param("pnum", th).ravel()[0])
-    X = np.array([var("C"), *(_level(model, eq, act) for act in ("G", "I"))])
+    X = np.array([var("C"), *(final_level(model, eq, act) for act in ("G", "I"))])
     if model.closure.welfare == "U":
         spend = c.vfd * np.array([var(p) for _, _, p in FIN_AGENTS]) * X
         gap = (c.vfd / c.ra0 * var("RA", 0.0) - spend) / X
@@ -198,33 +201,17 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     )
 
 
-def _level(model: CGEModel, eq: Equilibrium, act: str) -> np.ndarray:
-    """G or I: the variable where the closure makes it one, else its fixed level."""
-    s = model.system
-    fixed = model.system.param({"G": "Gbar", "I": "Ibar"}[act], eq.theta)
-    return np.where(s.var[act].pos >= 0, dense(s, eq.x, act, 1.0), fixed)
-
-
 def _deflator(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> np.ndarray:
     """Converts a change of real expenditure at eq's prices into EV units (baseline prices).
 
     pc_b/pc where welfare is C; e_b·RA0·U/RA (= e_b/e with optimal spending shares) where
-    welfare is the regional utility U = C^αc·G^αg·I^αi.
+    welfare is the regional utility U (:func:`fragcge.model.report.utility`).
     """
-    s, c = model.system, model.cal
+    s = model.system
     if model.closure.welfare == "C":
         return dense(s, base.x, "pc", 1.0) / dense(s, eq.x, "pc", 1.0)
-    alpha = c.vfd / c.ra0
-
-    def e(q: Equilibrium) -> np.ndarray:
-        return np.prod(
-            [dense(s, q.x, p, 1.0) ** a for (_, _, p), a in zip(FIN_AGENTS, alpha, strict=True)],
-            axis=0,
-        )
-
-    g, i = _level(model, eq, "G"), _level(model, eq, "I")
-    u = dense(s, eq.x, "C") ** alpha[0] * g ** alpha[1] * i ** alpha[2]
-    return e(base) * c.ra0 * u / dense(s, eq.x, "RA")
+    u = utility(model, eq)
+    return utility_price(model, base) * model.cal.ra0 * u / dense(s, eq.x, "RA")
 
 
 def _step(model: CGEModel, a: _State, b: _State) -> dict[str, np.ndarray]:

@@ -52,14 +52,41 @@ def route_flows(model: CGEModel, eq: Equilibrium) -> dict[str, np.ndarray]:
     return {**out, "V": delivered, "py": dense(s, eq.x, "py", 1.0)}
 
 
+FINAL_PRICES = ("pc", "pg", "pinv")
+"""Prices of the final agents hh, gov, inv, in the order of Calibration.vfd's first axis."""
+
+
+def final_level(model: CGEModel, eq: Equilibrium, act: str) -> np.ndarray:
+    """G or I: the variable where the closure makes it one, else its fixed level."""
+    s = model.system
+    fixed = s.param({"G": "Gbar", "I": "Ibar"}[act], eq.theta)
+    return np.where(s.var[act].pos >= 0, dense(s, eq.x, act, 1.0), fixed)
+
+
+def utility(model: CGEModel, eq: Equilibrium) -> np.ndarray:
+    """The regional household's utility U = C^αc·G^αg·I^αi (benchmark expenditure shares α)."""
+    alpha = model.cal.vfd / model.cal.ra0
+    g, i = final_level(model, eq, "G"), final_level(model, eq, "I")
+    return dense(model.system, eq.x, "C") ** alpha[0] * g ** alpha[1] * i ** alpha[2]
+
+
+def utility_price(model: CGEModel, eq: Equilibrium) -> np.ndarray:
+    """U's price index e = pc^αc·pg^αg·pinv^αi."""
+    alpha = model.cal.vfd / model.cal.ra0
+    prices = [
+        dense(model.system, eq.x, p, 1.0) ** a for p, a in zip(FINAL_PRICES, alpha, strict=True)
+    ]
+    return np.prod(prices, axis=0)
+
+
 def welfare(
     model: CGEModel, base: Equilibrium, scen: Equilibrium, blocs: dict[str, str]
 ) -> pd.DataFrame:
     """Hicksian EV at baseline prices, EV in % of baseline income, with bloc and WORLD rows.
 
     With G and I fixed (MODEL.md), EV[r] = pc_b·vc·(C_s − C_b). Where the closure lets G or
-    I vary, welfare is the regional household's utility U = C^αc·G^αg·I^αi (benchmark
-    expenditure shares α) and EV[r] = e_b·RA0·(U_s − U_b), e = pc^αc·pg^αg·pinv^αi.
+    I vary, welfare is the regional household's :func:`utility` U and
+    EV[r] = e_b·RA0·(U_s − U_b), e its :func:`utility_price`.
     """
     s, c = model.system, model.cal
     regions = c.sam.regions
@@ -69,19 +96,8 @@ def welfare(
             dense(s, base.x, "pc", 1.0) * c.vfd[0] * (dense(s, scen.x, "C") - dense(s, base.x, "C"))
         )
     else:
-        alpha = c.vfd / c.ra0
-
-        def index(eq: Equilibrium, names: tuple[str, ...]) -> np.ndarray:
-            return np.prod(
-                [dense(s, eq.x, k, 1.0) ** a for k, a in zip(names, alpha, strict=True)], axis=0
-            )
-
-        def utility(eq: Equilibrium) -> np.ndarray:
-            g = np.where(s.var["G"].pos >= 0, dense(s, eq.x, "G", 1.0), s.param("Gbar", eq.theta))
-            i = np.where(s.var["I"].pos >= 0, dense(s, eq.x, "I", 1.0), s.param("Ibar", eq.theta))
-            return dense(s, eq.x, "C") ** alpha[0] * g ** alpha[1] * i ** alpha[2]
-
-        ev = index(base, ("pc", "pg", "pinv")) * c.ra0 * (utility(scen) - utility(base))
+        gain = utility(model, scen) - utility(model, base)
+        ev = utility_price(model, base) * c.ra0 * gain
     rows = [
         {"region": r, "bloc": blocs.get(r, "nonaligned"), "ev": ev[k], "income": ra_b[k]}
         for k, r in enumerate(regions)
