@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from fragcge.calibration.balance import METHODS, balance_square
+from fragcge.calibration.elasticity_weights import ELASTICITIES
 from fragcge.calibration.importers import Imported, Importer
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.calibration.sam_cells import (
@@ -27,8 +28,7 @@ from fragcge.calibration.sam_cells import (
     sets_of,
     to_global_sam,
 )
-from fragcge.calibration.schema import TABLES
-from fragcge.calibration.tables import read_table
+from fragcge.calibration.sector_elasticities import read_sector_elasticities
 from fragcge.calibration.validate import Problems, examples
 from fragcge.errors import DatasetError
 
@@ -291,7 +291,8 @@ def import_sam(
             + "; esubp = 1, esubg = 1, esubi = 0 (MODEL.md defaults)"
         )
     else:
-        values = read_elasticities(Path(elasticities), sectors)
+        table = read_sector_elasticities(Path(elasticities), sectors)
+        values = {k: table[k].to_numpy(dtype=float) for k in ELASTICITIES}
         notes.append(f"elasticities from {Path(elasticities).name}")
     meta: dict[str, object] = {
         "title": f"Social accounting matrix {source.name}",
@@ -302,31 +303,6 @@ def import_sam(
         meta["year"] = year
     sam = to_global_sam(cells, source.stem, values, meta)
     return sam, tuple(notes)
-
-
-def read_elasticities(path: Path, sectors: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Per-sector elasticities in the dataset's elasticities.csv format."""
-    problems = Problems(str(path))
-    table = TABLES["elasticities"]
-    frame = read_table(path, table, {"sector": sectors}, problems)
-    if frame is not None:
-        missing = [j for j in sectors if j not in set(frame["sector"])]
-        if missing:
-            problems.add(f"{path.name}: no row for sector(s) {', '.join(missing)}")
-    problems.raise_if_any()
-    at = frame.set_index("sector").reindex(list(sectors))
-
-    def column(name: str, default: np.ndarray) -> np.ndarray:
-        return at[name].to_numpy(dtype=float) if name in at else default
-
-    esubd = column("esubd", np.zeros(0))
-    return {
-        "esubd": esubd,
-        "esubm": column("esubm", 2.0 * esubd),  # GTAP's rule of two, as dataset.py reads it
-        "esubva": column("esubva", np.zeros(0)),
-        "esubt": column("esubt", np.zeros(len(sectors))),
-        "esubc": column("esubc", np.zeros(len(sectors))),
-    }
 
 
 def read(source: Path, options: argparse.Namespace) -> Imported:
