@@ -1,0 +1,248 @@
+"""`fragcge data from-result`: a result folder's scenario equilibrium as a dataset folder.
+
+A result folder holds tables, not the solution, so the equilibrium is got back by solving
+again what its manifest records: the scenario and its baseline chain (their text), on the
+dataset whose sha256 it records, with the solver method it ran. Solving is deterministic,
+costs about a second on the default data, and needs the dataset anyway (the flows are
+evaluated by the model's templates); storing every solution in every result folder would
+not spare that. The re-solved EVs must equal the folder's welfare.csv, which checks that the
+dataset, the scenario and the code still give the result the folder holds.
+
+The dataset is then :func:`fragcge.rebenchmark.rebenchmark`'s, written with a README that
+names its origin, through :func:`fragcge.output_folder.replacing`: it appears whole, after it
+has been loaded back and validated, or not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fragcge.api import ModelCache, SolvedScenario, solve_loaded
+from fragcge.calibration.dataset import (
+    builtin_datasets,
+    dataset_signature,
+    load_dataset,
+    write_dataset_files,
+)
+from fragcge.calibration.sam import GlobalSAM
+from fragcge.calibration.validate import validate
+from fragcge.errors import FragcgeError
+from fragcge.model.report import dense
+from fragcge.output_folder import check_target, owner, replacing
+from fragcge.rebenchmark import rebenchmark
+from fragcge.reports.result_folders import Result, load_result
+from fragcge.scenarios.load import load_scenario
+from fragcge.scenarios.spec import Scenario
+
+README = "README.md"
+
+EV_ROUNDING = 5e-7
+"""Half the last decimal welfare.csv writes EV with (results.FLOAT_FORMAT, six decimals)."""
+EV_RTOL = 1e-8
+"""How far, as a share of the region's baseline income, a re-solved EV may be from the file's:
+the solver's tolerance on scaled residuals (model/solve.py, RESIDUAL_TOL)."""
+
+
+def dataset_from_result(
+    result_dir: Path, out: Path, data: str | Path | None = None
+) -> tuple[GlobalSAM, SolvedScenario]:
+    """Write the scenario equilibrium of the result folder ``result_dir`` as the dataset
+    folder ``out``; return the dataset as loaded back, and the re-solved run.
+
+    ``data`` is the dataset the result was solved on, needed when it is not a built-in one
+    (the manifest records its sha256, not its folder). ``out`` may be absent, empty or a
+    dataset folder fragcge wrote; anything else is refused before anything is solved.
+    FragcgeError, with nothing written, when ``result_dir`` is not a solved result, when the
+    dataset is missing or differs from the one recorded, or when the re-solved EVs differ
+    from the folder's welfare.csv.
+    """
+    out = Path(out)
+    check_target(out, "dataset")
+    result = read_result(Path(result_dir))
+    run = solve_result(result, data)
+    sam = dataclasses.replace(rebenchmark(run), name=out.name)
+    validate(sam)
+    with replacing(out, "dataset") as tmp:
+        write_dataset_files(sam, tmp)
+        (tmp / README).write_text(readme(result, run, sam), encoding="utf-8")
+        loaded = load_dataset(tmp)
+    return dataclasses.replace(loaded, path=out.resolve()), run
+
+
+def read_result(path: Path) -> Result:
+    """A result folder of `fragcge solve` whose manifest says its solves succeeded."""
+    if owner(path) != "result":
+        raise FragcgeError(
+            f"{path}: not a result folder written by `fragcge solve` (no result marker "
+            "or manifest.json); give the folder a solve wrote"
+        )
+    result = load_result(path)
+    solver = result.manifest.get("solver", {})
+    for solve in ("baseline", "scenario"):
+        record = solver.get(solve) if isinstance(solver, dict) else None
+        if not isinstance(record, dict):
+            raise FragcgeError(f"{path / 'manifest.json'}: has no solver.{solve} record")
+        residual = record.get("largest_scaled_residual")
+        tolerance = record.get("residual_tolerance")
+        if not (
+            isinstance(residual, int | float)
+            and isinstance(tolerance, int | float)
+            and residual < tolerance
+        ):
+            raise FragcgeError(
+                f"{path / 'manifest.json'}: solver.{solve} records a failed solve (largest "
+                f"scaled residual {residual!r}, tolerance {tolerance!r}); only a solved "
+                "scenario's equilibrium can become a dataset"
+            )
+    return result
+
+
+def solve_result(result: Result, data: str | Path | None = None) -> SolvedScenario:
+    """Solve again the scenario ``result`` records, on its dataset (``data``, else the
+    scenario's own built-in one), checking the dataset's sha256 and the EVs."""
+    record = result.manifest["scenario"]
+    with tempfile.TemporaryDirectory(prefix="fragcge-from-result-") as folder:
+        scenario = _recorded_scenario(record, Path(folder), result.path)
+    ref = scenario.data if data is None else data
+    if data is None and not (isinstance(ref, str) and ref in builtin_datasets()):
+        raise FragcgeError(
+            f"{result.path}: its scenario reads the dataset {record_data(record)!r}, not a "
+            "built-in one, from a folder relative to the scenario file, whose place the "
+            "manifest does not record; give "
+            f"the folder with --data (sha256 {result.manifest['dataset'].get('sha256')})"
+        )
+    sam = load_dataset(ref)
+    recorded = result.manifest["dataset"].get("sha256")
+    if sam.digest != recorded:
+        raise FragcgeError(
+            f"dataset {ref} (sha256 {sam.digest}) is not the one {result.path} was solved on "
+            f"({result.manifest['dataset'].get('name')}, sha256 {recorded}): it was changed "
+            "since, or it is another dataset; give the original with --data"
+        )
+    scenario = _with_data(scenario, ref)
+    cache = ModelCache(datasets={dataset_signature(ref): sam})
+    method = result.manifest["solver"].get("method", "auto")
+    run = solve_loaded(scenario, cache=cache, solver=str(method), decompose=False)
+    _check_welfare(result, run)
+    return run
+
+
+def record_data(record: dict) -> str:
+    """The ``data = ...`` value of a recorded scenario's text."""
+    return str(tomllib.loads(record["text"])["scenario"]["data"])
+
+
+def _recorded_scenario(record: dict, folder: Path, where: Path) -> Scenario:
+    """The scenario of a manifest record, loaded from its text and its baselines' written into
+    ``folder`` at the places their ``baseline = ...`` keys name."""
+    chain = []
+    link: dict | None = record
+    while link is not None:
+        if link.get("tables"):
+            names = ", ".join(t["file"] for t in link["tables"])
+            raise FragcgeError(
+                f"{where}: scenario file {link['file']} reads per-route tables ({names}) that a "
+                "result folder does not store, so its scenario cannot be solved again from the "
+                "manifest; not supported yet"
+            )
+        chain.append(link)
+        link = link.get("baseline")
+    refs = [tomllib.loads(link["text"])["scenario"].get("baseline", "") for link in chain[:-1]]
+    # Deep enough for every "../" of the chain to stay inside folder.
+    root = place = folder.joinpath(*["s"] * (1 + sum(str(ref).count("..") for ref in refs)))
+    for k, link in enumerate(chain):
+        place.mkdir(parents=True, exist_ok=True)
+        path = place / link["file"]
+        path.write_bytes(link["text"].encode("utf-8"))
+        if k < len(refs):
+            target = place / str(refs[k])
+            if target.suffix != ".toml":
+                target = target.with_name(target.name + ".toml")
+            if target.name != chain[k + 1]["file"]:
+                raise FragcgeError(
+                    f"{where}: manifest.json's scenario {link['file']} names baseline "
+                    f"{refs[k]!r}, but records {chain[k + 1]['file']}"
+                )
+            place = target.parent
+    return load_scenario(root / chain[0]["file"])
+
+
+def _with_data(scenario: Scenario, data: str | Path) -> Scenario:
+    """The scenario and every baseline of its chain reading the dataset ``data``."""
+    baseline = None if scenario.baseline is None else _with_data(scenario.baseline, data)
+    return dataclasses.replace(scenario, data=data, baseline=baseline)
+
+
+def _check_welfare(result: Result, run: SolvedScenario) -> None:
+    """The re-solved regional EVs must be the folder's, to the file's rounding and the
+    solver's tolerance (EV_ROUNDING, EV_RTOL of the region's baseline income)."""
+    regions = run.model.cal.sam.regions
+    income = pd.Series(dense(run.model.system, run.base.x, "RA"), index=regions)
+    mine = run.tables["welfare"].set_index("region").ev
+    theirs = result.welfare.set_index("region").ev
+    missing = [r for r in regions if r not in theirs.index]
+    if missing:
+        raise FragcgeError(
+            f"{result.path / 'welfare.csv'}: no row for region(s) {', '.join(missing)} of the "
+            "dataset it was solved on"
+        )
+    gap = (mine[list(regions)] - theirs[list(regions)].astype(float)).abs()
+    bad = gap > EV_ROUNDING + EV_RTOL * income.abs()
+    if bool(np.any(bad)):
+        rows = ", ".join(
+            f"{r} {theirs[r]} in the file, {mine[r]:.6f} re-solved" for r in gap.index[bad]
+        )
+        raise FragcgeError(
+            f"{result.path / 'welfare.csv'}: the scenario solved again on the recorded "
+            f"dataset gives other EVs ({rows}): the folder does not hold this scenario's "
+            "result on this dataset with this version of fragcge; solve it again first"
+        )
+
+
+def readme(result: Result, run: SolvedScenario, sam: GlobalSAM) -> str:
+    """The written dataset's README: where it comes from and what became of the wedges."""
+    manifest = result.manifest
+    scenario, dataset = manifest["scenario"], manifest["dataset"]
+    s, theta = run.model.system, run.scen.theta
+    rent = int(np.count_nonzero(s.param("tn", theta)))
+    quota = int(np.count_nonzero(dense(s, run.scen.x, "rho", 0.0)))
+    closed = int(np.count_nonzero((s.param("trade_open", theta) == 0) & (run.model.cal.vxmd > 0)))
+    lines = [
+        f"# {sam.name}",
+        "",
+        f"Written by `fragcge data from-result {result.path.name}`: the counterfactual "
+        "equilibrium of a solved scenario as a benchmark (every price and activity 1). Do not "
+        "edit by hand; solve the scenario and write it again.",
+        f"{len(sam.regions)} regions x {len(sam.sectors)} sectors; values in "
+        f"{sam.meta.get('unit', 'the original dataset unit')} at the equilibrium's prices.",
+        "",
+        "## Origin",
+        "",
+        f"- result: {result.path.name}",
+        f"- scenario: {scenario['name']} ({scenario['file']}, sha256 {scenario['sha256']}): "
+        f"{scenario.get('title', '')}",
+        f"- baseline: {manifest.get('baseline')}",
+        f"- scenario chain sha256: {scenario.get('chain_sha256')}",
+        f"- dataset: {dataset['name']}, sha256 {dataset['sha256']}",
+        f"- closure: {run.model.closure.name}; solver: {run.model.solver.method}",
+        "- checked: solved again, its EVs equal the result's welfare.csv",
+        "",
+        "## What became of the scenario's instruments",
+        "",
+        "- iceberg costs (ntb): in the flows shipped; the new tau is 1",
+        f"- routes closed by export_ban: {closed} (no flow, no route of this dataset)",
+        f"- routes with an importer's rent (ntb_rent), now in the tariff: {rent}",
+        f"- routes with a binding export quota, now an export tax equivalent: {quota}",
+        "- transfers: as solved (expenditure - income of each region)",
+        "- elasticities: those the scenario solved with",
+        "",
+        "Check it with `fragcge check --data DIR`; EVs of a scenario on it chain to the "
+        "original world's as docs/data.md says.",
+    ]
+    return "\n".join(lines) + "\n"
