@@ -42,6 +42,9 @@ from fragcge.scenarios.spec import Scenario
 
 README = "README.md"
 
+RECORDED = ("file", "text")
+"""What a manifest records of each scenario file of a chain that solving it again needs."""
+
 EV_ROUNDING = 5e-7
 """Half the last decimal welfare.csv writes EV with (results.FLOAT_FORMAT, six decimals)."""
 EV_RTOL = 1e-8
@@ -112,7 +115,7 @@ def solve_result(result: Result, data: str | Path | None = None) -> SolvedScenar
     ref = scenario.data if data is None else data
     if data is None and not (isinstance(ref, str) and ref in builtin_datasets()):
         raise FragcgeError(
-            f"{result.path}: its scenario reads the dataset {record_data(record)!r}, not a "
+            f"{result.path}: its scenario reads the dataset {_record_data(record)!r}, not a "
             "built-in one, from a folder relative to the scenario file, whose place the "
             "manifest does not record; give "
             f"the folder with --data (sha256 {result.manifest['dataset'].get('sha256')})"
@@ -133,9 +136,26 @@ def solve_result(result: Result, data: str | Path | None = None) -> SolvedScenar
     return run
 
 
-def record_data(record: dict) -> str:
+def _record_data(record: dict) -> str:
     """The ``data = ...`` value of a recorded scenario's text."""
-    return str(tomllib.loads(record["text"])["scenario"]["data"])
+    return str(_scenario_table(record, Path(".")).get("data"))
+
+
+def _scenario_table(record: dict, where: Path) -> dict:
+    """The [scenario] table of a recorded scenario's text."""
+    try:
+        table = tomllib.loads(record["text"]).get("scenario")
+    except tomllib.TOMLDecodeError as exc:
+        raise FragcgeError(
+            f"{where / 'manifest.json'}: the recorded text of {record['file']} is not valid "
+            f"TOML ({exc}); the manifest was edited: solve the scenario again"
+        ) from None
+    if not isinstance(table, dict):
+        raise FragcgeError(
+            f"{where / 'manifest.json'}: the recorded text of {record['file']} has no "
+            "[scenario] table; the manifest was edited: solve the scenario again"
+        )
+    return table
 
 
 def _recorded_scenario(record: dict, folder: Path, where: Path) -> Scenario:
@@ -144,6 +164,17 @@ def _recorded_scenario(record: dict, folder: Path, where: Path) -> Scenario:
     chain = []
     link: dict | None = record
     while link is not None:
+        if not (isinstance(link, dict) and all(isinstance(link.get(k), str) for k in RECORDED)):
+            raise FragcgeError(
+                f"{where / 'manifest.json'}: its scenario record lacks the scenario's "
+                f"{' and '.join(RECORDED)} (written by another version of fragcge?); solve the "
+                "scenario again"
+            )
+        if Path(link["file"]).name != link["file"] or not link["file"].endswith(".toml"):
+            raise FragcgeError(
+                f"{where / 'manifest.json'}: records the scenario file {link['file']!r}, not "
+                "the name of a .toml file; the manifest was edited: solve the scenario again"
+            )
         if link.get("tables"):
             names = ", ".join(t["file"] for t in link["tables"])
             raise FragcgeError(
@@ -153,18 +184,19 @@ def _recorded_scenario(record: dict, folder: Path, where: Path) -> Scenario:
             )
         chain.append(link)
         link = link.get("baseline")
-    refs = [tomllib.loads(link["text"])["scenario"].get("baseline", "") for link in chain[:-1]]
+    refs = [str(_scenario_table(link, where).get("baseline", "")) for link in chain[:-1]]
     # Deep enough for every "../" of the chain to stay inside folder.
-    root = place = folder.joinpath(*["s"] * (1 + sum(str(ref).count("..") for ref in refs)))
+    root = place = folder.joinpath(*["s"] * (1 + sum(ref.count("..") for ref in refs)))
     for k, link in enumerate(chain):
         place.mkdir(parents=True, exist_ok=True)
         path = place / link["file"]
         path.write_bytes(link["text"].encode("utf-8"))
         if k < len(refs):
-            target = place / str(refs[k])
+            target = place / refs[k]
             if target.suffix != ".toml":
                 target = target.with_name(target.name + ".toml")
-            if target.name != chain[k + 1]["file"]:
+            inside = folder.resolve() in target.resolve().parents
+            if not inside or target.name != chain[k + 1]["file"]:
                 raise FragcgeError(
                     f"{where}: manifest.json's scenario {link['file']} names baseline "
                     f"{refs[k]!r}, but records {chain[k + 1]['file']}"
@@ -192,8 +224,9 @@ def _check_welfare(result: Result, run: SolvedScenario) -> None:
             f"{result.path / 'welfare.csv'}: no row for region(s) {', '.join(missing)} of the "
             "dataset it was solved on"
         )
-    gap = (mine[list(regions)] - theirs[list(regions)].astype(float)).abs()
-    bad = gap > EV_ROUNDING + EV_RTOL * income.abs()
+    written = pd.to_numeric(theirs[list(regions)], errors="coerce")
+    gap = (mine[list(regions)] - written).abs()
+    bad = ~(gap <= EV_ROUNDING + EV_RTOL * income.abs())  # a cell that is not a number too
     if bool(np.any(bad)):
         rows = ", ".join(
             f"{r} {theirs[r]} in the file, {mine[r]:.6f} re-solved" for r in gap.index[bad]

@@ -379,3 +379,28 @@ def test_chained_ev_refuses_welfare_measured_by_utility(tmp_path) -> None:
     world = _solve(tmp_path / "w.toml")
     with pytest.raises(FragcgeError, match="regional utility U"):
         chained_ev(world, world)
+
+
+def test_a_baseline_in_another_folder_is_found_from_the_record(tmp_path, capsys) -> None:
+    """The chain is rebuilt from the manifest's texts at the places its baseline keys name."""
+    (tmp_path / "base").mkdir()
+    (tmp_path / "mine").mkdir()
+    shutil.copy(SCENARIOS / "balanced-trade.toml", tmp_path / "base" / "balanced.toml")
+    text = '[scenario]\nname = "s"\ndata = "wiod2011_10x8"\nbaseline = "../base/balanced"\n'
+    (tmp_path / "mine" / "s.toml").write_text(text + BLOCS + FRIENDSHORING)
+    write_run(_solve(tmp_path / "mine" / "s.toml"), tmp_path / "result")
+    out = tmp_path / "out"
+    assert main(["data", "from-result", str(tmp_path / "result"), "--out", str(out)]) == 0
+    assert "baseline: balanced-trade" in (out / "README.md").read_text()
+
+
+def test_an_edited_manifest_writes_nowhere_else(chain, tmp_path, capsys) -> None:
+    result = tmp_path / "result"
+    shutil.copytree(chain["folder"] / "result", result)
+    manifest = json.loads((result / "manifest.json").read_text())
+    manifest["scenario"]["file"] = "../escaped.toml"
+    (result / "manifest.json").write_text(json.dumps(manifest))
+    out = tmp_path / "out"
+    argv = ["data", "from-result", str(result), "--out", str(out)]
+    _refused(capsys, argv, out, "manifest.json", "'../escaped.toml'")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result"]
