@@ -8,9 +8,11 @@ evaluated by the model's templates); storing every solution in every result fold
 not spare that. The re-solved EVs must equal the folder's welfare.csv, which checks that the
 dataset, the scenario and the code still give the result the folder holds.
 
-The dataset is then :func:`fragcge.rebenchmark.rebenchmark`'s, written with a README that
-names its origin, through :func:`fragcge.output_folder.replacing`: it appears whole, after it
-has been loaded back and validated, or not at all.
+The dataset is then :func:`fragcge.rebenchmark.rebenchmark`'s, written by
+:func:`write_rebenchmarked` (which a run solved in this process, a risk file's world say, uses
+directly) with a README that names its origin, through
+:func:`fragcge.output_folder.replacing`: it appears whole, after it has been loaded back and
+validated, or not at all.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from fragcge.output_folder import check_target, owner, replacing
 from fragcge.rebenchmark import rebenchmark
 from fragcge.reports.result_folders import Result, load_result
 from fragcge.scenarios.load import load_scenario
+from fragcge.scenarios.provenance import scenario_record
 from fragcge.scenarios.spec import Scenario
 
 README = "README.md"
@@ -69,13 +72,27 @@ def dataset_from_result(
     check_target(out, "dataset")
     result = read_result(Path(result_dir))
     run = solve_result(result, data)
+    return write_rebenchmarked(run, out, result.path.name), run
+
+
+def write_rebenchmarked(run: SolvedScenario, out: Path, result: str | None = None) -> GlobalSAM:
+    """Write :func:`fragcge.rebenchmark.rebenchmark` of ``run`` as the dataset folder ``out``
+    with a README of its origin (``result``: the result folder it was solved again from, if
+    any); return the dataset as loaded back.
+
+    Validated before anything is written, then written into a temporary sibling, loaded
+    back and only then renamed to ``out`` (:func:`fragcge.output_folder.replacing`); ``out``
+    may be absent, empty or a dataset folder fragcge wrote (OutputError otherwise).
+    """
+    out = Path(out)
+    check_target(out, "dataset")
     sam = dataclasses.replace(rebenchmark(run), name=out.name)
     validate(sam)
     with replacing(out, "dataset") as tmp:
         write_dataset_files(sam, tmp)
-        (tmp / README).write_text(readme(result, run, sam), encoding="utf-8")
+        (tmp / README).write_text(readme(run, sam, result), encoding="utf-8")
         loaded = load_dataset(tmp)
-    return dataclasses.replace(loaded, path=out.resolve()), run
+    return dataclasses.replace(loaded, path=out.resolve())
 
 
 def read_result(path: Path) -> Result:
@@ -238,33 +255,33 @@ def _check_welfare(result: Result, run: SolvedScenario) -> None:
         )
 
 
-def readme(result: Result, run: SolvedScenario, sam: GlobalSAM) -> str:
+def readme(run: SolvedScenario, sam: GlobalSAM, result: str | None = None) -> str:
     """The written dataset's README: where it comes from and what became of the wedges."""
-    manifest = result.manifest
-    scenario, dataset = manifest["scenario"], manifest["dataset"]
+    scenario = scenario_record(run.resolved.scenario)
+    original = run.model.cal.sam
     s, theta = run.model.system, run.scen.theta
     rent = int(np.count_nonzero(s.param("tn", theta)))
     quota = int(np.count_nonzero(dense(s, run.scen.x, "rho", 0.0)))
     closed = int(np.count_nonzero((s.param("trade_open", theta) == 0) & (run.model.cal.vxmd > 0)))
+    command = f"`fragcge data from-result {result}`" if result else "fragcge"
     lines = [
         f"# {sam.name}",
         "",
-        f"Written by `fragcge data from-result {result.path.name}`: the counterfactual "
-        "equilibrium of a solved scenario as a benchmark (every price and activity 1). Do not "
-        "edit by hand; solve the scenario and write it again.",
+        f"Written by {command}: the counterfactual equilibrium of a solved scenario as a "
+        "benchmark (every price and activity 1). Do not edit by hand; solve the scenario and "
+        "write it again.",
         f"{len(sam.regions)} regions x {len(sam.sectors)} sectors; values in "
         f"{sam.meta.get('unit', 'the original dataset unit')} at the equilibrium's prices.",
         "",
         "## Origin",
         "",
-        f"- result: {result.path.name}",
+        *([f"- result: {result} (solved again: its EVs equal its welfare.csv)"] if result else []),
         f"- scenario: {scenario['name']} ({scenario['file']}, sha256 {scenario['sha256']}): "
-        f"{scenario.get('title', '')}",
-        f"- baseline: {manifest.get('baseline')}",
-        f"- scenario chain sha256: {scenario.get('chain_sha256')}",
-        f"- dataset: {dataset['name']}, sha256 {dataset['sha256']}",
+        f"{scenario['title']}",
+        f"- baseline: {run.resolved.baseline_label}",
+        f"- scenario chain sha256: {scenario['chain_sha256']}",
+        f"- dataset: {original.name}, sha256 {original.digest}",
         f"- closure: {run.model.closure.name}; solver: {run.model.solver.method}",
-        "- checked: solved again, its EVs equal the result's welfare.csv",
         "",
         "## What became of the scenario's instruments",
         "",

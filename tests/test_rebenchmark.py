@@ -404,3 +404,12 @@ def test_an_edited_manifest_writes_nowhere_else(chain, tmp_path, capsys) -> None
     argv = ["data", "from-result", str(result), "--out", str(out)]
     _refused(capsys, argv, out, "manifest.json", "'../escaped.toml'")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result"]
+
+
+def test_a_rerun_writes_the_same_bytes(chain, tmp_path) -> None:
+    out = tmp_path / "fs"
+    assert main(["data", "from-result", str(chain["folder"] / "result"), "--out", str(out)]) == 0
+    first = chain["folder"] / "fs"
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in first.iterdir())
+    for path in first.iterdir():
+        assert (out / path.name).read_bytes() == path.read_bytes(), path.name
