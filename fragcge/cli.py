@@ -206,6 +206,14 @@ def _parser() -> argparse.ArgumentParser:
         help="the dataset the result was solved on, when it is not a built-in one (its sha256 "
         "must be the manifest's)",
     )
+    from_result.add_argument(
+        "--scenario",
+        type=Path,
+        metavar="FILE",
+        help="the scenario file the result was solved from, instead of the text its manifest "
+        "records (needed when it reads per-route tables; its files' sha256 must be the "
+        "manifest's)",
+    )
     from_result.set_defaults(run=_data_from_result)
     return p
 
@@ -418,7 +426,7 @@ def _data_from_result(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     try:
-        sam, run = dataset_from_result(args.result, args.out, args.data)
+        sam, run = dataset_from_result(args.result, args.out, args.data, args.scenario)
     except KeyboardInterrupt:
         print(f"interrupted: nothing was written to {args.out}", file=sys.stderr)
         return 130

@@ -40,7 +40,7 @@ from fragcge.output_folder import check_target, owner, replacing
 from fragcge.rebenchmark import rebenchmark
 from fragcge.reports.result_folders import Result, load_result
 from fragcge.scenarios.load import load_scenario
-from fragcge.scenarios.provenance import scenario_record
+from fragcge.scenarios.provenance import chain_sha256, scenario_record
 from fragcge.scenarios.spec import Scenario
 
 README = "README.md"
@@ -56,13 +56,18 @@ the solver's tolerance on scaled residuals (model/solve.py, RESIDUAL_TOL)."""
 
 
 def dataset_from_result(
-    result_dir: Path, out: Path, data: str | Path | None = None
+    result_dir: Path,
+    out: Path,
+    data: str | Path | None = None,
+    scenario_file: Path | None = None,
 ) -> tuple[GlobalSAM, SolvedScenario]:
     """Write the scenario equilibrium of the result folder ``result_dir`` as the dataset
     folder ``out``; return the dataset as loaded back, and the re-solved run.
 
     ``data`` is the dataset the result was solved on, needed when it is not a built-in one
-    (the manifest records its sha256, not its folder). ``out`` may be absent, empty or a
+    (the manifest records its sha256, not its folder) and ``scenario_file`` is not given;
+    ``scenario_file`` the scenario file, needed when it reads per-route tables
+    (:func:`solve_result`). ``out`` may be absent, empty or a
     dataset folder fragcge wrote; anything else is refused before anything is solved.
     FragcgeError, with nothing written, when ``result_dir`` is not a solved result, when the
     dataset is missing or differs from the one recorded, or when the re-solved EVs differ
@@ -71,7 +76,7 @@ def dataset_from_result(
     out = Path(out)
     check_target(out, "dataset")
     result = read_result(Path(result_dir))
-    run = solve_result(result, data)
+    run = solve_result(result, data, scenario_file)
     return write_rebenchmarked(run, out, result.path.name), run
 
 
@@ -123,19 +128,38 @@ def read_result(path: Path) -> Result:
     return result
 
 
-def solve_result(result: Result, data: str | Path | None = None) -> SolvedScenario:
-    """Solve again the scenario ``result`` records, on its dataset (``data``, else the
-    scenario's own built-in one), checking the dataset's sha256 and the EVs."""
+def solve_result(
+    result: Result, data: str | Path | None = None, scenario_file: Path | None = None
+) -> SolvedScenario:
+    """Solve again the scenario ``result`` records, on its dataset, checking the dataset's
+    sha256 and the EVs.
+
+    The scenario is rebuilt from the manifest's text, or read from ``scenario_file`` (which
+    must be the same chain of files, by sha256: needed for a scenario that reads per-route
+    tables, which the manifest records by hash only). The dataset is ``data``, else the
+    scenario's: a built-in one by name, or, from ``scenario_file``, its folder.
+    """
     record = result.manifest["scenario"]
-    with tempfile.TemporaryDirectory(prefix="fragcge-from-result-") as folder:
-        scenario = _recorded_scenario(record, Path(folder), result.path)
+    if scenario_file is None:
+        with tempfile.TemporaryDirectory(prefix="fragcge-from-result-") as folder:
+            scenario = _recorded_scenario(record, Path(folder), result.path)
+    else:
+        scenario = load_scenario(scenario_file)
+        if chain_sha256(scenario) != record.get("chain_sha256"):
+            raise FragcgeError(
+                f"{scenario_file}: not the scenario {result.path} was solved from (the sha256 "
+                f"of its files, baselines and tables is {chain_sha256(scenario)}, the "
+                f"manifest's {record.get('chain_sha256')}): a file changed since, or it is "
+                "another scenario"
+            )
     ref = scenario.data if data is None else data
-    if data is None and not (isinstance(ref, str) and ref in builtin_datasets()):
+    builtin = isinstance(ref, str) and ref in builtin_datasets()
+    if data is None and scenario_file is None and not builtin:
         raise FragcgeError(
             f"{result.path}: its scenario reads the dataset {_record_data(record)!r}, not a "
             "built-in one, from a folder relative to the scenario file, whose place the "
-            "manifest does not record; give "
-            f"the folder with --data (sha256 {result.manifest['dataset'].get('sha256')})"
+            "manifest does not record; give the folder with --data, or the scenario file "
+            f"with --scenario (sha256 {result.manifest['dataset'].get('sha256')})"
         )
     sam = load_dataset(ref)
     recorded = result.manifest["dataset"].get("sha256")
@@ -196,8 +220,7 @@ def _recorded_scenario(record: dict, folder: Path, where: Path) -> Scenario:
             names = ", ".join(t["file"] for t in link["tables"])
             raise FragcgeError(
                 f"{where}: scenario file {link['file']} reads per-route tables ({names}) that a "
-                "result folder does not store, so its scenario cannot be solved again from the "
-                "manifest; not supported yet"
+                "result folder records by sha256 only; give the scenario file with --scenario"
             )
         chain.append(link)
         link = link.get("baseline")

@@ -413,3 +413,21 @@ def test_a_rerun_writes_the_same_bytes(chain, tmp_path) -> None:
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in first.iterdir())
     for path in first.iterdir():
         assert (out / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_a_scenario_with_a_table_needs_its_file_with_the_recorded_sha256(tmp_path, capsys) -> None:
+    """Per-route tables are recorded by sha256 only: --scenario gives the file, which must be
+    the one solved (a changed table is refused), and a dataset folder beside it is found."""
+    shutil.copytree(DATASETS / "wiod2011_10x8", tmp_path / "data")
+    (tmp_path / "rates.csv").write_text("commodity,exporter,importer,rate\nELE,CHN,USA,0.2\n")
+    shock = '[[shock]]\ninstrument = "bilateral_table"\nfile = "rates.csv"\napply = "ntb"\n'
+    (tmp_path / "t.toml").write_text('[scenario]\nname = "t"\ndata = "./data"\n' + shock)
+    write_run(_solve(tmp_path / "t.toml"), tmp_path / "result")
+    out = tmp_path / "out"
+    argv = ["data", "from-result", str(tmp_path / "result"), "--out", str(out)]
+    _refused(capsys, argv, out, "rates.csv", "--scenario")
+    (tmp_path / "rates.csv").write_text("commodity,exporter,importer,rate\nELE,CHN,USA,0.3\n")
+    _refused(capsys, [*argv, "--scenario", str(tmp_path / "t.toml")], out, "not the scenario")
+    (tmp_path / "rates.csv").write_text("commodity,exporter,importer,rate\nELE,CHN,USA,0.2\n")
+    assert main([*argv, "--scenario", str(tmp_path / "t.toml")]) == 0
+    assert load_dataset(out).vxmd.sum() > 0
