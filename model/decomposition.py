@@ -127,15 +127,10 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     endow = model.system.param("endow", th) * np.where(s.var["L"].pos >= 0, L, 1.0)
     # routes
     ice = {w.name: model.system.param(w.name, th) for w in route_wedges("iceberg")}
-    tau = _product(list(ice.values()))
     opn = model.system.param("trade_open", th)
-    esubm = s.esub("esubm", th)[:, None, None]
     rho = var("rho", 0.0)
     flows = route_flows(model, eq)
     V, pcif = flows["volume"], flows["pcif"]
-    has = c.vxmd > 0
-    cd = np.isclose(esubm, 1.0)
-    Ddw = np.where(has & ~cd, tau * V / np.where(cd, 1.0, 1.0 - esubm), 0.0)
     S = flows["shipped"]
     cifp = c.cif * pcif
     # margin supplies, in units of the domestic good
@@ -160,7 +155,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
         iceberg=ice,
         Dw={k: _product([opn * V, *(t for j, t in ice.items() if j != k)]) for k in ice},
         opn=opn,
-        Ddw=Ddw,
+        Ddw=flows["Ddw"],
         cifp=cifp,
         fobp=c.vxmd * (1 + sam.tx0) * flows["pfob"],
         rho=rho,

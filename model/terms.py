@@ -328,12 +328,28 @@ def route_kinds(nm: int) -> dict[str, Kind]:
         """V, the route's delivered volume per unit of benchmark flow (for reports)."""
         return volume(x, q, rho)
 
+    # A route on its way to a ban (0 < open < 1) carries the iceberg wedge w = open^(1/(1−σm)):
+    # its CES term open·(pdel/pm)^(1−σm) is (w·pdel/pm)^(1−σm). The two templates below are
+    # what follows from w, for reports and the welfare decomposition (in no equation).
+
+    def delivered_route(x, q, ops, rho):
+        """D = w^(−σm)·V = open^(σm/(σm−1))·V: the delivered volume the importer's CES sees
+        (V on an open route, 0 on a closed one)."""
+        return q["open"] ** (q["esubm"] / (q["esubm"] - 1)) * volume(x, q, rho)
+
+    def ban_route(x, q, ops, rho):
+        """τ·V/(1−σm) = D·τ·dw/d(open): the change of the goods shipped per unit delivered,
+        κ = τ·w, times D, per unit of d(open) (σm ≠ 1: a ban needs σm > 1)."""
+        return iceberg(q) * volume(x, q, rho) / (1 - q["esubm"])
+
     base = len(names) + nm
     with_value = base + len(TARIFF_EXTRA) + nm
     shapes = {
         "fob_route": (fob_route, 3 + nm, base),
         "cif_route": (cif_route, 3 + nm, base),
         "volume_route": (volume_route, 3 + nm, base),
+        "delivered_route": (delivered_route, 3 + nm, base),
+        "ban_route": (ban_route, 3 + nm, base),
         "ces_route": (ces_route, 2 + nm, base),
         "cd_route": (cd_route, 2 + nm, base),
         "vol_route": (vol_route, 3 + nm, base),
