@@ -36,6 +36,9 @@ from fragcge.calibration.sam import GlobalSAM
 KINDS = ("fob", "cif", "delivered", "iceberg")
 """What a route wedge acts on, in the order they build the delivered price."""
 OWNERS = ("exporter", "importer")
+CALIBRATED = {"fob": "tx0", "cif": "tm0"}
+"""The route rates of the data the calibration prices in (tx0 in the fob value, tm0 in the
+delivered price), by the kind of wedge that may carry them as its benchmark."""
 """Whose regional income a wedge's revenue or rent is."""
 
 
@@ -82,8 +85,14 @@ def register(wedge: RouteWedge) -> None:
         )
     if wedge.owner is not None and wedge.owner not in OWNERS:
         raise ValueError(f"route wedge {wedge.name!r}: owner {wedge.owner!r} is not in {OWNERS}")
-    if wedge.on == "iceberg" and wedge.benchmark is not None:
-        raise ValueError(f"route wedge {wedge.name!r}: an iceberg wedge is 1 in the benchmark")
+    if wedge.benchmark is not None and (
+        CALIBRATED.get(wedge.on) != wedge.benchmark or wedge.benchmark in benchmark_rates()
+    ):
+        raise ValueError(
+            f"route wedge {wedge.name!r}: benchmark = {wedge.benchmark!r}, but the calibration "
+            f"(fob and cif values, theta_fob) prices only {CALIBRATED} in the data, each for "
+            "one wedge: a new wedge has no rate in the data (benchmark = None)"
+        )
     WEDGES[wedge.name] = wedge
 
 

@@ -200,6 +200,9 @@ def test_an_instrument_on_an_unregistered_wedge_is_refused() -> None:
         ({"on": "iceberg"}, "an iceberg wedge has no owner"),
         ({"owner": None}, "an iceberg wedge has no owner"),
         ({"owner": "government"}, "is not in"),
+        ({"benchmark": "tm0"}, "prices only"),
+        ({"on": "cif", "benchmark": "tm0"}, "prices only"),
+        ({"on": "iceberg", "owner": None, "benchmark": "tx0"}, "prices only"),
     ],
 )
 def test_register_refuses_an_inconsistent_wedge(change: dict, message: str) -> None:
