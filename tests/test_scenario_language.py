@@ -23,7 +23,7 @@ from fragcge.scenarios import (
 )
 
 SHIPPED = Path(scenarios_package.__file__).parent
-# Batch files sit beside the scenarios they vary; tests/test_batch.py checks them.
+# Batch files sit beside the scenarios they vary; tests/test_batch_design.py checks them.
 SCENARIO_FILES = sorted(
     p for p in SHIPPED.glob("*.toml") if "batch" not in tomllib.loads(p.read_text())
 )
