@@ -37,6 +37,8 @@ from fragcge.model.report import (
     margin_supplies,
     purchases,
     route_flows,
+    supply_response,
+    transfers,
     utility,
     utility_price,
 )
@@ -118,12 +120,12 @@ class _State:
     wedges: dict[str, np.ndarray]  # ROUTE_WEDGES rates
     msup: np.ndarray  # [i, r] supply to the margin pools, units of the domestic good
     pf_endow: np.ndarray  # [f, r] value of a unit of the endowment multiplier, pf·evom
-    endow: np.ndarray  # [f, r] endowment multiplier times employment
+    endow: np.ndarray  # [f, r] endowment multiplier times employment and supply response
     ps_endow: np.ndarray  # [f, j, r] ps·evom_s
-    endow_s: np.ndarray  # [f, j, r]
+    endow_s: np.ndarray  # [f, j, r] endowment multiplier times supply response
     qA: np.ndarray  # [j, r] (1−to)·py·vom·Y: value of a unit of productivity
     A: np.ndarray  # [j, r]
-    vb: np.ndarray  # [r] transfers times the numeraire level
+    vb: np.ndarray  # [r] net foreign transfers in value (report.transfers)
     X: np.ndarray  # [3, r] final activities C, G, I
     spend_gap: np.ndarray  # [3, r] (αk·RA − pk·vfd_k·Xk)/Xk where welfare is U, else 0
 
@@ -148,7 +150,10 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     pfac = np.where(np.isnan(pfac), 1.0, pfac)
     fd = factor_demands(model, eq)
     L = var("L")
-    endow = model.system.param("endow", th) * np.where(s.var["L"].pos >= 0, L, 1.0)
+    # Factor supply: endowment, employment (real-wage closure) and the response to the
+    # real factor price (eta > 0), all valued at the factor price in ``endowment``.
+    supply, supply_s = supply_response(model, eq)
+    endow = model.system.param("endow", th) * np.where(s.var["L"].pos >= 0, L, 1.0) * supply
     # routes
     tau, tx = model.system.param("tau", th), model.system.param("tx", th)
     opn = model.system.param("trade_open", th)
@@ -162,7 +167,6 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     S = flows["shipped"]
     # margin supplies, in units of the domestic good
     msup = margin_supplies(model, eq)
-    pnum = float(model.system.param("pnum", th).ravel()[0])
     X = np.array([var("C"), *(final_level(model, eq, act) for act in ("G", "I"))])
     if model.closure.welfare == "U":
         spend = c.vfd * np.array([var(p) for _, _, p in FIN_AGENTS]) * X
@@ -192,10 +196,10 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
         pf_endow=np.where(mobile, pf, 0.0) * c.evom,
         endow=endow,
         ps_endow=np.where(s.var["ps"].pos >= 0, ps, 0.0) * c.evom_s,
-        endow_s=model.system.param("endow_s", th),
+        endow_s=model.system.param("endow_s", th) * supply_s,
         qA=(1 - sam.to0) * py * c.vom * Y,
         A=A,
-        vb=model.system.param("vb", th) * pnum,
+        vb=transfers(model, eq),
         X=X,
         spend_gap=gap,
     )

@@ -79,14 +79,42 @@ def utility_price(model: CGEModel, eq: Equilibrium) -> np.ndarray:
     return np.prod(prices, axis=0)
 
 
+def supply_response(model: CGEModel, eq: Equilibrium) -> tuple[np.ndarray, np.ndarray]:
+    """Factor supply per unit of endowment, (p/pc)^eta: for mobile factors [f, r] at pf and
+    for sector-specific ones [f, j, r] at ps (1 where eta is 0: a fixed supply)."""
+    s = model.system
+    eta = s.param("eta", eq.theta)
+    pc = dense(s, eq.x, "pc", 1.0)
+    mobile = dense(s, eq.x, "pf", 1.0) / pc
+    specific = dense(s, eq.x, "ps", 1.0) / pc[None, None, :]
+    return mobile**eta, specific ** eta[:, None, :]
+
+
+def transfers(model: CGEModel, eq: Equilibrium) -> np.ndarray:
+    """Net foreign transfers received [r], in value: the variable B under income-share
+    imbalances, else the fixed vb in numeraire units times the numeraire's level."""
+    s = model.system
+    if model.closure.income_share:
+        return dense(s, eq.x, "B")
+    return s.param("vb", eq.theta) * float(s.param("pnum", eq.theta)[0])
+
+
+def real_income(model: CGEModel, eq: Equilibrium) -> np.ndarray:
+    """Income net of foreign transfers deflated by the household price index, (RA − B)/pc."""
+    s = model.system
+    return (dense(s, eq.x, "RA") - transfers(model, eq)) / dense(s, eq.x, "pc", 1.0)
+
+
 def welfare(
     model: CGEModel, base: Equilibrium, scen: Equilibrium, blocs: dict[str, str]
 ) -> pd.DataFrame:
-    """Hicksian EV at baseline prices, EV in % of baseline income, with bloc and WORLD rows.
+    """Hicksian EV at baseline prices, EV in % of baseline income, and the % change of
+    :func:`real_income`, with bloc and WORLD rows.
 
     With G and I fixed (MODEL.md), EV[r] = pc_b·vc·(C_s − C_b). Where the closure lets G or
     I vary, welfare is the regional household's :func:`utility` U and
-    EV[r] = e_b·RA0·(U_s − U_b), e its :func:`utility_price`.
+    EV[r] = e_b·RA0·(U_s − U_b), e its :func:`utility_price`. Bloc and WORLD rows add EVs,
+    baseline incomes, and real incomes at baseline prices (``real_income·pc_b``).
     """
     s, c = model.system, model.cal
     regions = c.sam.regions
@@ -98,18 +126,27 @@ def welfare(
     else:
         gain = utility(model, scen) - utility(model, base)
         ev = utility_price(model, base) * c.ra0 * gain
-    rows = [
-        {"region": r, "bloc": blocs.get(r, "nonaligned"), "ev": ev[k], "income": ra_b[k]}
-        for k, r in enumerate(regions)
-    ]
-    df = pd.DataFrame(rows)
+    pc_b = dense(s, base.x, "pc", 1.0)
+    real_b, real_s = real_income(model, base) * pc_b, real_income(model, scen) * pc_b
+    sums = ["ev", "income", "real_b", "real_s"]
+    df = pd.DataFrame(
+        {
+            "region": regions,
+            "bloc": [blocs.get(r, "nonaligned") for r in regions],
+            "ev": ev,
+            "income": ra_b,
+            "real_b": real_b,
+            "real_s": real_s,
+        }
+    )
     agg = []
     for bloc, g in df.groupby("bloc", sort=True):
-        agg.append({"region": bloc, "bloc": bloc, "ev": g.ev.sum(), "income": g.income.sum()})
-    agg.append({"region": WORLD, "bloc": WORLD, "ev": df.ev.sum(), "income": df.income.sum()})
+        agg.append({"region": bloc, "bloc": bloc, **g[sums].sum().to_dict()})
+    agg.append({"region": WORLD, "bloc": WORLD, **df[sums].sum().to_dict()})
     out = pd.concat([df, pd.DataFrame(agg)], ignore_index=True)
     out["ev_pct"] = 100.0 * out.ev / out.income
-    return out[["region", "bloc", "ev", "ev_pct"]]
+    out["real_income_pct"] = _pct(out.real_s.to_numpy(), out.real_b.to_numpy())
+    return out[["region", "bloc", "ev", "ev_pct", "real_income_pct"]]
 
 
 def _pct(new: np.ndarray, old: np.ndarray) -> np.ndarray:
