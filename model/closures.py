@@ -41,8 +41,8 @@ CLOSURES = {
     for c in (
         Closure(
             "default",
-            "fixed real government and investment demand, fixed foreign transfers in "
-            "numeraire units, full employment, mobile factors mobile across sectors",
+            "fixed real government and investment demand, full employment, mobile factors "
+            "mobile across sectors (foreign transfers: the imbalance rule)",
         ),
         Closure(
             "gov-share",
