@@ -105,18 +105,17 @@ def apply(
 
 
 def toml_tables(eta: np.ndarray, factors: tuple[str, ...], regions: tuple[str, ...]) -> dict:
-    """``[factor_supply]`` as dataset.toml writes it: a factor's eta under the table where it
-    is the same in every region, else a table per region with its non-zero values; {} when
-    every supply is fixed."""
+    """``[factor_supply]`` as dataset.toml writes it: each factor's most common eta (if not 0)
+    for every region, and a table per region for the values that differ from it; {} when
+    every supply is fixed. Read back by :func:`parse` and :func:`apply`, it gives ``eta``."""
     every: dict[str, float] = {}
     own: dict[str, dict[str, float]] = {}
     for k, f in enumerate(factors):
-        values = np.asarray(eta[k], dtype=float)
-        if np.all(values == values[0]):
-            if values[0] != 0:
-                every[f] = float(values[0])
-            continue
-        for r, region in enumerate(regions):
-            if values[r] != 0:
-                own.setdefault(region, {})[f] = float(values[r])
+        values = [float(v) for v in eta[k]]
+        common = max(values, key=values.count)
+        if common != 0:
+            every[f] = common
+        for region, value in zip(regions, values, strict=True):
+            if value != common:
+                own.setdefault(region, {})[f] = value
     return {**every, **own}

@@ -18,6 +18,7 @@ import pytest
 from reference_data import armington_sam
 
 from fragcge.api import ModelCache, solve_loaded
+from fragcge.calibration.balance_dataset import balance_folder
 from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.dataset import load_dataset, write_dataset
 from fragcge.calibration.synthetic import synthetic_sam
@@ -333,6 +334,9 @@ def test_dataset_factor_supply_per_region_and_round_trip(tmp_path: Path) -> None
     np.testing.assert_array_equal(sam.eta, expected)
     write_dataset(sam, tmp_path / "again")
     np.testing.assert_array_equal(load_dataset(tmp_path / "again").eta, expected)
+    balanced = balance_folder(folder, tmp_path / "balanced", "gras").sam
+    np.testing.assert_array_equal(balanced.eta, expected)
+    np.testing.assert_array_equal(load_dataset(tmp_path / "balanced").eta, expected)
 
 
 def test_scenario_factor_supply_overrides_the_datasets(tmp_path: Path) -> None:
