@@ -83,15 +83,19 @@ class CGEModel:
         return self.system.start()
 
     def elasticities_of(self, sam: GlobalSAM) -> dict[str, np.ndarray]:
-        """sam's elasticities by name, for :meth:`solve`; they must fit this model's equations.
+        """sam's elasticities by name (:data:`PATTERNED`: the substitution elasticities and
+        the factor supply elasticities eta), for :meth:`solve`; they must fit this model's
+        equations.
 
-        Raises ValueError where sam puts σ = 1 or 0, or esubt = esubc, elsewhere than the
-        data did: those cells have a different functional form and need a model of their own.
+        Raises ValueError where sam puts σ = 1 or 0, esubt = esubc, or eta = 0 elsewhere
+        than the data did: those cells have a different functional form and need a model of
+        their own.
         """
         if elasticity_pattern(sam) != self.pattern:
             raise ValueError(
-                "these elasticities need other equations (σ = 1 or 0, or esubt = esubc, in "
-                "other cells than the model was built with): build a model for them"
+                "these elasticities need other equations (σ = 1 or 0, esubt = esubc, or a "
+                "factor supply elasticity 0, in other cells than the model was built with): "
+                "build a model for them"
             )
         return {k: np.atleast_1d(np.asarray(getattr(sam, k), dtype=float)) for k in PATTERNED}
 

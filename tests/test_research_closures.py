@@ -198,6 +198,22 @@ def test_eta_zero_and_fixed_rule_add_no_term_and_no_variable() -> None:
     assert elastic.system.n == plain.system.n + len(cal.sam.regions) + 1
 
 
+def test_eta_is_a_parameter_where_it_is_positive() -> None:
+    """A model built at eta = 0.5 and solved at eta = 1.2 gives the equilibrium of a model
+    built at 1.2 (no rebuild); eta = 0 where the model has a positive one needs another."""
+    sam = synthetic_sam(3, 2, seed=4)
+    shocks = dataclasses.replace(
+        ShockSet.benchmark(sam), tau=np.where(sam.vxmd > 0, 1.2, 1.0), vb=np.zeros(3)
+    )
+    built = CGEModel(calibrate(_with_eta(sam, 0.5)), imbalances="income-share")
+    other = _with_eta(sam, 1.2)
+    reused = built.solve(shocks, elasticities=built.elasticities_of(other))
+    fresh = CGEModel(calibrate(other), imbalances="income-share").solve(shocks)
+    np.testing.assert_allclose(reused.x, fresh.x, rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="need other equations"):
+        built.elasticities_of(_with_eta(sam, 0.0))
+
+
 def test_positive_eta_raises_a_gaining_regions_factor_supply() -> None:
     """Friend-shoring on the default data with eta = 1: where the real factor price rises
     (non-aligned regions gain) the factor employed, read off firms' demands, rises too, by
