@@ -60,7 +60,7 @@ class SolvedScenario:
     decomposition_steps: int | None = decomposition.DEFAULT_STEPS
     """Solves on the path the welfare decomposition was integrated over (refined when the
     default left a residual above decomposition.RESIDUAL_SHARE of |EV|); None when the
-    decomposition was not asked for (welfare has EV and EV % only)."""
+    decomposition was not asked for (welfare has EV, EV % and real income only)."""
     limits: SolveLimits = DEFAULT_LIMITS
     """The bounds every solve of this run was made within."""
 
@@ -109,7 +109,7 @@ def solve_loaded(
     solver's tolerance.
     A model solves with the ``solver`` it was built with, which is part of its key.
     ``decompose`` False skips the welfare decomposition (its path of five or more solves):
-    the welfare table then has EV and EV % only, the same numbers as with it.
+    the welfare table then has EV, EV % and real income only, the same numbers as with it.
     """
     cache = ModelCache() if cache is None else cache
     data = dataset_signature(scenario.data)

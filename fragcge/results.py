@@ -123,7 +123,7 @@ def _factor_supply(run: SolvedScenario) -> dict[str, object]:
 NOT_DECOMPOSED = (
     "not asked for: a batch decomposes its runs' welfare only when its batch file says "
     "decomposition = true in [batch] (the decomposition re-solves the model along the "
-    "shock's path, most of a run's time); welfare.csv has ev and ev_pct only"
+    "shock's path, most of a run's time); welfare.csv has ev, ev_pct and real_income_pct only"
 )
 """The manifest's reason for a run without the welfare decomposition."""
 
