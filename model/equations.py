@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from fragcge.calibration.elasticity_registry import NAMES
+from fragcge.model.closures import income_net_of_transfers
 from fragcge.model.structure import EquationSpace, TermGroup, Terms
 from fragcge.model.terms import QUOTA_EXTRA, ROUTE_PARAMS, TARIFF_EXTRA
 
@@ -489,7 +490,8 @@ def factor_demand_groups(sys: EquationSpace) -> tuple[np.ndarray, list[TermGroup
 
 
 def mkt_pf(sys: EquationSpace) -> None:
-    """Factor markets: mobile pf[f,r]: evom = Σ_j demand; specific ps[f,j,r]: evom_s = demand."""
+    """Factor markets: mobile pf[f,r]: evom·endow·(pf/pc)^eta = Σ_j demand; specific
+    ps[f,j,r]: evom_s·endow_s·(ps/pc)^eta = demand (eta = 0: the endowment itself)."""
     c, P = sys.cal, sys.params
     pf, ps = sys.var["pf"], sys.var["ps"]
     L = sys.var["L"]
@@ -615,7 +617,8 @@ def mkt_pt(sys: EquationSpace) -> None:
 
 
 def inc_RA(sys: EquationSpace) -> None:
-    """Income RA[r] = factor income + every tax, tariff and rent collected in r + pnum·vb[r]."""
+    """Income RA[r] = factor income + every tax, tariff and rent collected in r + the net
+    foreign transfer: pnum·vb[r] (fixed imbalances) or the variable B[r] (income-share)."""
     c, P, v = sys.cal, sys.params, sys.var
     RA = v["RA"]
     ra0 = c.ra0
@@ -701,7 +704,7 @@ def imb_B(sys: EquationSpace) -> None:
     if not len(r):
         return
     ra0 = sys.cal.ra0[r]
-    y0 = sys.cal.ra0[r] - sys.cal.vb0[r]
+    y0 = income_net_of_transfers(sys.cal)[r]
     rows, ra, xi = B.pos[r], v["RA"].pos[r], np.full(len(r), v["xi"].pos[0])
     vb = [P.mutable["vb"].pos[r]]
     sys.terms.add("lin", rows, [ra], [], 1.0 / ra0)
