@@ -33,11 +33,11 @@ from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.report import (
     dense,
     factor_demands,
+    factor_supplies,
     final_level,
     margin_supplies,
     purchases,
     route_flows,
-    supply_response,
     transfers,
     utility,
     utility_price,
@@ -152,8 +152,9 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     L = var("L")
     # Factor supply: endowment, employment (real-wage closure) and the response to the
     # real factor price (eta > 0), all valued at the factor price in ``endowment``.
-    supply, supply_s = supply_response(model, eq)
-    endow = model.system.param("endow", th) * np.where(s.var["L"].pos >= 0, L, 1.0) * supply
+    supply, supply_s = factor_supplies(model, eq)
+    employed = s.var["L"].pos >= 0
+    endow = np.where(employed, model.system.param("endow", th) * L, supply)
     # routes
     tau, tx = model.system.param("tau", th), model.system.param("tx", th)
     opn = model.system.param("trade_open", th)
@@ -196,7 +197,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
         pf_endow=np.where(mobile, pf, 0.0) * c.evom,
         endow=endow,
         ps_endow=np.where(s.var["ps"].pos >= 0, ps, 0.0) * c.evom_s,
-        endow_s=model.system.param("endow_s", th) * supply_s,
+        endow_s=supply_s,
         qA=(1 - sam.to0) * py * c.vom * Y,
         A=A,
         vb=transfers(model, eq),

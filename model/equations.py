@@ -500,13 +500,13 @@ def mkt_pf(sys: EquationSpace) -> None:
     full = ~employed
     endow = P.mutable["endow"].pos[f, r]
     rows = pf.pos[f, r]
-    _factor_supplies(sys, f[full], r[full], rows[full], rows[full], 1.0, endow[full])
+    _factor_supplies(sys, sys.terms, f[full], r[full], rows[full], rows[full], 1.0, endow[full])
     sys.terms.add(
         "lin", pf.pos[f, r][employed], [L.pos[f, r][employed]], [], 1.0, [endow[employed]]
     )
     f, j, r = ps.members.T
     rows = ps.pos[f, j, r]
-    _factor_supplies(sys, f, r, rows, rows, 1.0, P.mutable["endow_s"].pos[f, j, r])
+    _factor_supplies(sys, sys.terms, f, r, rows, rows, 1.0, P.mutable["endow_s"].pos[f, j, r])
 
     def rows_of(f, j, r):
         return np.where(pf.pos[f, r] >= 0, pf.pos[f, r], ps.pos[f, j, r])
@@ -518,7 +518,7 @@ def mkt_pf(sys: EquationSpace) -> None:
 
 
 def _factor_supplies(
-    sys: EquationSpace, f, r, rows, price, coef, endow, value: bool = False
+    sys: EquationSpace, terms: Terms, f, r, rows, price, coef, endow, value: bool = False
 ) -> None:
     """coef·endow·(p/pc)^η: the supply of factor f in region r at its price p (the variable
     at positions ``price``: pf, or ps of one sector), η = eta[f, r]; with ``value``, that
@@ -529,10 +529,10 @@ def _factor_supplies(
     elastic = sys.cal.sam.eta[f, r] != 0
     fixed = ~elastic
     if value:
-        sys.terms.add("lin", rows[fixed], [price[fixed]], [], coef[fixed], [endow[fixed]])
+        terms.add("lin", rows[fixed], [price[fixed]], [], coef[fixed], [endow[fixed]])
     else:
-        sys.terms.add("const", rows[fixed], [], [], coef[fixed], [endow[fixed]])
-    sys.terms.add(
+        terms.add("const", rows[fixed], [], [], coef[fixed], [endow[fixed]])
+    terms.add(
         "supply_val" if value else "supply",
         rows[elastic],
         [price[elastic], sys.var["pc"].pos[r[elastic]]],
@@ -540,6 +540,28 @@ def _factor_supplies(
         coef[elastic],
         [endow[elastic]],
     )
+
+
+def factor_supply_groups(sys: EquationSpace) -> dict[str, tuple[np.ndarray, list[TermGroup]]]:
+    """Factors supplied, in benchmark units of the endowment (endow·(p/pc)^eta): per price,
+    the cells of the mobile factors whose market clears at full employment (``pf``: (f, r))
+    and of the specific factors (``ps``: (f, j, r)), and the factor markets' supply terms
+    with coefficient 1, one row per cell. For reports and the decomposition; in no equation.
+    (Employment L of the real-wage closure is a variable of its own.)"""
+    v, P = sys.var, sys.params
+    pf, ps = v["pf"], v["ps"]
+    f, r = pf.members[v["L"].pos[tuple(pf.members.T)] < 0].T
+    f_s, j_s, r_s = ps.members.T
+    out = {}
+    for name, cells, price, endow in (
+        ("pf", np.stack([f, r], axis=1), pf.pos[f, r], P.mutable["endow"].pos[f, r]),
+        ("ps", ps.members, ps.pos[f_s, j_s, r_s], P.mutable["endow_s"].pos[f_s, j_s, r_s]),
+    ):
+        terms = Terms()
+        fac, reg = cells[:, 0], cells[:, -1]
+        _factor_supplies(sys, terms, fac, reg, np.arange(len(cells)), price, 1.0, endow)
+        out[name] = (cells, terms.groups())
+    return out
 
 
 def mkt_pc(sys: EquationSpace) -> None:
@@ -644,7 +666,15 @@ def inc_RA(sys: EquationSpace) -> None:
     endow = P.mutable["endow"].pos[f, r]
     price = pf.pos[f, r]
     _factor_supplies(
-        sys, f[full], r[full], RA.pos[r][full], price[full], coef[full], endow[full], value=True
+        sys,
+        sys.terms,
+        f[full],
+        r[full],
+        RA.pos[r][full],
+        price[full],
+        coef[full],
+        endow[full],
+        value=True,
     )
     sys.terms.add(
         "lin2",
@@ -657,7 +687,7 @@ def inc_RA(sys: EquationSpace) -> None:
     f, j, r = ps.members.T
     endow_s = P.mutable["endow_s"].pos[f, j, r]
     coef = -c.evom_s[f, j, r] / ra0[r]
-    _factor_supplies(sys, f, r, RA.pos[r], ps.pos[f, j, r], coef, endow_s, value=True)
+    _factor_supplies(sys, sys.terms, f, r, RA.pos[r], ps.pos[f, j, r], coef, endow_s, value=True)
     to0 = c.sam.to0
     j, r = np.argwhere((to0 != 0) & (v["Y"].pos >= 0)).T
     sys.terms.add(

@@ -79,15 +79,22 @@ def utility_price(model: CGEModel, eq: Equilibrium) -> np.ndarray:
     return np.prod(prices, axis=0)
 
 
-def supply_response(model: CGEModel, eq: Equilibrium) -> tuple[np.ndarray, np.ndarray]:
-    """Factor supply per unit of endowment, (p/pc)^eta: for mobile factors [f, r] at pf and
-    for sector-specific ones [f, j, r] at ps (1 where eta is 0: a fixed supply)."""
+def factor_supplies(model: CGEModel, eq: Equilibrium) -> tuple[np.ndarray, np.ndarray]:
+    """Factors supplied in benchmark units of the endowment, endow·(p/pc)^eta: mobile factors
+    [f, r] at full employment and sector-specific ones [f, j, r] (0 where there is none): the
+    factor markets' supply terms, evaluated on ``System.factor_supplies``."""
     s = model.system
-    eta = s.param("eta", eq.theta)
-    pc = dense(s, eq.x, "pc", 1.0)
-    mobile = dense(s, eq.x, "pf", 1.0) / pc
-    specific = dense(s, eq.x, "ps", 1.0) / pc[None, None, :]
-    return mobile**eta, specific ** eta[:, None, :]
+    kinds = all_kinds(len(s.margin_rows))
+    out = {"pf": np.zeros_like(model.cal.evom), "ps": np.zeros_like(model.cal.evom_s)}
+    for price, (cells, groups) in s.factor_supplies.items():
+        for g in groups:
+            values = (
+                g.coefficients(eq.theta)
+                if g.kind == "const"
+                else term_values(kinds[g.kind], g, eq.x, eq.theta)
+            )
+            out[price][tuple(cells[g.rows].T)] = values
+    return out["pf"], out["ps"]
 
 
 def transfers(model: CGEModel, eq: Equilibrium) -> np.ndarray:

@@ -102,6 +102,9 @@ class System:
         """Firms' factor demands: cells and demand terms, for reports."""
         self.margin_supplies = equations.margin_supply_groups(self)
         """Supplies to the margin pools: cells and terms, for reports."""
+        self.factor_supplies = equations.factor_supply_groups(self)
+        """Factors supplied (endowment times the supply response): cells and terms, for
+        reports."""
         self.benchmark_theta = self.params.vector()
         """θ at the benchmark, with the data's elasticities; read-only: every solve gets its
         own θ (:meth:`with_params`) and returns it with the solution."""

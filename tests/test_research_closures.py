@@ -217,7 +217,8 @@ def test_eta_is_a_parameter_where_it_is_positive() -> None:
 def test_positive_eta_raises_a_gaining_regions_factor_supply() -> None:
     """Friend-shoring on the default data with eta = 1: where the real factor price rises
     (non-aligned regions gain) the factor employed, read off firms' demands, rises too, by
-    (pf/pc)^eta; with eta = 0 it does not move."""
+    (pf/pc)^eta, the supply ``report.factor_supplies`` evaluates; with eta = 0 it does not
+    move."""
     sam = load_dataset("wiod2011_10x8")
     west = [sam.regions.index(r) for r in ("USA", "EUR", "OAD", "JPN", "KOR")]
     east = [sam.regions.index(r) for r in ("CHN", "RUS")]
@@ -231,6 +232,8 @@ def test_positive_eta_raises_a_gaining_regions_factor_supply() -> None:
         employed = report.factor_demands(model, eq).sum(axis=1)[0] / model.cal.evom[0]
         real_price = dense(model.system, eq.x, "pf")[0] / dense(model.system, eq.x, "pc")
         supplies[eta] = employed, real_price
+        # the supply terms the reports and the decomposition evaluate clear the market
+        np.testing.assert_allclose(report.factor_supplies(model, eq)[0][0], employed, rtol=1e-9)
     np.testing.assert_allclose(supplies[0.0][0], 1.0, rtol=0, atol=1e-9)
     employed, real_price = supplies[1.0]
     np.testing.assert_allclose(employed, real_price, rtol=1e-9)
