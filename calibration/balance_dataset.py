@@ -134,7 +134,8 @@ def _listed(regions: np.ndarray, shown: int = 10) -> str:
 def balance_dataset(
     sam: GlobalSAM, method: str, fix: tuple[str, ...] = (), transfers: str = "auto"
 ) -> Balanced:
-    """``sam`` with its identities restored by ``method``, its elasticities and names kept;
+    """``sam`` with its identities restored by ``method``, its elasticities (factor supply
+    included) and names kept;
     ``transfers`` (:data:`TRANSFERS`) says which regions' net transfers are data."""
     unknown = [f for f in fix if f not in FIXABLE]
     if unknown:
@@ -153,6 +154,7 @@ def balance_dataset(
         region_names=dict(sam.region_names),
         sector_names=dict(sam.sector_names),
         groups=dict(sam.groups),
+        eta=np.array(sam.eta),
     )
     validate(balanced)
     report = _report(sam, balanced, cells, after)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fragcge.calibration import factor_supply
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.calibration.schema import (
     ELASTICITY,
@@ -165,6 +166,8 @@ class _Header:
     groups: dict[str, tuple[str, ...]]
     final_elasticities: dict[str, float]
     meta: dict[str, object]
+    eta: np.ndarray
+    """[factor_supply]: factor supply elasticities [f, r]."""
 
     def codes(self) -> dict[str, tuple[str, ...]]:
         """Allowed codes of each kind of key column."""
@@ -230,7 +233,20 @@ def _read_header(folder: Path, problems: Problems) -> _Header | None:
         groups=_groups(doc.get("groups", {}), regions, sectors, problems),
         final_elasticities=_final_elasticities(doc.get("elasticities", {}), problems),
         meta=_meta(doc, problems),
+        eta=_factor_supply(doc.get(factor_supply.TABLE, {}), regions, factors, problems),
     )
+
+
+def _factor_supply(
+    doc: object, regions: dict[str, str], factors: dict[str, str], problems: Problems
+) -> np.ndarray:
+    """[factor_supply]: eta[f, r], 0 (a fixed supply) where the table says nothing."""
+    settings, found = factor_supply.parse(doc)
+    codes = tuple(factors), tuple(regions)
+    eta, unknown = factor_supply.apply(np.zeros(tuple(map(len, codes))), settings, *codes)
+    for message in found + unknown:
+        problems.add(f"{TOML}: {message}")
+    return eta
 
 
 def _dense_gib(n_regions: int, n_sectors: int) -> float:
@@ -424,6 +440,7 @@ def _assemble(
         meta=dict(header.meta),
         path=folder,
         digest=digest,
+        eta=header.eta,
     )
 
 
@@ -442,6 +459,11 @@ def _toml(sam: GlobalSAM) -> str:
         "groups": {g: list(members) for g, members in sam.groups.items()},
         "elasticities": {e: float(getattr(sam, e)) for e in FINAL_ELASTICITIES},
     }
+    supply = factor_supply.toml_tables(sam.eta, sam.factors, sam.regions)
+    sections[factor_supply.TABLE] = {k: v for k, v in supply.items() if not isinstance(v, dict)}
+    for region, values in supply.items():
+        if isinstance(values, dict):
+            sections[f"{factor_supply.TABLE}.{_toml_key(region)}"] = values
     for section, entries in sections.items():
         if entries:
             lines += ["", f"[{section}]"]

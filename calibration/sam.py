@@ -57,6 +57,14 @@ class GlobalSAM:
     meta: dict[str, object] = field(default_factory=dict)
     path: Path | None = None
     digest: str = ""
+    eta: np.ndarray | None = None
+    """Factor supply elasticities [f, r] (dataset.toml's [factor_supply]): the supply of
+    factor f in region r is its endowment times (pf/pc)**eta. None reads as every one 0,
+    a fixed supply."""
+
+    def __post_init__(self) -> None:
+        if self.eta is None:
+            object.__setattr__(self, "eta", np.zeros((len(self.factors), len(self.regions))))
 
     @property
     def agents(self) -> tuple[str, ...]:

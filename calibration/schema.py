@@ -17,7 +17,16 @@ IGNORED_SUFFIXES = ("~",)
 backup files (``.#trade.csv``, ``.trade.csv.swp``, ``~$x.xlsx``, ``#trade.csv#``,
 ``trade.csv~``). They are not read, hashed or reported as misspelt tables."""
 META_KEYS = ("title", "year", "unit", "source", "licence", "citation")
-TOML_KEYS = ("name", *META_KEYS, "regions", "sectors", "factors", "groups", "elasticities")
+TOML_KEYS = (
+    "name",
+    *META_KEYS,
+    "regions",
+    "sectors",
+    "factors",
+    "groups",
+    "elasticities",
+    "factor_supply",
+)
 FINAL_ELASTICITIES = {e.name: float(e.default) for e in REGISTRY if not e.per_sector}
 """Final-demand elasticities of dataset.toml's [elasticities], with the registry's defaults."""
 REPORTS = ("balance_report.csv",)

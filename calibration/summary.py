@@ -52,4 +52,9 @@ def summary(sam: GlobalSAM) -> str:
     scalars = ", ".join(f"{k} {getattr(sam, k)}" for k in SCALAR_ELASTICITIES)
     lines += ["", f"Elasticities ({scalars}):"]
     lines.append(el.to_string(float_format=lambda v: f"{v:.2f}"))
+    if np.any(sam.eta != 0):
+        eta = pd.DataFrame(sam.eta.T, index=pd.Index(sam.regions, name="region"))
+        eta.columns = list(sam.factors)
+        lines += ["", "Factor supply elasticities eta ([factor_supply]; 0 = fixed supply):"]
+        lines.append(eta.to_string(float_format=lambda v: f"{v:.2f}"))
     return "\n".join(lines)

@@ -16,6 +16,8 @@ import numpy as np
 
 from fragcge.calibration import accounts
 from fragcge.calibration.elasticity_registry import SECTOR_ELASTICITIES
+from fragcge.calibration.factor_supply import RULE as SUPPLY_RULE
+from fragcge.calibration.factor_supply import TABLE
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.calibration.schema import (
     ELASTICITY,
@@ -231,12 +233,28 @@ def _check_values(sam: GlobalSAM, problems: Problems) -> None:
         value = getattr(sam, name)
         if not (np.isfinite(value) and ELASTICITY.holds(value)):
             problems.add(f"{TOML}, [elasticities] {name} = {value!r}: {ELASTICITY.text} and finite")
+    _check_factor_supply(sam, problems)
     vc = accounts.final_demand(sam)[0]
     for r in np.nonzero(~(vc > 0))[0]:
         problems.add(
             f"{_files(sam, ('final_demand',))}: region {sam.regions[r]} has no household demand; "
             "the welfare index C[r] needs vc[r] > 0"
         )
+
+
+def _check_factor_supply(sam: GlobalSAM, problems: Problems) -> None:
+    """eta[f, r] of dataset.toml's [factor_supply]: one per factor and region, each >= 0."""
+    eta = np.asarray(sam.eta, dtype=float)
+    shape = (len(sam.factors), len(sam.regions))
+    if eta.shape != shape:
+        problems.add(f"{TOML}, [{TABLE}]: eta has shape {eta.shape}, expected {shape}")
+        return
+    bad = [
+        f"[{TABLE}.{sam.regions[r]}] {sam.factors[f]} = {eta[f, r]!r}"
+        for f, r in zip(*np.nonzero(~(np.isfinite(eta) & (eta >= 0))), strict=True)
+    ]
+    if bad:
+        problems.add(f"{TOML}: {SUPPLY_RULE}; {examples(bad)}")
 
 
 def _check_identities(sam: GlobalSAM, problems: Problems) -> None:

@@ -14,8 +14,8 @@ from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.dataset import dataset_signature, load_dataset
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.model import decomposition, report
-from fragcge.model.cge import CGEModel, Equilibrium
-from fragcge.model.equations import ELASTICITIES, elasticity_pattern
+from fragcge.model.cge import PATTERNED, CGEModel, Equilibrium
+from fragcge.model.equations import elasticity_pattern
 from fragcge.model.shocks import parameter_names
 from fragcge.model.solve import DEFAULT_LIMITS, ProgressLines, SolveLimits
 from fragcge.scenarios.load import load_scenario
@@ -60,7 +60,7 @@ class SolvedScenario:
     decomposition_steps: int | None = decomposition.DEFAULT_STEPS
     """Solves on the path the welfare decomposition was integrated over (refined when the
     default left a residual above decomposition.RESIDUAL_SHARE of |EV|); None when the
-    decomposition was not asked for (welfare has EV and EV % only)."""
+    decomposition was not asked for (welfare has EV, EV % and real income only)."""
     limits: SolveLimits = DEFAULT_LIMITS
     """The bounds every solve of this run was made within."""
 
@@ -101,14 +101,15 @@ def solve_loaded(
 ) -> SolvedScenario:
     """Solve a loaded scenario and its baseline, reusing a model and baseline from the cache.
 
-    A cached model is one built for the same dataset, closure, quota routes and elasticity
-    pattern; the elasticities themselves are parameters. The baseline is always solved from
-    the benchmark, so a cached one is the same numbers as a fresh one. The scenario starts
-    from ``start`` when it was solved by the same model (a nearby run of a batch), else from
-    its baseline; either way the answer is the same equilibrium, to the solver's tolerance.
+    A cached model is one built for the same dataset, closure, imbalance rule, quota routes
+    and elasticity pattern; the elasticities themselves are parameters. The baseline is
+    always solved from the benchmark, so a cached one is the same numbers as a fresh one.
+    The scenario starts from ``start`` when it was solved by the same model (a nearby run of
+    a batch), else from its baseline; either way the answer is the same equilibrium, to the
+    solver's tolerance.
     A model solves with the ``solver`` it was built with, which is part of its key.
     ``decompose`` False skips the welfare decomposition (its path of five or more solves):
-    the welfare table then has EV and EV % only, the same numbers as with it.
+    the welfare table then has EV, EV % and real income only, the same numbers as with it.
     """
     cache = ModelCache() if cache is None else cache
     data = dataset_signature(scenario.data)
@@ -119,7 +120,11 @@ def solve_loaded(
     key = model_key(resolved, quota, solver)
     if key not in cache.models:
         cache.models[key] = CGEModel(
-            calibrate(resolved.sam), scenario.closure, quota=quota, solver=solver
+            calibrate(resolved.sam),
+            scenario.closure,
+            quota=quota,
+            solver=solver,
+            imbalances=scenario.imbalances,
         )
     model = cache.models[key]
     elasticities = model.elasticities_of(resolved.sam)
@@ -172,7 +177,8 @@ def model_key(resolved: ResolvedScenario, quota: np.ndarray, solver: str = "auto
     """sha256 of what a built model's equations depend on, beyond its mutable parameters, and
     of the solver method asked for."""
     sam = resolved.sam
-    text = f"{sam.digest}\0{resolved.scenario.closure}\0{solver}\n"
+    scenario = resolved.scenario
+    text = f"{sam.digest}\0{scenario.closure}\0{scenario.imbalances}\0{solver}\n"
     digest = hashlib.sha256(text.encode())
     digest.update(elasticity_pattern(sam))
     digest.update(np.ascontiguousarray(quota).tobytes())
@@ -180,9 +186,10 @@ def model_key(resolved: ResolvedScenario, quota: np.ndarray, solver: str = "auto
 
 
 def baseline_key(model: str, resolved: ResolvedScenario) -> str:
-    """sha256 of what a baseline depends on: the model, the elasticities, the baseline shocks."""
+    """sha256 of what a baseline depends on: the model, the elasticities (substitution and
+    factor supply), the baseline shocks."""
     digest = hashlib.sha256(model.encode())
-    for name in ELASTICITIES:
+    for name in PATTERNED:
         digest.update(np.ascontiguousarray(getattr(resolved.sam, name), dtype=float).tobytes())
     for name in parameter_names():
         digest.update(np.ascontiguousarray(resolved.baseline.level(name), dtype=float).tobytes())

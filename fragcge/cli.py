@@ -251,6 +251,7 @@ def _add_import_parsers(data_sub: argparse._SubParsersAction) -> None:
 def _solve(args: argparse.Namespace) -> int:
     from fragcge.api import solve_loaded
     from fragcge.calibration.dataset import dataset_origin
+    from fragcge.model.closures import IMBALANCE_RULES
     from fragcge.model.solve import SolveLimits
     from fragcge.output_folder import check_target
     from fragcge.results import welfare_table, write_run
@@ -274,6 +275,7 @@ def _solve(args: argparse.Namespace) -> int:
         f"{len(sam.regions)} regions x {len(sam.sectors)} sectors"
     )
     print(f"closure    {m.closure.name}: {m.closure.description}")
+    print(f"imbalances {m.closure.imbalances}: {IMBALANCE_RULES[m.closure.imbalances]}")
     print(f"numeraire  {m.describe_numeraire()}")
     print(f"solver     {m.solver.label} ({m.solver.reason})")
     base, scen = run.base.result, run.scen.result

@@ -14,6 +14,7 @@ import pandas as pd
 from fragcge.api import SolvedScenario
 from fragcge.calibration.elasticity_registry import SCALAR_ELASTICITIES, SECTOR_ELASTICITIES
 from fragcge.model.cge import Equilibrium
+from fragcge.model.closures import IMBALANCE_RULES
 from fragcge.model.decomposition import (
     COMPONENTS,
     DEFAULT_STEPS,
@@ -41,6 +42,12 @@ WELFARE_MEASURES = {
     "U": "EV of the regional utility U = C^ac G^ag I^ai (benchmark expenditure shares) at "
     "baseline prices; ev_pct in % of baseline regional income",
 }
+
+REAL_INCOME_MEASURE = (
+    "real_income_pct: % change of regional income net of foreign transfers (factor income and "
+    "taxes, RA - B) deflated by the household price index pc; blocs and WORLD: sums at baseline "
+    "prices"
+)
 
 PACKAGES = ("fragcge", "pyomo", "cyipopt-wheels", "casadi", "numpy", "pandas")
 
@@ -100,10 +107,23 @@ def _elasticities(run: SolvedScenario) -> dict[str, object]:
     return {**per_sector, **{name: getattr(sam, name) for name in SCALAR_ELASTICITIES}}
 
 
+def _factor_supply(run: SolvedScenario) -> dict[str, object]:
+    # The scenario's own, like the elasticities: eta by factor and region.
+    sam = run.resolved.sam
+    eta = {
+        f: dict(zip(sam.regions, np.asarray(sam.eta[k], float).tolist(), strict=True))
+        for k, f in enumerate(sam.factors)
+    }
+    return {
+        "supply": "endowment times (factor price / household price index pc) ** eta",
+        "eta": eta,
+    }
+
+
 NOT_DECOMPOSED = (
     "not asked for: a batch decomposes its runs' welfare only when its batch file says "
     "decomposition = true in [batch] (the decomposition re-solves the model along the "
-    "shock's path, most of a run's time); welfare.csv has ev and ev_pct only"
+    "shock's path, most of a run's time); welfare.csv has ev, ev_pct and real_income_pct only"
 )
 """The manifest's reason for a run without the welfare decomposition."""
 
@@ -159,12 +179,18 @@ def manifest(run: SolvedScenario) -> dict[str, object]:
             "factors": {f: sam.factor_kind[f] for f in sam.factors},
         },
         "closure": {"name": model.closure.name, "meaning": model.closure.description},
+        "imbalances": {
+            "rule": model.closure.imbalances,
+            "meaning": IMBALANCE_RULES[model.closure.imbalances],
+        },
         "numeraire": model.describe_numeraire(),
         "dropped_equation": model.system.dropped_label(),
         "welfare_measure": WELFARE_MEASURES[model.closure.welfare],
+        "real_income_measure": REAL_INCOME_MEASURE,
         "welfare_decomposition": _decomposition(run),
         "blocs": run.resolved.blocs,
         "elasticities": _elasticities(run),
+        "factor_supply": _factor_supply(run),
         "model": {
             "variables": model.system.n,
             "jacobian_nonzeros": model.evaluator.nnz,

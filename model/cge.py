@@ -10,7 +10,7 @@ import numpy as np
 
 from fragcge.calibration.calibrate import Calibration
 from fragcge.calibration.sam import GlobalSAM
-from fragcge.model.closures import Closure, close, get_closure
+from fragcge.model.closures import Closure, close, get_closure, with_imbalances
 from fragcge.model.equations import ELASTICITIES, elasticity_pattern
 from fragcge.model.evaluator import Evaluator
 from fragcge.model.shocks import ShockSet
@@ -20,6 +20,11 @@ from fragcge.model.system import Numeraire, System
 
 if TYPE_CHECKING:
     from fragcge.model.pyomo_model import PyomoModel
+
+PATTERNED = (*ELASTICITIES, "eta")
+"""The parameters of a dataset whose zeros and ones :func:`elasticity_pattern` records: the
+substitution elasticities and the factor supply elasticities eta. The benchmark is an
+equilibrium at any of their values."""
 
 
 @dataclass
@@ -49,8 +54,9 @@ class CGEModel:
         numeraire: Numeraire | None = None,
         quota: np.ndarray | None = None,
         solver: str = "auto",
+        imbalances: str = "fixed",
     ) -> None:
-        self.closure: Closure = get_closure(closure)
+        self.closure: Closure = with_imbalances(get_closure(closure), imbalances)
         self.cal = close(cal, self.closure)
         t0 = time.perf_counter()
         self.system = System(self.cal, numeraire, self.closure, quota)
@@ -77,17 +83,21 @@ class CGEModel:
         return self.system.start()
 
     def elasticities_of(self, sam: GlobalSAM) -> dict[str, np.ndarray]:
-        """sam's elasticities by name, for :meth:`solve`; they must fit this model's equations.
+        """sam's elasticities by name (:data:`PATTERNED`: the substitution elasticities and
+        the factor supply elasticities eta), for :meth:`solve`; they must fit this model's
+        equations.
 
-        Raises ValueError where sam puts σ = 1 or 0, or esubt = esubc, elsewhere than the
-        data did: those cells have a different functional form and need a model of their own.
+        Raises ValueError where sam puts σ = 1 or 0, esubt = esubc, or eta = 0 elsewhere
+        than the data did: those cells have a different functional form and need a model of
+        their own.
         """
         if elasticity_pattern(sam) != self.pattern:
             raise ValueError(
-                "these elasticities need other equations (σ = 1 or 0, or esubt = esubc, in "
-                "other cells than the model was built with): build a model for them"
+                "these elasticities need other equations (σ = 1 or 0, esubt = esubc, or a "
+                "factor supply elasticity 0, in other cells than the model was built with): "
+                "build a model for them"
             )
-        return {k: np.atleast_1d(np.asarray(getattr(sam, k), dtype=float)) for k in ELASTICITIES}
+        return {k: np.atleast_1d(np.asarray(getattr(sam, k), dtype=float)) for k in PATTERNED}
 
     def solve(
         self,
@@ -110,7 +120,7 @@ class CGEModel:
         """
         target = self.theta_for(shocks, extra, quota_reference, elasticities)
         if x0 is None:
-            at_target = {k: self.system.param(k, target) for k in ELASTICITIES}
+            at_target = {k: self.system.param(k, target) for k in PATTERNED}
             start = self.system.with_params(self.system.benchmark_theta, at_target)
             x = self.benchmark()
         else:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fragcge.calibration.calibrate import Calibration
+from fragcge.calibration.dataset import dataset_origin
 from fragcge.errors import FragcgeError
 
 
@@ -21,6 +22,13 @@ class Closure:
     savings_rate: bool = False
     short_run: bool = False
     real_wage: bool = False
+    imbalances: str = "fixed"
+    """The trade-imbalance rule, a key of IMBALANCE_RULES; any closure takes either."""
+
+    @property
+    def income_share(self) -> bool:
+        """Whether expenditure is a fixed multiple of income (transfers B and Ξ variables)."""
+        return self.imbalances == "income-share"
 
     @property
     def welfare(self) -> str:
@@ -33,8 +41,8 @@ CLOSURES = {
     for c in (
         Closure(
             "default",
-            "fixed real government and investment demand, fixed foreign transfers in "
-            "numeraire units, full employment, mobile factors mobile across sectors",
+            "fixed real government and investment demand, full employment, mobile factors "
+            "mobile across sectors (foreign transfers: the imbalance rule)",
         ),
         Closure(
             "gov-share",
@@ -61,6 +69,25 @@ CLOSURES = {
 }
 
 
+IMBALANCE_RULES = {
+    "fixed": "net foreign transfers vb fixed in numeraire units (the data's, or the scenario's "
+    "transfers)",
+    "income-share": "each region's expenditure a fixed multiple of its income net of foreign "
+    "transfers (Dekle, Eaton and Kortum): RA = Ξ·κ·(RA − B), κ = 1 + vb/Y0 (E0/Y0 at the data's "
+    "vb); one world scalar Ξ keeps world expenditure equal to world income (Σ B = 0)",
+}
+"""How net foreign transfers are set, by the name a scenario's ``imbalances`` key gives."""
+
+
+def with_imbalances(closure: Closure, rule: str) -> Closure:
+    """The closure with the trade-imbalance rule ``rule``, or an error listing the rules."""
+    if rule not in IMBALANCE_RULES:
+        raise FragcgeError(
+            f"imbalance rule {rule!r} is not available; available: {', '.join(IMBALANCE_RULES)}"
+        )
+    return dataclasses.replace(closure, imbalances=rule)
+
+
 def get_closure(name: str) -> Closure:
     """The closure called name, or an error listing the available ones."""
     try:
@@ -71,8 +98,24 @@ def get_closure(name: str) -> Closure:
         ) from None
 
 
+def income_net_of_transfers(cal: Calibration) -> np.ndarray:
+    """Y0[r] = RA0 − vb0: the benchmark income of factors and taxes, without net transfers."""
+    return cal.ra0 - cal.vb0
+
+
 def close(cal: Calibration, closure: Closure) -> Calibration:
     """The calibration the closure solves: in the short run mobile endowments become specific."""
+    if closure.income_share:
+        y0 = income_net_of_transfers(cal)
+        bad = [f"{r} ({y:.6g})" for r, y in zip(cal.sam.regions, y0, strict=True) if not y > 0]
+        if bad:
+            raise FragcgeError(
+                f'imbalances = "income-share" makes each region\'s expenditure a multiple '
+                f"E0/Y0 of its income net of foreign transfers Y0 (factor payments and taxes), "
+                f"and needs Y0 > 0; dataset {cal.sam.name} ({dataset_origin(cal.sam)}) has Y0 <= 0 "
+                f"(factor_payments.csv and the tax tables) in region(s) {', '.join(bad)}: use "
+                'imbalances = "fixed" with this dataset'
+            )
     if closure.real_wage and not np.any(cal.evom_s > 0):
         raise FragcgeError(
             f"the real-wage closure fixes the real price of every mobile factor "

@@ -35,10 +35,12 @@ from fragcge.model.report import (
     dense,
     factor_demands,
     factor_prices,
+    factor_supplies,
     final_level,
     margin_supplies,
     purchases,
     route_flows,
+    transfers,
     utility,
     utility_price,
 )
@@ -95,12 +97,12 @@ class _State:
     revenue: dict[str, np.ndarray]  # [i, s, r] each owned route wedge's revenue per unit shipped
     msup: np.ndarray  # [i, r] supply to the margin pools, units of the domestic good
     pf_endow: np.ndarray  # [f, r] value of a unit of the endowment multiplier, pf·evom
-    endow: np.ndarray  # [f, r] endowment multiplier times employment
+    endow: np.ndarray  # [f, r] endowment multiplier times employment and supply response
     ps_endow: np.ndarray  # [f, j, r] ps·evom_s
-    endow_s: np.ndarray  # [f, j, r]
+    endow_s: np.ndarray  # [f, j, r] endowment multiplier times supply response
     qA: np.ndarray  # [j, r] (1−to)·py·vom·Y: value of a unit of productivity
     A: np.ndarray  # [j, r]
-    vb: np.ndarray  # [r] transfers times the numeraire level
+    vb: np.ndarray  # [r] net foreign transfers in value (report.transfers)
     X: np.ndarray  # [3, r] final activities C, G, I
     spend_gap: np.ndarray  # [3, r] (αk·RA − pk·vfd_k·Xk)/Xk where welfare is U, else 0
 
@@ -124,7 +126,11 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     pfac = factor_prices(model, eq)
     fd = factor_demands(model, eq)
     L = var("L")
-    endow = model.system.param("endow", th) * np.where(s.var["L"].pos >= 0, L, 1.0)
+    # Factor supply: endowment, employment (real-wage closure) and the response to the
+    # real factor price (eta > 0), all valued at the factor price in ``endowment``.
+    supply, supply_s = factor_supplies(model, eq)
+    employed = s.var["L"].pos >= 0
+    endow = np.where(employed, model.system.param("endow", th) * L, supply)
     # routes
     ice = {w.name: model.system.param(w.name, th) for w in route_wedges("iceberg")}
     opn = model.system.param("trade_open", th)
@@ -135,7 +141,6 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     cifp = c.cif * pcif
     # margin supplies, in units of the domestic good
     msup = margin_supplies(model, eq)
-    pnum = float(model.system.param("pnum", th).ravel()[0])
     X = np.array([var("C"), *(final_level(model, eq, act) for act in ("G", "I"))])
     if model.closure.welfare == "U":
         spend = c.vfd * np.array([var(p) for _, _, p in FIN_AGENTS]) * X
@@ -164,10 +169,10 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
         pf_endow=np.where(mobile, pf, 0.0) * c.evom,
         endow=endow,
         ps_endow=np.where(s.var["ps"].pos >= 0, ps, 0.0) * c.evom_s,
-        endow_s=model.system.param("endow_s", th),
+        endow_s=supply_s,
         qA=(1 - sam.to0) * py * c.vom * Y,
         A=A,
-        vb=model.system.param("vb", th) * pnum,
+        vb=transfers(model, eq),
         X=X,
         spend_gap=gap,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from fragcge.calibration.elasticity_registry import NAMES
+from fragcge.model.closures import income_net_of_transfers
 from fragcge.model.route_wedges import WEDGES, benchmark_rates
 from fragcge.model.structure import EquationSpace, TermGroup, Terms
 from fragcge.model.terms import QUOTA_EXTRA, TARIFF_EXTRA, revenue_kind, route_param_names
@@ -39,12 +40,15 @@ def _sigma(sys: EquationSpace, name: str, idx=None) -> tuple[np.ndarray, np.ndar
 
 
 def elasticity_pattern(sam) -> bytes:
-    """What of the elasticities fixes the equations: where σ = 1 or 0, and where esubt = esubc.
+    """What of the elasticities fixes the equations: where σ = 1 or 0, where esubt = esubc,
+    and where a factor's supply elasticity eta is 0.
 
     Two sets of elasticities with the same pattern share one model; only θ differs.
     """
     masks = [np.isclose(np.atleast_1d(getattr(sam, n)), 1.0) for n in ELASTICITIES]
     masks += [np.asarray(sam.esubt) == 0, np.asarray(sam.esubc) == 0, sam.esubt == sam.esubc]
+    # A factor supply elasticity of 0 is a fixed supply, written without η (mkt_pf, inc_RA).
+    masks += [np.asarray(sam.eta) == 0]
     return b"".join(np.ascontiguousarray(m, dtype=np.uint8).tobytes() + b"|" for m in masks)
 
 
@@ -490,7 +494,8 @@ def factor_demand_groups(sys: EquationSpace) -> tuple[np.ndarray, list[TermGroup
 
 
 def mkt_pf(sys: EquationSpace) -> None:
-    """Factor markets: mobile pf[f,r]: evom = Σ_j demand; specific ps[f,j,r]: evom_s = demand."""
+    """Factor markets: mobile pf[f,r]: evom·endow·(pf/pc)^eta = Σ_j demand; specific
+    ps[f,j,r]: evom_s·endow_s·(ps/pc)^eta = demand (eta = 0: the endowment itself)."""
     c, P = sys.cal, sys.params
     pf, ps = sys.var["pf"], sys.var["ps"]
     L = sys.var["L"]
@@ -498,12 +503,14 @@ def mkt_pf(sys: EquationSpace) -> None:
     employed = L.pos[f, r] >= 0
     full = ~employed
     endow = P.mutable["endow"].pos[f, r]
-    sys.terms.add("const", pf.pos[f, r][full], [], [], 1.0, [endow[full]])
+    rows = pf.pos[f, r]
+    _factor_supplies(sys, sys.terms, f[full], r[full], rows[full], rows[full], 1.0, endow[full])
     sys.terms.add(
         "lin", pf.pos[f, r][employed], [L.pos[f, r][employed]], [], 1.0, [endow[employed]]
     )
     f, j, r = ps.members.T
-    sys.terms.add("const", ps.pos[f, j, r], [], [], 1.0, [P.mutable["endow_s"].pos[f, j, r]])
+    rows = ps.pos[f, j, r]
+    _factor_supplies(sys, sys.terms, f, r, rows, rows, 1.0, P.mutable["endow_s"].pos[f, j, r])
 
     def rows_of(f, j, r):
         return np.where(pf.pos[f, r] >= 0, pf.pos[f, r], ps.pos[f, j, r])
@@ -512,6 +519,53 @@ def mkt_pf(sys: EquationSpace) -> None:
         return np.where(pf.pos[f, r] >= 0, c.evom[f, r], c.evom_s[f, j, r])
 
     _factor_demands(sys, rows_of, scale)
+
+
+def _factor_supplies(
+    sys: EquationSpace, terms: Terms, f, r, rows, price, coef, endow, value: bool = False
+) -> None:
+    """coef·endow·(p/pc)^η: the supply of factor f in region r at its price p (the variable
+    at positions ``price``: pf, or ps of one sector), η = eta[f, r]; with ``value``, that
+    supply times p (factor income). Where the data's η is 0 the supply is the endowment
+    itself, as a constant (a ``lin`` term in p for its value): the model's equations are then
+    those of a fixed supply, and η a parameter only where it is positive."""
+    coef = np.broadcast_to(np.asarray(coef, dtype=float), np.shape(rows))
+    elastic = sys.cal.sam.eta[f, r] != 0
+    fixed = ~elastic
+    if value:
+        terms.add("lin", rows[fixed], [price[fixed]], [], coef[fixed], [endow[fixed]])
+    else:
+        terms.add("const", rows[fixed], [], [], coef[fixed], [endow[fixed]])
+    terms.add(
+        "supply_val" if value else "supply",
+        rows[elastic],
+        [price[elastic], sys.var["pc"].pos[r[elastic]]],
+        [sys.params.mutable["eta"].pos[f[elastic], r[elastic]]],
+        coef[elastic],
+        [endow[elastic]],
+    )
+
+
+def factor_supply_groups(sys: EquationSpace) -> dict[str, tuple[np.ndarray, list[TermGroup]]]:
+    """Factors supplied, in benchmark units of the endowment (endow·(p/pc)^eta): per price,
+    the cells of the mobile factors whose market clears at full employment (``pf``: (f, r))
+    and of the specific factors (``ps``: (f, j, r)), and the factor markets' supply terms
+    with coefficient 1, one row per cell. For reports and the decomposition; in no equation.
+    (Employment L of the real-wage closure is a variable of its own.)"""
+    v, P = sys.var, sys.params
+    pf, ps = v["pf"], v["ps"]
+    f, r = pf.members[v["L"].pos[tuple(pf.members.T)] < 0].T
+    f_s, j_s, r_s = ps.members.T
+    out = {}
+    for name, cells, price, endow in (
+        ("pf", np.stack([f, r], axis=1), pf.pos[f, r], P.mutable["endow"].pos[f, r]),
+        ("ps", ps.members, ps.pos[f_s, j_s, r_s], P.mutable["endow_s"].pos[f_s, j_s, r_s]),
+    ):
+        terms = Terms()
+        fac, reg = cells[:, 0], cells[:, -1]
+        _factor_supplies(sys, terms, fac, reg, np.arange(len(cells)), price, 1.0, endow)
+        out[name] = (cells, terms.groups())
+    return out
 
 
 def mkt_pc(sys: EquationSpace) -> None:
@@ -589,20 +643,24 @@ def mkt_pt(sys: EquationSpace) -> None:
 
 
 def inc_RA(sys: EquationSpace) -> None:
-    """Income RA[r] = factor income + every tax, tariff and rent collected in r + pnum·vb[r]."""
+    """Income RA[r] = factor income + every tax, tariff and rent collected in r + the net
+    foreign transfer: pnum·vb[r] (fixed imbalances) or the variable B[r] (income-share)."""
     c, P, v = sys.cal, sys.params, sys.var
     RA = v["RA"]
     ra0 = c.ra0
     (r,) = RA.members.T
     sys.terms.add("lin", RA.pos[r], [RA.pos[r]], [], 1.0 / ra0[r])
+    B = v["B"]
+    fixed = B.pos[r] < 0
     sys.terms.add(
         "const",
-        RA.pos[r],
+        RA.pos[r][fixed],
         [],
         [],
-        -1.0 / ra0[r],
-        [P.mutable["vb"].pos[r], P.mutable["pnum"].pos[np.zeros_like(r)]],
+        -1.0 / ra0[r][fixed],
+        [P.mutable["vb"].pos[r][fixed], P.mutable["pnum"].pos[np.zeros_like(r[fixed])]],
     )
+    sys.terms.add("lin", RA.pos[r][~fixed], [B.pos[r][~fixed]], [], -1.0 / ra0[r][~fixed])
     pf, ps = v["pf"], v["ps"]
     L = v["L"]
     f, r = pf.members.T
@@ -610,7 +668,18 @@ def inc_RA(sys: EquationSpace) -> None:
     full = ~employed
     coef = -c.evom[f, r] / ra0[r]
     endow = P.mutable["endow"].pos[f, r]
-    sys.terms.add("lin", RA.pos[r][full], [pf.pos[f, r][full]], [], coef[full], [endow[full]])
+    price = pf.pos[f, r]
+    _factor_supplies(
+        sys,
+        sys.terms,
+        f[full],
+        r[full],
+        RA.pos[r][full],
+        price[full],
+        coef[full],
+        endow[full],
+        value=True,
+    )
     sys.terms.add(
         "lin2",
         RA.pos[r][employed],
@@ -620,14 +689,9 @@ def inc_RA(sys: EquationSpace) -> None:
         [endow[employed]],
     )
     f, j, r = ps.members.T
-    sys.terms.add(
-        "lin",
-        RA.pos[r],
-        [ps.pos[f, j, r]],
-        [],
-        -c.evom_s[f, j, r] / ra0[r],
-        [P.mutable["endow_s"].pos[f, j, r]],
-    )
+    endow_s = P.mutable["endow_s"].pos[f, j, r]
+    coef = -c.evom_s[f, j, r] / ra0[r]
+    _factor_supplies(sys, sys.terms, f, r, RA.pos[r], ps.pos[f, j, r], coef, endow_s, value=True)
     to0 = c.sam.to0
     j, r = np.argwhere((to0 != 0) & (v["Y"].pos >= 0)).T
     sys.terms.add(
@@ -680,6 +744,38 @@ def inc_RA(sys: EquationSpace) -> None:
     )
 
 
+def imb_B(sys: EquationSpace) -> None:
+    """Income-share imbalances: expenditure RA = Ξ·κ·(RA − B), κ = 1 + vb/Y0, divided by RA0.
+
+    B[r] is the net foreign transfer in value, so RA − B is the income of factors and taxes;
+    κ is E0/Y0 at the data's transfers vb0 and 1 with vb = 0 (``balanced-trade``).
+    """
+    v, P = sys.var, sys.params
+    B = v["B"]
+    (r,) = B.members.T
+    if not len(r):
+        return
+    ra0 = sys.cal.ra0[r]
+    y0 = income_net_of_transfers(sys.cal)[r]
+    rows, ra, xi = B.pos[r], v["RA"].pos[r], np.full(len(r), v["xi"].pos[0])
+    vb = [P.mutable["vb"].pos[r]]
+    sys.terms.add("lin", rows, [ra], [], 1.0 / ra0)
+    for x, sign in ((ra, -1.0), (rows, 1.0)):
+        sys.terms.add("lin2", rows, [xi, x], [], sign / ra0)
+        sys.terms.add("lin2", rows, [xi, x], [], sign / (ra0 * y0), vb)
+
+
+def imb_xi(sys: EquationSpace) -> None:
+    """Income-share imbalances: Ξ such that world expenditure equals world income, Σ_r B = 0
+    (divided by world income)."""
+    v = sys.var
+    B, xi = v["B"], v["xi"]
+    if not xi.size:
+        return
+    (r,) = B.members.T
+    sys.terms.add("lin", np.full(len(r), xi.pos[0]), [B.pos[r]], [], 1.0 / sys.cal.ra0.sum())
+
+
 def fb_rho(sys: EquationSpace) -> None:
     """Export quota on a route: ρ ≥ 0 ⊥ share·V_b − V ≥ 0, smoothed Fischer–Burmeister."""
     P, v = sys.params, sys.var
@@ -717,5 +813,7 @@ BLOCKS = (
     sav_I,
     rwg_L,
     fb_rho,
+    imb_B,
+    imb_xi,
 )
 """Every equation block; with the numeraire they make the square system."""

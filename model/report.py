@@ -100,37 +100,85 @@ def welfare_weight(model: CGEModel, eq: Equilibrium) -> np.ndarray:
     return utility_price(model, eq) * c.ra0
 
 
+def factor_supplies(model: CGEModel, eq: Equilibrium) -> tuple[np.ndarray, np.ndarray]:
+    """Factors supplied in benchmark units of the endowment, endow·(p/pc)^eta: mobile factors
+    [f, r] at full employment and sector-specific ones [f, j, r] (0 where there is none): the
+    factor markets' supply terms, evaluated on ``System.factor_supplies``."""
+    s = model.system
+    kinds = all_kinds(len(s.margin_rows))
+    out = {"pf": np.zeros_like(model.cal.evom), "ps": np.zeros_like(model.cal.evom_s)}
+    for price, (cells, groups) in s.factor_supplies.items():
+        for g in groups:
+            values = (
+                g.coefficients(eq.theta)
+                if g.kind == "const"
+                else term_values(kinds[g.kind], g, eq.x, eq.theta)
+            )
+            out[price][tuple(cells[g.rows].T)] = values
+    return out["pf"], out["ps"]
+
+
+def transfers(model: CGEModel, eq: Equilibrium) -> np.ndarray:
+    """Net foreign transfers received [r], in value: the variable B under income-share
+    imbalances, else the fixed vb in numeraire units times the numeraire's level."""
+    s = model.system
+    if model.closure.income_share:
+        return dense(s, eq.x, "B")
+    return s.param("vb", eq.theta) * float(s.param("pnum", eq.theta)[0])
+
+
+def real_income(model: CGEModel, eq: Equilibrium) -> np.ndarray:
+    """Income net of foreign transfers deflated by the household price index, (RA − B)/pc."""
+    s = model.system
+    return (dense(s, eq.x, "RA") - transfers(model, eq)) / dense(s, eq.x, "pc", 1.0)
+
+
 def welfare(
     model: CGEModel, base: Equilibrium, scen: Equilibrium, blocs: dict[str, str]
 ) -> pd.DataFrame:
-    """Hicksian EV at baseline prices, EV in % of baseline income, with bloc and WORLD rows.
+    """Hicksian EV at baseline prices, EV in % of baseline income, and the % change of
+    :func:`real_income`, with bloc and WORLD rows.
 
     With G and I fixed (MODEL.md), EV[r] = pc_b·vc·(C_s − C_b). Where the closure lets G or
     I vary, welfare is the regional household's :func:`utility` U and
-    EV[r] = e_b·RA0·(U_s − U_b), e its :func:`utility_price`.
+    EV[r] = e_b·RA0·(U_s − U_b), e its :func:`utility_price`. Bloc and WORLD rows add EVs,
+    baseline incomes, and real incomes at baseline prices (``real_income·pc_b``).
     """
     gain = welfare_index(model, scen) - welfare_index(model, base)
     ev = welfare_weight(model, base) * gain
-    return welfare_rows(model.cal.sam.regions, blocs, ev, dense(model.system, base.x, "RA"))
+    pc_b = dense(model.system, base.x, "pc", 1.0)
+    real = (real_income(model, base) * pc_b, real_income(model, scen) * pc_b)
+    income = dense(model.system, base.x, "RA")
+    return welfare_rows(model.cal.sam.regions, blocs, ev, income, real)
 
 
 def welfare_rows(
-    regions: tuple[str, ...], blocs: dict[str, str], ev: np.ndarray, income: np.ndarray
+    regions: tuple[str, ...],
+    blocs: dict[str, str],
+    ev: np.ndarray,
+    income: np.ndarray,
+    real_incomes: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """The welfare table of regional EVs: region, bloc, ev, ev_pct (of ``income``), then a row
-    per bloc and WORLD, which add the EVs and incomes of their regions."""
-    rows = [
-        {"region": r, "bloc": blocs.get(r, "nonaligned"), "ev": ev[k], "income": income[k]}
-        for k, r in enumerate(regions)
-    ]
-    df = pd.DataFrame(rows)
+    """The welfare table of regional EVs: region, bloc, ev, ev_pct (of ``income``) and, given
+    real incomes at baseline prices (baseline, scenario), real_income_pct; then a row per bloc
+    and WORLD, which add the EVs, incomes and real incomes of their regions."""
+    columns = {"ev": ev, "income": income}
+    if real_incomes is not None:
+        columns |= {"real_b": real_incomes[0], "real_s": real_incomes[1]}
+    sums = list(columns)
+    df = pd.DataFrame(
+        {"region": regions, "bloc": [blocs.get(r, "nonaligned") for r in regions], **columns}
+    )
     agg = []
     for bloc, g in df.groupby("bloc", sort=True):
-        agg.append({"region": bloc, "bloc": bloc, "ev": g.ev.sum(), "income": g.income.sum()})
-    agg.append({"region": WORLD, "bloc": WORLD, "ev": df.ev.sum(), "income": df.income.sum()})
+        agg.append({"region": bloc, "bloc": bloc, **g[sums].sum().to_dict()})
+    agg.append({"region": WORLD, "bloc": WORLD, **df[sums].sum().to_dict()})
     out = pd.concat([df, pd.DataFrame(agg)], ignore_index=True)
     out["ev_pct"] = 100.0 * out.ev / out.income
-    return out[["region", "bloc", "ev", "ev_pct"]]
+    if real_incomes is None:
+        return out[["region", "bloc", "ev", "ev_pct"]]
+    out["real_income_pct"] = _pct(out.real_s.to_numpy(), out.real_b.to_numpy())
+    return out[["region", "bloc", "ev", "ev_pct", "real_income_pct"]]
 
 
 def _pct(new: np.ndarray, old: np.ndarray) -> np.ndarray:

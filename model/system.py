@@ -36,6 +36,8 @@ PAIRS = (
     ("I", "sav_I"),
     ("L", "rwg_L"),
     ("rho", "fb_rho"),
+    ("B", "imb_B"),
+    ("xi", "imb_xi"),
 )
 """Each variable and the equation it is paired with, in global order."""
 
@@ -46,7 +48,7 @@ QUOTA_MU = 1e-10
 """Smoothing of the quota's Fischer–Burmeister condition: ρ ≈ μ/(2b) off the cap, V ≈ cap on it."""
 
 PRICES = ("py", "pva", "pint", "pa", "pm", "pf", "ps", "pc", "pg", "pinv", "pt")
-VALUES = ("RA",)
+VALUES = ("RA", "B")
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,9 @@ class System:
         """Firms' factor demands: cells and demand terms, for reports."""
         self.margin_supplies = equations.margin_supply_groups(self)
         """Supplies to the margin pools: cells and terms, for reports."""
+        self.factor_supplies = equations.factor_supply_groups(self)
+        """Factors supplied (endowment times the supply response): cells and terms, for
+        reports."""
         self.benchmark_theta = self.params.vector()
         """θ at the benchmark, with the data's elasticities; read-only: every solve gets its
         own θ (:meth:`with_params`) and returns it with the solution."""
@@ -133,6 +138,8 @@ class System:
             "I": (c.vfd[2] > 0) & self.closure.savings_rate,
             "L": (c.evom > 0) & self.closure.real_wage,
             "rho": self.quota,
+            "B": region & self.closure.income_share,
+            "xi": np.full(1, self.closure.income_share),
         }
         masks["pa"][:, :n, :] &= produced[None, :, :]
         axes = {
@@ -156,6 +163,8 @@ class System:
             "I": ("r",),
             "L": ("f", "r"),
             "rho": ("i", "r", "s"),
+            "B": ("r",),
+            "xi": ("w",),
         }
         blocks, offset = {}, 0
         for name, _ in PAIRS:
@@ -186,6 +195,7 @@ class System:
         P.add_mutable("Gbar", ("r",), np.ones(len(sam.regions)))
         P.add_mutable("Ibar", ("r",), np.ones(len(sam.regions)))
         P.add_mutable("pnum", (), np.ones(1))
+        P.add_mutable("eta", ("f", "r"), np.asarray(sam.eta, dtype=float))
         for name in ELASTICITIES:
             values = np.asarray(getattr(sam, name), dtype=float)
             P.add_mutable(name, ("i",) if values.ndim else (), np.atleast_1d(values))
@@ -257,19 +267,24 @@ class System:
         return values if self.params.mutable[name].axes else float(values[0])
 
     def start(self) -> np.ndarray:
-        """The benchmark point: prices and activities 1, income at its value, quota wedges 0."""
+        """The benchmark point: prices and activities 1, income and transfers at their values,
+        quota wedges 0 (Ξ, where it is a variable, 1)."""
         x = np.ones(self.n)
-        ra, rho = self.var["RA"], self.var["rho"]
+        ra, rho, b = self.var["RA"], self.var["rho"], self.var["B"]
         x[ra.offset : ra.offset + ra.size] = self.cal.ra0
         x[rho.offset : rho.offset + rho.size] = 0.0
+        x[b.offset : b.offset + b.size] = self.cal.vb0[b.members[:, 0]]
         return x
 
     def lower_bounds(self) -> np.ndarray:
         """What a solution must exceed: 0 for prices, activities and incomes; a quota's wedge
-        ρ may be 0 (slack), so it only has to stay above −1e-9 (the smoothing's noise)."""
+        ρ may be 0 (slack), so it only has to stay above −1e-9 (the smoothing's noise); a
+        transfer B has no bound."""
         floor = np.zeros(self.n)
-        rho = self.var["rho"]
+        rho, b = self.var["rho"], self.var["B"]
         floor[rho.offset : rho.offset + rho.size] = -1e-9
+        # A net foreign transfer has either sign.
+        floor[b.offset : b.offset + b.size] = -np.inf
         return floor
 
     def labels(self) -> list[str]:
@@ -313,5 +328,6 @@ class System:
             "f": sam.factors,
             "g": sam.agents,
             "m": sam.margins,
+            "w": ("WORLD",),
         }
         return [sets[a][int(k)] for a, k in zip(axes, idx, strict=True)]

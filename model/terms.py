@@ -63,6 +63,16 @@ def _msup(x, p, ops):
     return p[0] * x[0] * x[1] / x[2]
 
 
+def _supply(x, p, ops):
+    """c·(p_f/pc)^η: a factor's supply at its real price (elastic supply), p = [c, η]."""
+    return p[0] * (x[0] / x[1]) ** p[1]
+
+
+def _supply_val(x, p, ops):
+    """The same supply times its price p_f (factor income)."""
+    return _supply(x, p, ops) * x[0]
+
+
 def _dem_prod(x, p, ops):
     """c·Y·(py·A/pint)^σt·(pint/pa)^σc·(pa/p_i)^σd: a firm's demand for a domestic/imported good."""
     y, py, pint, pa, pi = x
@@ -391,6 +401,8 @@ BASIC_KINDS = {
     "lin": Kind("lin", 1, 1, _lin),
     "lin2": Kind("lin2", 2, 1, _lin2),
     "msup": Kind("msup", 3, 1, _msup),
+    "supply": Kind("supply", 2, 2, _supply),
+    "supply_val": Kind("supply_val", 2, 2, _supply_val),
     "dem_prod": Kind("dem_prod", 5, 5, _dem_prod),
     "dem_prod_val": Kind("dem_prod_val", 5, 5, _dem_prod_val),
     "dem_prod_flat": Kind("dem_prod_flat", 4, 4, _dem_prod_flat),

@@ -1,10 +1,13 @@
-"""A scenario's [elasticities] overrides applied to a dataset, as a new GlobalSAM."""
+"""A scenario's [elasticities] and [factor_supply] overrides applied to a dataset, as a new
+GlobalSAM."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from fragcge.calibration import factor_supply
 from fragcge.calibration.sam import GlobalSAM
+from fragcge.errors import ScenarioError
 from fragcge.scenarios.messages import unknown
 from fragcge.scenarios.spec import ScalarElasticity, Scenario
 
@@ -30,3 +33,16 @@ def with_elasticities(sam: GlobalSAM, scenario: Scenario) -> GlobalSAM:
             values[sam.sectors.index(sector)] = value
         changes[override.name] = values
     return replace(sam, **changes) if changes else sam
+
+
+def with_factor_supply(sam: GlobalSAM, scenario: Scenario) -> GlobalSAM:
+    """``sam`` with the scenario's [factor_supply] settings over the dataset's eta (a new
+    array); an error naming the line of a factor or region the dataset does not have."""
+    if not scenario.factor_supply:
+        return sam
+    eta, problems = factor_supply.apply(sam.eta, scenario.factor_supply, sam.factors, sam.regions)
+    if problems:
+        first = problems[0]
+        where = scenario.source.where(first.table, first.key)
+        raise ScenarioError(f"{where}: {first.message} (dataset {sam.name})")
+    return replace(sam, eta=eta)

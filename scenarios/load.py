@@ -6,6 +6,7 @@ import tomllib
 from functools import partial
 from pathlib import Path
 
+from fragcge.calibration import factor_supply
 from fragcge.calibration.dataset import builtin_datasets
 from fragcge.errors import ScenarioError
 from fragcge.model.report import WORLD
@@ -15,6 +16,7 @@ from fragcge.scenarios.messages import unknown
 from fragcge.scenarios.source import SourceFile
 from fragcge.scenarios.spec import (
     CLOSURES,
+    IMBALANCES,
     NONALIGNED,
     SCALAR_ELASTICITIES,
     SECTOR_ELASTICITIES,
@@ -26,9 +28,9 @@ from fragcge.scenarios.spec import (
     Shock,
 )
 
-TABLES = ("scenario", "elasticities", "blocs", "groups", "shock")
+TABLES = ("scenario", "elasticities", "factor_supply", "blocs", "groups", "shock")
 LATER_TABLES = ("sweep", "uncertainty")
-SCENARIO_KEYS = ("name", "title", "data", "baseline", "closure")
+SCENARIO_KEYS = ("name", "title", "data", "baseline", "closure", "imbalances")
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -79,6 +81,8 @@ def _load(path: Path, outer: tuple[Path, ...]) -> Scenario:
         blocs=_blocs(_table(doc, "blocs", source), source),
         groups=_groups(_table(doc, "groups", source), source),
         shocks=_shocks(doc.get("shock", []), source),
+        imbalances=_imbalances(meta.get("imbalances", "fixed"), at("imbalances")),
+        factor_supply=_factor_supply(doc.get(factor_supply.TABLE, {}), source),
     )
 
 
@@ -134,6 +138,24 @@ def _closure(value: object, where: str) -> str:
     if closure not in CLOSURES:
         raise unknown(where, "closure", closure, CLOSURES)
     return closure
+
+
+def _imbalances(value: object, where: str) -> str:
+    rule = fields.text(value, where)
+    if rule not in IMBALANCES:
+        raise unknown(where, "imbalance rule", rule, IMBALANCES)
+    return rule
+
+
+def _factor_supply(table: object, source: SourceFile) -> tuple[factor_supply.Setting, ...]:
+    """[factor_supply]: factor = eta, and [factor_supply.REGION] tables; codes are checked
+    against the dataset by ``resolve``."""
+    settings, problems = factor_supply.parse(table)
+    if problems:
+        first = problems[0]
+        where = source.where(first.table, first.key) if first.key else source.where(first.table)
+        raise ScenarioError(f"{where}: {first.message}")
+    return settings
 
 
 def _baseline(value: object, path: Path, outer: tuple[Path, ...], where: str) -> Scenario:

@@ -10,7 +10,7 @@ from fragcge.calibration.sam import GlobalSAM
 from fragcge.errors import ScenarioError
 from fragcge.model.shocks import ShockSet
 from fragcge.scenarios.apply import apply_shocks
-from fragcge.scenarios.elasticities import with_elasticities
+from fragcge.scenarios.elasticities import with_elasticities, with_factor_supply
 from fragcge.scenarios.select import Selector
 from fragcge.scenarios.spec import Scenario
 
@@ -39,13 +39,14 @@ class ResolvedScenario:
 def resolve(scenario: Scenario, sam: GlobalSAM) -> ResolvedScenario:
     """Check every name against ``sam`` and build the baseline's and the scenario's shocks.
 
-    The baseline chain is applied under this scenario's elasticities and closure, whatever
-    the baseline files say: SCENARIOS.md re-solves a baseline whose settings differ with the
-    scenario's, so that the two solutions differ by the scenario's own shocks only. Each
-    such override is listed in ``notes``. Every file's shocks resolve against that file's
+    The baseline chain is applied under this scenario's elasticities, factor supply
+    elasticities, closure and imbalance rule, whatever the baseline files say: SCENARIOS.md
+    re-solves a baseline whose settings differ with the scenario's, so that the two
+    solutions differ by the scenario's own shocks only. Each such override is listed in
+    ``notes``. Every file's shocks resolve against that file's
     own [blocs] and [groups].
     """
-    sam = with_elasticities(sam, scenario)
+    sam = with_factor_supply(with_elasticities(sam, scenario), scenario)
     baseline = ShockSet.benchmark(sam)
     for link in scenario.chain[:-1]:
         baseline = apply_shocks(baseline, link, Selector.build(link, sam))
@@ -81,8 +82,12 @@ def _notes(scenario: Scenario) -> tuple[str, ...]:
         differ = []
         if link.elasticities != scenario.elasticities:
             differ.append("elasticities")
+        if link.factor_supply != scenario.factor_supply:
+            differ.append("factor supply")
         if link.closure != scenario.closure:
             differ.append("closure")
+        if link.imbalances != scenario.imbalances:
+            differ.append("imbalance rule")
         if differ:
             notes.append(
                 f"baseline {link.name} ({link.path.name}) is solved with the "

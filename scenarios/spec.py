@@ -7,10 +7,14 @@ from pathlib import Path
 from typing import ClassVar
 
 from fragcge.calibration import elasticity_registry
+from fragcge.calibration.factor_supply import Setting
 from fragcge.model.closures import CLOSURES as MODEL_CLOSURES
+from fragcge.model.closures import IMBALANCE_RULES
 from fragcge.scenarios.source import SourceFile
 
 CLOSURES = tuple(MODEL_CLOSURES)
+IMBALANCES = tuple(IMBALANCE_RULES)
+"""The trade-imbalance rules a scenario's ``imbalances`` key may name."""
 
 SECTOR_ELASTICITIES = elasticity_registry.SECTOR_ELASTICITIES
 SCALAR_ELASTICITIES = elasticity_registry.SCALAR_ELASTICITIES
@@ -278,6 +282,10 @@ class Scenario:
     blocs: dict[str, tuple[str, ...]]
     groups: dict[str, tuple[str, ...]]
     shocks: tuple[Shock, ...]
+    imbalances: str = "fixed"
+    """The trade-imbalance rule (``imbalances`` in [scenario]): "fixed" or "income-share"."""
+    factor_supply: tuple[Setting, ...] = ()
+    """The [factor_supply] table's settings, applied over the dataset's."""
 
     @property
     def path(self) -> Path:

@@ -185,7 +185,7 @@ def test_a_running_dask_scheduler_takes_the_runs(rates, tmp_path) -> None:
 def test_the_decomposition_is_computed_only_when_the_batch_file_asks(
     tmp_path, executor: str, workers: int
 ) -> None:
-    """Default: welfare.csv has EV and EV % only and the manifest says why; with
+    """Default: welfare.csv has EV, EV % and real income only and the manifest says why; with
     decomposition = true (rerun into the same folder) the runs written without it are solved
     again, with the components, and the same EV to the last digit. Each executor honours
     both settings (in this process, in worker processes, on Dask workers)."""
@@ -197,7 +197,13 @@ def test_the_decomposition_is_computed_only_when_the_batch_file_asks(
     runs = sorted((out / "runs").iterdir())
     without = {run.name: pd.read_csv(run / "welfare.csv", keep_default_na=False) for run in runs}
     for run in runs:
-        assert list(without[run.name].columns) == ["region", "bloc", "ev", "ev_pct"]
+        assert list(without[run.name].columns) == [
+            "region",
+            "bloc",
+            "ev",
+            "ev_pct",
+            "real_income_pct",
+        ]
         record = json.loads((run / "manifest.json").read_text())["welfare_decomposition"]
         assert record["computed"] is False
         assert "decomposition = true" in record["why"]

@@ -24,17 +24,26 @@ from fragcge.model.shocks import ShockSet
 LABEL = re.compile(r"^(\w+)\[(.*)\]$")
 
 
-@pytest.fixture(scope="module", params=[(3, 3, 5), (4, 3, 6)], ids=lambda p: f"{p[0]}x{p[1]}")
+@pytest.fixture(
+    scope="module",
+    params=[(3, 3, 5, "fixed"), (4, 3, 6, "fixed"), (3, 3, 7, "income-share")],
+    ids=lambda p: f"{p[0]}x{p[1]}-{p[3]}",
+)
 def setup(request) -> tuple[CGEModel, np.ndarray, np.ndarray]:
-    """A model, a random point x around the benchmark, and parameters θ with a shock."""
-    n_regions, n_sectors, seed = request.param
+    """A model, a random point x around the benchmark, and parameters θ with a shock; the
+    income-share case has elastic factor supplies too (eta between 0.2 and 2, one 0)."""
+    n_regions, n_sectors, seed, imbalances = request.param
     sam = synthetic_sam(n_regions, n_sectors, seed=seed)
     sam = replace(sam, esubt=np.full(n_sectors, 0.5), esubc=np.full(n_sectors, 0.5), esubp=0.7)
     rng = np.random.default_rng(seed)
+    if imbalances == "income-share":
+        eta = rng.uniform(0.2, 2.0, sam.eta.shape)
+        eta[0, 0] = 0.0
+        sam = replace(sam, eta=eta)
     bench = ShockSet.benchmark(sam)
     routes = sam.vxmd > 0
     quota = routes & (rng.random(routes.shape) < 0.3)
-    model = CGEModel(calibrate(sam), quota=quota)
+    model = CGEModel(calibrate(sam), quota=quota, imbalances=imbalances)
     shocks = replace(
         bench,
         tau=np.where(routes, rng.uniform(0.9, 1.2, routes.shape), 1.0),

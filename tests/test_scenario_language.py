@@ -388,7 +388,7 @@ def test_unknown_key_in_scenario_table(tmp_path: Path) -> None:
     message = error(write(tmp_path, "bad.toml", HEAD + 'titel = "x"\n'))
     assert "bad.toml:4" in message and "[scenario]" in message and "'titel'" in message
     assert "did you mean 'title'" in message
-    assert "baseline, closure, data, name, title" in message
+    assert "baseline, closure, data, imbalances, name, title" in message
 
 
 def test_unknown_key_in_a_shock(tmp_path: Path) -> None:

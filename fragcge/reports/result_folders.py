@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from fragcge.errors import ReportError
-from fragcge.model.decomposition import RELIABLE
+from fragcge.model.decomposition import COMPONENTS, RELIABLE
 
 TABLES = {
     "welfare": ("region", "bloc", "ev", "ev_pct"),
@@ -64,8 +64,9 @@ class Result:
 
     @property
     def decomposition(self) -> list[str]:
-        """Welfare decomposition columns of welfare.csv, in file order; empty when absent."""
-        return [c for c in self.welfare.columns if c not in (*TABLES["welfare"], RELIABLE)]
+        """Welfare decomposition columns of welfare.csv, in file order; empty when absent.
+        (Other measures beside EV, such as real_income_pct, are not part of it.)"""
+        return [c for c in self.welfare.columns if c in (*COMPONENTS, "residual")]
 
     @property
     def unreliable(self) -> list[str]:
