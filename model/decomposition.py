@@ -33,6 +33,7 @@ from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.report import (
     dense,
     factor_demands,
+    factor_prices,
     final_level,
     margin_supplies,
     purchases,
@@ -144,8 +145,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     # factors
     pf, ps = var("pf", np.nan), var("ps", np.nan)
     mobile = s.var["pf"].pos >= 0
-    pfac = np.where(mobile[:, None, :], pf[:, None, :], ps)
-    pfac = np.where(np.isnan(pfac), 1.0, pfac)
+    pfac = factor_prices(model, eq)
     fd = factor_demands(model, eq)
     L = var("L")
     endow = model.system.param("endow", th) * np.where(s.var["L"].pos >= 0, L, 1.0)

@@ -79,6 +79,23 @@ def utility_price(model: CGEModel, eq: Equilibrium) -> np.ndarray:
     return np.prod(prices, axis=0)
 
 
+def welfare_index(model: CGEModel, eq: Equilibrium) -> np.ndarray:
+    """The welfare index of each region at eq, relative to the benchmark: the household's C
+    where the closure fixes G and I, else the regional :func:`utility` U."""
+    if model.closure.welfare == "C":
+        return dense(model.system, eq.x, "C")
+    return utility(model, eq)
+
+
+def welfare_weight(model: CGEModel, eq: Equilibrium) -> np.ndarray:
+    """What one unit of :func:`welfare_index` costs at eq's prices: pc·vc for C, e·RA0 for U
+    (:func:`utility_price`)."""
+    c = model.cal
+    if model.closure.welfare == "C":
+        return dense(model.system, eq.x, "pc", 1.0) * c.vfd[0]
+    return utility_price(model, eq) * c.ra0
+
+
 def welfare(
     model: CGEModel, base: Equilibrium, scen: Equilibrium, blocs: dict[str, str]
 ) -> pd.DataFrame:
@@ -88,18 +105,18 @@ def welfare(
     I vary, welfare is the regional household's :func:`utility` U and
     EV[r] = e_b·RA0·(U_s − U_b), e its :func:`utility_price`.
     """
-    s, c = model.system, model.cal
-    regions = c.sam.regions
-    ra_b = dense(s, base.x, "RA")
-    if model.closure.welfare == "C":
-        ev = (
-            dense(s, base.x, "pc", 1.0) * c.vfd[0] * (dense(s, scen.x, "C") - dense(s, base.x, "C"))
-        )
-    else:
-        gain = utility(model, scen) - utility(model, base)
-        ev = utility_price(model, base) * c.ra0 * gain
+    gain = welfare_index(model, scen) - welfare_index(model, base)
+    ev = welfare_weight(model, base) * gain
+    return welfare_rows(model.cal.sam.regions, blocs, ev, dense(model.system, base.x, "RA"))
+
+
+def welfare_rows(
+    regions: tuple[str, ...], blocs: dict[str, str], ev: np.ndarray, income: np.ndarray
+) -> pd.DataFrame:
+    """The welfare table of regional EVs: region, bloc, ev, ev_pct (of ``income``), then a row
+    per bloc and WORLD, which add the EVs and incomes of their regions."""
     rows = [
-        {"region": r, "bloc": blocs.get(r, "nonaligned"), "ev": ev[k], "income": ra_b[k]}
+        {"region": r, "bloc": blocs.get(r, "nonaligned"), "ev": ev[k], "income": income[k]}
         for k, r in enumerate(regions)
     ]
     df = pd.DataFrame(rows)
@@ -156,6 +173,16 @@ def factor_demands(model: CGEModel, eq: Equilibrium) -> np.ndarray:
         f, j, r = cells[g.rows].T
         out[f, j, r] = term_values(kinds[g.kind], g, eq.x, eq.theta)
     return out
+
+
+def factor_prices(model: CGEModel, eq: Equilibrium) -> np.ndarray:
+    """The price [f, j, r] each firm pays for a factor, net of factor tax: the region's pf for
+    a mobile factor, the sector's ps for a specific one (1 where the firm uses none)."""
+    s = model.system
+    pf, ps = dense(s, eq.x, "pf", np.nan), dense(s, eq.x, "ps", np.nan)
+    mobile = s.var["pf"].pos >= 0
+    prices = np.where(mobile[:, None, :], pf[:, None, :], ps)
+    return np.where(np.isnan(prices), 1.0, prices)
 
 
 def margin_supplies(model: CGEModel, eq: Equilibrium) -> np.ndarray:
