@@ -482,7 +482,9 @@ def _write(risk: RiskFile, result: RiskResult, workers: int, executor: str, t0: 
     for name, table in result.tables.items():
         _csv(table, result.out / f"{name}.csv")
     if not result.interrupted and not result.tables["risk"].empty:
-        risk_figures(result.out, result.tables["risk"], result.tables["breakeven"])
+        risk_figures(
+            result.out, result.tables["risk"], result.tables["breakeven"], risk.worlds[0].name
+        )
     result.seconds = time.perf_counter() - t0
     record = {
         "name": risk.name,

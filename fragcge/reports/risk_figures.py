@@ -11,49 +11,46 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from fragcge.model.report import WORLD
 from fragcge.reports.figures import BLOC_PALETTE, panels, save
+from fragcge.risk_measures import ALWAYS, NEVER
 
 FIRST_COLOUR = "#555555"
 
 
-def risk_figures(out: Path, risk: pd.DataFrame, breakeven: pd.DataFrame) -> list[Path]:
-    """expected_ev.png/.pdf and net_gain.png/.pdf in ``out``; none for a table that has no
-    complete row (every world but the first missing a state)."""
+def risk_figures(out: Path, risk: pd.DataFrame, breakeven: pd.DataFrame, first: str) -> list[Path]:
+    """expected_ev.png/.pdf and net_gain.png/.pdf in ``out``, ``first`` the first world's
+    name; none for a table that has no complete row (every world but the first missing a
+    state)."""
     files: list[Path] = []
     lines = breakeven[breakeven.missing == ""] if not breakeven.empty else breakeven
     if not lines.empty:
-        files += save(expected_ev(lines), out, "expected_ev")
+        files += save(expected_ev(lines, first), out, "expected_ev")
     gains = risk[(risk.measure == "ev_pct") & risk.net_gain.notna()]
     gains = gains[gains.world != risk.world.iloc[0]]
     if not gains.empty:
-        files += save(net_gain(gains), out, "net_gain")
+        files += save(net_gain(gains, first), out, "net_gain")
     return files
 
 
-def expected_ev(lines: pd.DataFrame) -> object:
+def expected_ev(lines: pd.DataFrame, first: str) -> Figure:
     """One panel per event and aggregate row (blocs and WORLD): each world's expected EV %
     against the event's probability, the break-even probability marked."""
     aggregates = [r for r in dict.fromkeys(lines.region) if r in set(lines.bloc) or r == WORLD]
     lines = lines[lines.region.isin(aggregates)]
     keys = list(dict.fromkeys(zip(lines.event, lines.region, strict=True)))
     fig, axes = panels(len(keys), 3.4, 2.6)
-    worlds = list(dict.fromkeys(lines.world))
     for ax, (event, region) in zip(axes, keys, strict=True):
         panel = lines[(lines.event == event) & (lines.region == region)]
-        first = panel.iloc[0]
-        x = [first.probability_low, first.probability_high]
-        ax.plot(
-            x,
-            [first.first_ev_pct_low, first.first_ev_pct_high],
-            color=FIRST_COLOUR,
-            label="first world",
-        )
+        ends = panel.iloc[0]
+        x = [ends.probability_low, ends.probability_high]
+        ax.plot(x, [ends.first_ev_pct_low, ends.first_ev_pct_high], color=FIRST_COLOUR, label=first)
         for k, row in enumerate(panel.itertuples(index=False)):
             colour = BLOC_PALETTE[k % len(BLOC_PALETTE)]
             ax.plot(x, [row.world_ev_pct_low, row.world_ev_pct_high], color=colour, label=row.world)
-            if row.breakeven not in ("never", "always", ""):
+            if row.breakeven not in (NEVER, ALWAYS, ""):
                 p = float(row.breakeven)
                 ax.axvline(p, color=colour, linestyle=":", linewidth=1)
                 ax.annotate(
@@ -68,11 +65,11 @@ def expected_ev(lines: pd.DataFrame) -> object:
         ax.set_xlabel("event probability", fontsize=8)
         ax.set_ylabel("expected EV, % of income", fontsize=8)
         ax.tick_params(labelsize=7)
-    axes[0].legend(fontsize=7, title=f"vs {', '.join(worlds)}" if len(worlds) > 1 else None)
+    axes[0].legend(fontsize=7)
     return fig
 
 
-def net_gain(gains: pd.DataFrame) -> object:
+def net_gain(gains: pd.DataFrame, first: str) -> Figure:
     """One panel per alternative world: the expected net gain (EV % over the first world,
     static cost included) of each region and aggregate, with the certainty equivalent's."""
     worlds = list(dict.fromkeys(gains.world))
@@ -91,7 +88,7 @@ def net_gain(gains: pd.DataFrame) -> object:
         ax.set_yticks(y, rows.region, fontsize=7)
         ax.invert_yaxis()
         ax.axvline(0, color="black", linewidth=0.6)
-        ax.set_title(f"{world}: net gain over the first world", fontsize=9)
+        ax.set_title(f"{world}: net gain over {first}", fontsize=9)
         ax.set_xlabel("% of income", fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0].legend(fontsize=7)
