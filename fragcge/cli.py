@@ -1,4 +1,5 @@
-"""The command line: fragcge solve, batch, report, appendix, check, data show|import|balance."""
+"""The command line: fragcge solve, batch, report, appendix, check, data show|import|balance|
+from-result."""
 
 from __future__ import annotations
 
@@ -204,6 +205,36 @@ def _parser() -> argparse.ArgumentParser:
         help="dataset folder to write: absent, empty, or a dataset folder fragcge wrote (replaced)",
     )
     balance.set_defaults(run=_data_balance)
+    from_result = data_sub.add_parser(
+        "from-result",
+        help="write the equilibrium of a solved scenario as a dataset folder (a new benchmark)",
+        description="Solve again the scenario a result folder records, check its EVs against "
+        "welfare.csv, and write its equilibrium as a dataset whose benchmark it is.",
+    )
+    from_result.add_argument(
+        "result", type=Path, metavar="RESULT_DIR", help="a folder written by `fragcge solve`"
+    )
+    from_result.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="dataset folder to write: absent, empty, or a dataset folder fragcge wrote (replaced)",
+    )
+    from_result.add_argument(
+        "--data",
+        metavar="NAME|PATH",
+        help="the dataset the result was solved on, when it is not a built-in one (its sha256 "
+        "must be the manifest's)",
+    )
+    from_result.add_argument(
+        "--scenario",
+        type=Path,
+        metavar="FILE",
+        help="the scenario file the result was solved from, instead of the text its manifest "
+        "records (needed when it reads per-route tables; its files' sha256 must be the "
+        "manifest's)",
+    )
+    from_result.set_defaults(run=_data_from_result)
     return p
 
 
@@ -444,6 +475,23 @@ def _data_balance(args: argparse.Namespace) -> int:
     print(
         f"wrote {args.out}: {result.unbalanced} unbalanced account(s) balanced by "
         f"{args.method}; every change in {args.out / REPORT}"
+    )
+    return 0
+
+
+def _data_from_result(args: argparse.Namespace) -> int:
+    from fragcge.from_result import dataset_from_result
+
+    t0 = time.perf_counter()
+    try:
+        sam, run = dataset_from_result(args.result, args.out, args.data, args.scenario)
+    except KeyboardInterrupt:
+        print(f"interrupted: nothing was written to {args.out}", file=sys.stderr)
+        return 130
+    print(
+        f"wrote {args.out}: the equilibrium of {run.resolved.label} as a dataset, "
+        f"{len(sam.regions)} regions x {len(sam.sectors)} sectors "
+        f"({time.perf_counter() - t0:.1f} s); check it with `fragcge check --data {args.out}`"
     )
     return 0
 

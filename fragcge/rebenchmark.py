@@ -115,9 +115,13 @@ def chained_ev(
     original benchmark, U' the later run's, relative to the world. It is the difference of
     the two EVs measured from b: a later run from the world itself (no baseline) gives
     EV(world + later) − EV(world), both from b, to the solver's tolerance wherever the shocks
-    compose exactly (docs/data.md). A table like welfare.csv: ``region``, ``bloc``, ``ev``
-    (the dataset's unit) and ``ev_pct`` (of b's income), a row per bloc of ``blocs``
-    (default: the later run's) and WORLD.
+    compose exactly (docs/data.md); the EV of the later state from b is EV(world) plus this.
+    A table like welfare.csv: ``region``, ``bloc``, ``ev`` (the dataset's unit) and ``ev_pct``
+    (of b's income), a row per bloc of ``blocs`` (default: the later run's) and WORLD.
+
+    Where the reference is the world's own equilibrium rather than its baseline (the first
+    world of a risk file, say), nothing needs chaining: the later run's welfare table is
+    already its EV from the world, at the world's prices.
 
     Refused when the runs measure welfare by the regional utility U (closures ``gov-share``
     and ``savings``): U's exponents are the benchmark's expenditure shares, and the world's

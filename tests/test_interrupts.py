@@ -9,6 +9,7 @@ exit shows the interrupt, not the end of the solve.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from fragcge.cli import main
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 STOP = 20.0
@@ -173,3 +176,14 @@ def test_the_command_line_sets_up_ctrl_c_before_it_imports_the_solver() -> None:
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.strip() == "[]"
+
+
+def test_ctrl_c_while_from_result_writes_its_dataset(tmp_path) -> None:
+    """Ctrl-C once the dataset's temporary folder holds its tables (its README is being
+    written): exit 130, no dataset folder and no temporary folder left."""
+    shutil.copy(SCENARIOS / "baseline.toml", tmp_path)
+    assert main(["solve", str(tmp_path / "baseline.toml"), "--out", str(tmp_path / "result")]) == 0
+    argv = ["data", "from-result", "result", "--out", "new"]
+    code, err, seconds = _interrupt(tmp_path, "fragcge.from_result:readme", argv, block=True)
+    _assert_stopped(code, err, seconds)
+    _no_folder_but(tmp_path, {"baseline.toml", "launch.py", "result"})
