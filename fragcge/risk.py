@@ -5,8 +5,9 @@ Every EV is measured from one reference: the first world's equilibrium, at its p
 world's static EV compares its equilibrium with the reference on the original dataset (the
 worlds share dataset, closure and elasticities, so one welfare index measures both). An
 event is solved on the world's rebenchmarked dataset (:func:`fragcge.rebenchmark.rebenchmark`,
-written to ``OUT/worlds/<world>/``) with the horizon's elasticities; its EV there, ev', is in
-the world's prices, and the welfare index is homothetic, so (docs/risk.md)
+written to ``OUT/worlds/<world>/`` by :func:`fragcge.from_result.write_rebenchmarked`) with
+the horizon's elasticities; its EV there, ev', is in the world's prices, and the welfare
+index is homothetic, so (docs/risk.md)
 
     EV(world, event) = EV(world) + (w_ref / w_world)·ev'
 
@@ -30,11 +31,11 @@ import pandas as pd
 
 from fragcge.api import ModelCache, solve_loaded
 from fragcge.batch import EXECUTORS, Outcome, run_dir, solve_runs
-from fragcge.calibration.dataset import load_dataset, write_dataset
+from fragcge.calibration.dataset import load_dataset
 from fragcge.errors import FragcgeError
+from fragcge.from_result import write_rebenchmarked
 from fragcge.model.report import dense, welfare_index, welfare_rows, welfare_weight
 from fragcge.output_folder import claim, locked, write_file
-from fragcge.rebenchmark import rebenchmark
 from fragcge.reports.risk_figures import risk_figures
 from fragcge.results import FLOAT_FORMAT, versions
 from fragcge.risk_measures import (
@@ -196,9 +197,7 @@ def _solve_worlds(
         t0 = time.perf_counter()
         try:
             run = solve_loaded(world.scenario, cache, decompose=False)
-            folder = out / "worlds" / world.name
-            write_dataset(rebenchmark(run), folder)
-            digest = load_dataset(folder).digest
+            digest = write_rebenchmarked(run, out / "worlds" / world.name).digest
         except FragcgeError as exc:
             outcome = WorldOutcome(world.name, "failed", time.perf_counter() - t0, str(exc))
         else:
