@@ -34,27 +34,16 @@ from fragcge.batch import EXECUTORS, Outcome, run_dir, solve_runs
 from fragcge.calibration.dataset import load_dataset
 from fragcge.errors import FragcgeError
 from fragcge.from_result import write_rebenchmarked
-from fragcge.model.report import dense, welfare_index, welfare_rows, welfare_weight
+from fragcge.model.report import dense, welfare_index, welfare_weight
 from fragcge.output_folder import claim, locked, write_file
 from fragcge.reports.risk_figures import risk_figures
 from fragcge.results import FLOAT_FORMAT, versions
-from fragcge.risk_measures import (
-    breakeven,
-    certainty_equivalent,
-    expected,
-    probability_range,
-    state_probabilities,
-    with_probability,
-)
+from fragcge.risk_tables import Measured, risk_tables
 from fragcge.scenarios.batch_file import BatchRun
 from fragcge.scenarios.provenance import scenario_record
 from fragcge.scenarios.resolve import resolve
 from fragcge.scenarios.risk_file import RiskFile, State, load_risk
 from fragcge.scenarios.spec import BilateralTable, Scenario
-
-PROBABILITY_FORMAT = "{:.12f}"
-"""Break-even probabilities to 1e-12: they are read back to check that expected welfare is
-equal, and 1e-6 would move it by more than the solver's tolerance."""
 
 
 @dataclass
@@ -165,7 +154,7 @@ def run_risk(
         )
         by_id = {**not_run, **{o.run.id: o for o in solved}}
         result.outcomes = [by_id[run.id] for run in runs if run.id in by_id]
-        result.tables = risk_tables(risk, result, reference)
+        result.tables = _tables(risk, result, reference)
         _write(risk, result, workers, executor if scheduler is None else scheduler, t0)
     if result.interrupted:
         raise RiskInterrupted(result)
@@ -277,111 +266,20 @@ def _file_hashes(risk: RiskFile, event: int) -> list[str]:
     return [s.table.sha256 for s in risk.events[event].shocks if isinstance(s, BilateralTable)]
 
 
-def risk_tables(
+def _tables(
     risk: RiskFile, result: RiskResult, reference: Reference | None
 ) -> dict[str, pd.DataFrame]:
-    """states.csv, risk.csv, breakeven.csv and failures.csv from the worlds and the event
-    runs on disk (docs/risk.md); a missing cell stays empty and is named, never averaged
-    over."""
-    states = risk.states()
-    ev = _state_evs(risk, result, reference)
-    regions = reference.regions if reference is not None else ()
-    bloc_of = {region: bloc for bloc, members in risk.blocs.items() for region in members}
-    income = reference.income if reference is not None else np.zeros(0)
-
-    def rows(values: np.ndarray) -> pd.DataFrame:
-        return welfare_rows(regions, bloc_of, values, income)
-
-    weights = _weights(risk, risk.probabilities)
-    labels = rows(np.zeros(len(regions)))[["region", "bloc"]] if reference else None
-    summary: dict[str, dict[str, pd.DataFrame]] = {}
-    state_rows, risk_rows = [], []
-    for w, world in enumerate(risk.worlds):
-        missing = [states[s].name for s in range(len(states)) if ev[w][s] is None]
-        for s, state in enumerate(states):
-            if labels is None:
-                continue
-            table = rows(ev[w][s]) if ev[w][s] is not None else labels.assign(ev=np.nan)
-            for row in table.itertuples(index=False):
-                state_rows.append(
-                    {
-                        "world": world.name,
-                        "state": state.name,
-                        "probability": weights[s],
-                        "region": row.region,
-                        "bloc": row.bloc,
-                        "ev": row.ev,
-                        "ev_pct": getattr(row, "ev_pct", np.nan),
-                        "status": "missing" if ev[w][s] is None else "solved",
-                    }
-                )
-        if labels is None or missing:
-            continue
-        values = np.array(ev[w])
-        ratios = 1.0 + values / reference.spending
-        ce = certainty_equivalent(ratios, weights, risk.risk_aversion)
-        summary[world.name] = {
-            "expected": rows(expected(values, weights)),
-            "ce": rows(reference.spending * (ce - 1.0)),
-            "states": [rows(v) for v in values],
-        }
-    first = summary.get(risk.worlds[0].name)
-    shown = [s for s, state in enumerate(states) if len(state.events) <= 1]
-    for w, world in enumerate(risk.worlds):
-        if labels is None:
-            break
-        missing = [states[s].name for s in range(len(states)) if ev[w][s] is None]
-        own = summary.get(world.name)
-        for k, (region, bloc) in enumerate(zip(labels.region, labels.bloc, strict=True)):
-            for measure in ("ev", "ev_pct"):
-                row: dict[str, object] = {
-                    "world": world.name,
-                    "region": region,
-                    "bloc": bloc,
-                    "measure": measure,
-                }
-                for s in shown:
-                    cell = ev[w][s]
-                    row[states[s].name] = (
-                        rows(cell)[measure].iloc[k] if cell is not None else np.nan
-                    )
-                for name, key in (("expected", "expected"), ("certainty_equivalent", "ce")):
-                    row[name] = own[key][measure].iloc[k] if own else np.nan
-                for name, key in (("net_gain", "expected"), ("net_gain_ce", "ce")):
-                    row[name] = (
-                        own[key][measure].iloc[k] - first[key][measure].iloc[k]
-                        if own and first
-                        else np.nan
-                    )
-                row["missing"] = _missing(missing, w, first, risk)
-                risk_rows.append(row)
-    columns = ["world", "region", "bloc", "measure", *(states[s].name for s in shown)]
-    columns += ["expected", "certainty_equivalent", "net_gain", "net_gain_ce", "missing"]
-    state_columns = ["world", "state", "probability", "region", "bloc", "ev", "ev_pct"]
-    return {
-        "states": pd.DataFrame(state_rows, columns=[*state_columns, "status"]),
-        "risk": pd.DataFrame(risk_rows, columns=columns),
-        "breakeven": _breakeven(risk, ev, labels, rows),
-        "failures": _failures(risk, result),
-    }
-
-
-def _missing(missing: list[str], world: int, first: object, risk: RiskFile) -> str:
-    """The missing column: this world's missing states, and the first world's if its
-    expected welfare (which net gains subtract) is unknown."""
-    text = " ".join(missing)
-    if world and first is None:
-        text = f"{text} (first world incomplete: no net gain)".strip()
-    return text
-
-
-def _weights(risk: RiskFile, probabilities: list[float] | tuple[float, ...]) -> np.ndarray:
-    states = [state.events for state in risk.states()]
-    return state_probabilities(states, probabilities, risk.independent)
+    """The tables of :mod:`fragcge.risk_tables` and failures.csv."""
+    if reference is None:
+        measured = Measured(risk, (), np.zeros(0), np.zeros(0), [])
+    else:
+        evs = _state_evs(risk, result, reference)
+        measured = Measured(risk, reference.regions, reference.spending, reference.income, evs)
+    return {**risk_tables(measured), "failures": _failures(result)}
 
 
 def _state_evs(
-    risk: RiskFile, result: RiskResult, reference: Reference | None
+    risk: RiskFile, result: RiskResult, reference: Reference
 ) -> list[list[np.ndarray | None]]:
     """EV from the reference of each region, by world and state; None where not solved."""
     states = risk.states()
@@ -403,61 +301,8 @@ def _state_evs(
     return evs
 
 
-def _breakeven(
-    risk: RiskFile,
-    ev: list[list[np.ndarray | None]],
-    labels: pd.DataFrame | None,
-    rows: Callable[[np.ndarray], pd.DataFrame],
-) -> pd.DataFrame:
-    """For each alternative world, event and row: the event's probability at which the
-    world's expected EV equals the first world's (others' probabilities as in the file),
-    with both worlds' expected EV % at the ends of the range (the figure's lines)."""
-    records = []
-    base = risk.probabilities
-    complete = [all(cell is not None for cell in world) for world in ev]
-    for w, world in enumerate(risk.worlds[1:], start=1):
-        for j, event in enumerate(risk.events):
-            low, high = probability_range(j, base, risk.independent)
-            ends = {}
-            if complete[0] and complete[w]:
-                for end, p in (("low", low), ("high", high)):
-                    weights = _weights(risk, with_probability(base, j, p))
-                    ends[end] = [rows(expected(np.array(ev[v]), weights)) for v in (0, w)]
-            if labels is None:
-                continue
-            for k, (region, bloc) in enumerate(zip(labels.region, labels.bloc, strict=True)):
-                record: dict[str, object] = {
-                    "world": world.name,
-                    "event": event.name,
-                    "region": region,
-                    "bloc": bloc,
-                    "probability_low": low,
-                    "probability_high": high,
-                }
-                if ends:
-                    gap = {e: ends[e][1].ev.iloc[k] - ends[e][0].ev.iloc[k] for e in ends}
-                    point = breakeven(gap["low"], gap["high"], low, high)
-                    numeric = not isinstance(point, str)
-                    record["breakeven"] = PROBABILITY_FORMAT.format(point) if numeric else point
-                    slope = gap["high"] - gap["low"]
-                    record["alternative_better"] = (
-                        ("above" if slope > 0 else "below") if numeric else ""
-                    )
-                    for e in ("low", "high"):
-                        record[f"first_ev_pct_{e}"] = ends[e][0].ev_pct.iloc[k]
-                        record[f"world_ev_pct_{e}"] = ends[e][1].ev_pct.iloc[k]
-                    record["missing"] = ""
-                else:
-                    record["breakeven"] = ""
-                    record["missing"] = "a state of this world or the first is not solved"
-                records.append(record)
-    columns = ["world", "event", "region", "bloc", "breakeven", "alternative_better"]
-    columns += ["probability_low", "probability_high"]
-    columns += [f"{who}_ev_pct_{e}" for who in ("first", "world") for e in ("low", "high")]
-    return pd.DataFrame(records, columns=[*columns, "missing"])
-
-
-def _failures(risk: RiskFile, result: RiskResult) -> pd.DataFrame:
+def _failures(result: RiskResult) -> pd.DataFrame:
+    """Worlds not solved (no state) and runs that failed or were not run, with the reason."""
     rows = [
         {"world": w.name, "state": "", "id": "", "message": w.message}
         for w in result.worlds
