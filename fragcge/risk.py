@@ -127,7 +127,7 @@ def run_risk(
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     t0 = time.perf_counter()
     risk = load_risk(path)
-    _check_events(risk)
+    _check_names(risk)
     out = claim(Path("results") / risk.name if out_dir is None else Path(out_dir), "risk")
     with locked(out):
         result = RiskResult(risk.name, out)
@@ -161,11 +161,14 @@ def run_risk(
     return result
 
 
-def _check_events(risk: RiskFile) -> None:
-    """Each event's names (blocs, regions, sectors) and values against the worlds' dataset,
-    before anything is solved: an unknown bloc is an error naming the file and line."""
+def _check_names(risk: RiskFile) -> None:
+    """Each world's and event's names (blocs, regions, sectors) and values against the
+    worlds' dataset, before anything is solved: an unknown bloc is an error naming the file
+    and line."""
     reference = risk.worlds[0].scenario
     sam = load_dataset(reference.data)
+    for world in risk.worlds:
+        resolve(world.scenario, sam)
     for state in risk.states():
         if len(state.events) == 1:
             resolve(risk.event_scenario(state, reference.data, risk.worlds[0].name), sam)

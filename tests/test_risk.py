@@ -404,3 +404,68 @@ def test_long_run_events_are_measured_from_the_first_world(tmp_path: Path) -> No
         got = states[(states.world == world) & (states.state == "east-ban")]
         assert list(got.region) == list(expected.region)
         assert np.abs(got.ev_pct.to_numpy() - expected.ev_pct.to_numpy()).max() < 1e-6
+
+
+def test_a_rerun_resumes_and_writes_the_same_bytes(tmp_path: Path) -> None:
+    """Rerunning skips every solved run (the worlds solved again write the same datasets,
+    so the run ids are found) and writes the same tables; changing a probability or γ
+    solves nothing again."""
+    path = _write_case(tmp_path)
+    out = tmp_path / "out"
+    first = run_risk(path, out)
+    tables = {name: (out / f"{name}.csv").read_bytes() for name in first.tables}
+    again = run_risk(path, out)
+    assert again.count("skipped") == len(again.outcomes) == 4
+    assert {name: (out / f"{name}.csv").read_bytes() for name in tables} == tables
+    changed = run_risk(_write_case(tmp_path, p1=0.3, gamma=5.0), out)
+    assert changed.count("skipped") == 4
+    assert (out / "risk.csv").read_bytes() != tables["risk"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("[horizon]", "[horizons]"), "unknown table 'horizons'"),
+        (('name = "r2-ban"', 'name = "none"'), "event 'none' is named twice"),
+        (('kind = "short-run"', 'kind = "medium-run"'), "unknown horizon 'medium-run'"),
+        (('elasticities = ["esubd", "esubm"]', 'elasticities = ["esubp"]'), "esubp"),
+        (('events = "exclusive"', 'events = "correlated"'), "unknown kind of events"),
+    ],
+)
+def test_bad_risk_files_are_refused_by_name(tmp_path: Path, edit: tuple, message: str) -> None:
+    path = _write_case(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8").replace(*edit), encoding="utf-8")
+    with pytest.raises(ScenarioError, match=re.escape(message)) as error:
+        load_risk(path)
+    assert str(path) in str(error.value)
+
+
+def test_worlds_must_differ_only_by_their_shocks(tmp_path: Path) -> None:
+    path = _write_case(tmp_path)
+    shored = tmp_path / "shored.toml"
+    text = shored.read_text(encoding="utf-8")
+    shored.write_text(text.replace("[blocs]", "[elasticities]\nesubm = { scale = 2 }\n[blocs]"))
+    with pytest.raises(ScenarioError, match="other elasticities than world 'open'"):
+        load_risk(path)
+    shored.write_text(
+        text.replace('data = "./armington"', 'data = "./armington"\nclosure = "savings"')
+    )
+    with pytest.raises(ScenarioError, match="other closure than world 'open'"):
+        load_risk(path)
+
+
+def test_a_closure_measuring_welfare_by_utility_is_refused(tmp_path: Path) -> None:
+    path = _write_case(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[horizon]", '[horizon]\nclosure = "gov-share"'))
+    with pytest.raises(ScenarioError, match="EVs cannot be chained"):
+        load_risk(path)
+
+
+def test_an_output_folder_of_someone_else_is_refused_before_solving(tmp_path: Path) -> None:
+    path = _write_case(tmp_path)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me", encoding="utf-8")
+    assert main(["risk", str(path), "--out", str(out)]) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
