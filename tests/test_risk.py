@@ -19,7 +19,7 @@ import pytest
 from reference_data import armington_sam
 
 from fragcge.api import solve_loaded
-from fragcge.calibration.dataset import write_dataset
+from fragcge.calibration.dataset import load_dataset, write_dataset
 from fragcge.cli import main
 from fragcge.errors import ScenarioError
 from fragcge.model.report import dense, route_flows
@@ -33,6 +33,7 @@ from fragcge.risk_measures import (
     state_probabilities,
 )
 from fragcge.scenarios.load import load_scenario
+from fragcge.scenarios.resolve import resolve
 from fragcge.scenarios.risk_file import load_risk
 
 SIGMA = 5.0
@@ -469,3 +470,17 @@ def test_an_output_folder_of_someone_else_is_refused_before_solving(tmp_path: Pa
     (out / "notes.txt").write_text("keep me", encoding="utf-8")
     assert main(["risk", str(path), "--out", str(out)]) == 2
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_the_shipped_risk_file_names_what_the_data_has() -> None:
+    """scenarios/risk-strategic.toml: two worlds, two exclusive events whose blocs, groups and
+    bans resolve on the worlds' dataset at the short-run elasticities."""
+    shipped = Path(__file__).resolve().parents[1] / "scenarios" / "risk-strategic.toml"
+    risk = load_risk(shipped)
+    assert [w.name for w in risk.worlds] == ["integrated", "friend-shored"]
+    assert [s.name for s in risk.states()] == ["none", "east-ban", "west-ban"]
+    reference = risk.worlds[0].scenario
+    sam = load_dataset(reference.data)
+    for state in risk.states()[1:]:
+        resolved = resolve(risk.event_scenario(state, reference.data, "integrated"), sam)
+        assert not resolved.shocks.trade_open.all()  # each event closes routes
