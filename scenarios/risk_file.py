@@ -375,14 +375,14 @@ def _events(value: object, source: SourceFile, independent: bool) -> tuple[Event
 
 def _check_closures(risk: RiskFile) -> None:
     """EVs are chained through a rebenchmarked world only when welfare is the household's C."""
-    where = risk.source.where
-    worlds = risk.worlds[0].scenario.closure
-    closure = risk.horizon.closure or worlds
-    for name, at in ((worlds, f"world {risk.worlds[0].name}"), (closure, where("horizon"))):
+    first = risk.worlds[0]
+    places = [(first.scenario.closure, f"{first.scenario.path}: world {first.name!r}")]
+    if risk.horizon.closure is not None:
+        places.append((risk.horizon.closure, risk.source.where("horizon", "closure")))
+    for name, where in places:
         if MODEL_CLOSURES[name].welfare != "C":
             raise ScenarioError(
-                f"{risk.source.path}: {at} uses closure {name!r}, whose welfare index is the "
-                "regional utility U, with the benchmark's spending shares as exponents; a "
-                "rebenchmarked world changes them, so EVs cannot be chained through it: use "
-                "default, short-run or real-wage"
+                f"{where}: closure {name!r} measures welfare by the regional utility U, whose "
+                "exponents are the benchmark's spending shares; a rebenchmarked world changes "
+                "them, so EVs cannot be chained through it: use default, short-run or real-wage"
             )
