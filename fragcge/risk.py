@@ -226,7 +226,7 @@ def _event_runs(
     for world, outcome in zip(risk.worlds, worlds, strict=True):
         for state in risk.states()[1:]:
             run = BatchRun(
-                _run_id(risk, outcome.digest or world.name, state),
+                _run_id(risk, world.name, outcome.digest, state),
                 {},
                 {},
                 1.0,
@@ -246,16 +246,18 @@ def _event_runs(
     return runs, scenarios, unsolvable
 
 
-def _run_id(risk: RiskFile, world: str, state: State) -> str:
-    """sha256 of what a run's equilibrium depends on: the world's rebenchmarked dataset, the
-    events' shock tables (and the files they read), blocs, groups and horizon; not the
-    probabilities or γ, so that changing those solves nothing again."""
+def _run_id(risk: RiskFile, world: str, digest: str, state: State) -> str:
+    """sha256 of the world's name and what a run's equilibrium depends on: the world's
+    rebenchmarked dataset (its sha256 ``digest``), the events' shock tables (and the files
+    they read), blocs, groups and horizon; not the probabilities or γ, so that changing
+    those solves nothing again."""
     tables = [
         {"shocks": list(risk.events[j].tables), "files": _file_hashes(risk, j)}
         for j in state.events
     ]
     payload = {
         "world": world,
+        "dataset": digest,
         "events": tables,
         "blocs": risk.blocs,
         "groups": risk.groups,
