@@ -36,6 +36,7 @@ from fragcge.calibration.sam import GlobalSAM
 from fragcge.calibration.validate import validate
 from fragcge.errors import FragcgeError
 from fragcge.model.report import dense
+from fragcge.model.solve import RESIDUAL_TOL
 from fragcge.output_folder import check_target, owner, replacing
 from fragcge.rebenchmark import rebenchmark
 from fragcge.reports.result_folders import Result, load_result
@@ -50,9 +51,9 @@ RECORDED = ("file", "text")
 
 EV_ROUNDING = 5e-7
 """Half the last decimal welfare.csv writes EV with (results.FLOAT_FORMAT, six decimals)."""
-EV_RTOL = 1e-8
+EV_RTOL = RESIDUAL_TOL
 """How far, as a share of the region's baseline income, a re-solved EV may be from the file's:
-the solver's tolerance on scaled residuals (model/solve.py, RESIDUAL_TOL)."""
+the solver's tolerance on scaled residuals."""
 
 
 def dataset_from_result(
