@@ -181,7 +181,7 @@ def main() -> int:
         "--save",
         type=Path,
         help="folder to write each solver's equilibria in, and compare them (largest "
-        "difference relative to max(1, |x|), as tests/test_newton.py measures)",
+        "difference relative to max(1, |x|), as tests/test_solver_newton_vs_ipopt.py measures)",
     )
     args = parser.parse_args()
     if args.orderings:

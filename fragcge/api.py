@@ -16,7 +16,7 @@ from fragcge.calibration.sam import GlobalSAM
 from fragcge.model import decomposition, report
 from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.equations import ELASTICITIES, elasticity_pattern
-from fragcge.model.shocks import PARAMETERS
+from fragcge.model.shocks import parameter_names
 from fragcge.model.solve import DEFAULT_LIMITS, ProgressLines, SolveLimits
 from fragcge.scenarios.load import load_scenario
 from fragcge.scenarios.resolve import ResolvedScenario, resolve
@@ -184,6 +184,6 @@ def baseline_key(model: str, resolved: ResolvedScenario) -> str:
     digest = hashlib.sha256(model.encode())
     for name in ELASTICITIES:
         digest.update(np.ascontiguousarray(getattr(resolved.sam, name), dtype=float).tobytes())
-    for name in PARAMETERS:
-        digest.update(np.ascontiguousarray(getattr(resolved.baseline, name), dtype=float).tobytes())
+    for name in parameter_names():
+        digest.update(np.ascontiguousarray(resolved.baseline.level(name), dtype=float).tobytes())
     return digest.hexdigest()

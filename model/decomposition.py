@@ -14,14 +14,15 @@ deflated to baseline prices (``pc_b/pc``; ``e_b/e`` where welfare is the regiona
 and integrated with the trapezoid rule from the baseline to the scenario, solving the model
 at k/N of the parameter change for k = 1..N. ``residual`` is EV minus the sum of the parts.
 
-Route wedges are listed in :data:`ROUTE_WEDGES`, one entry per instrument; a new instrument
-whose wedge sits on the importer's cif value adds an entry there.
+The route wedges are the model's (``model.route_wedges.WEDGES``): each one's revenue per unit
+shipped times the change of the quantity it is levied on falls in its owner's row and its
+``component``; an iceberg wedge's goods lost fall in its ``component``.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -41,6 +42,8 @@ from fragcge.model.report import (
     utility,
     utility_price,
 )
+from fragcge.model.route_wedges import WEDGES
+from fragcge.model.route_wedges import wedges as route_wedges
 from fragcge.model.solve import (
     DEFAULT_LIMITS,
     RESIDUAL_TOL,
@@ -69,32 +72,6 @@ RELIABLE = "decomposition_reliable"
 FIN_AGENTS = (("hh", "C", "pc"), ("gov", "G", "pg"), ("inv", "I", "pinv"))
 
 
-@dataclass(frozen=True)
-class RouteWedge:
-    """An ad-valorem wedge on the importer's cif value of a route's flow.
-
-    ``rate(model, theta)`` gives the wedge per unit of cif value [i, s, r] (for a tariff tm;
-    for a tariff-equivalent barrier stacked on the tariff, tn·(1+tm)); the revenue or rent
-    accrues to the importer and its change times the change in quantity goes to
-    ``component``.
-    """
-
-    name: str
-    component: str
-    rate: Callable[[CGEModel, np.ndarray], np.ndarray]
-
-
-ROUTE_WEDGES: list[RouteWedge] = [
-    RouteWedge("tariff", "alloc", lambda m, th: m.system.param("tm", th)),
-    RouteWedge(
-        "ntb_rent",
-        "rents",
-        lambda m, th: m.system.param("tn", th) * (1 + m.system.param("tm", th)),
-    ),
-]
-"""Wedges on imports: each instrument's revenue or rent, credited to the importer."""
-
-
 @dataclass
 class _State:
     """What the decomposition needs at one solved point (dense arrays)."""
@@ -108,15 +85,14 @@ class _State:
     fd: np.ndarray  # [f, j, r] factor demands
     pfac: np.ndarray  # [f, j, r] factor prices (net of factor tax)
     S: np.ndarray  # [i, s, r] shipped, units of the benchmark flow
-    Dw: np.ndarray  # [i, s, r] open·V: shipped per unit of τ (delivered volume D times w)
-    tau: np.ndarray  # [i, s, r]
+    iceberg: dict[str, np.ndarray]  # [i, s, r] each iceberg wedge's level τ_k
+    Dw: dict[str, np.ndarray]  # [i, s, r] per iceberg wedge, D·w·τ/τ_k: dS per dτ_k at fixed D
     opn: np.ndarray  # [i, s, r] trade_open: 1, or 0 on a banned route
     Ddw: np.ndarray  # [i, s, r] τ·V/(1−σ): D·τ·dw = Ddw·d(open), w = open^(1/(1−σ))
     cifp: np.ndarray  # [i, s, r] cif value of a benchmark unit at current prices
     fobp: np.ndarray  # [i, s, r] fob value of a benchmark unit, vxmd·(1+tx0)·pfob
-    tx: np.ndarray  # [i, s, r]
     rho: np.ndarray  # [i, s, r] export-quota wedge (0 where no quota binds)
-    wedges: dict[str, np.ndarray]  # ROUTE_WEDGES rates
+    revenue: dict[str, np.ndarray]  # [i, s, r] each owned route wedge's revenue per unit shipped
     msup: np.ndarray  # [i, r] supply to the margin pools, units of the domestic good
     pf_endow: np.ndarray  # [f, r] value of a unit of the endowment multiplier, pf·evom
     endow: np.ndarray  # [f, r] endowment multiplier times employment
@@ -150,16 +126,13 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     L = var("L")
     endow = model.system.param("endow", th) * np.where(s.var["L"].pos >= 0, L, 1.0)
     # routes
-    tau, tx = model.system.param("tau", th), model.system.param("tx", th)
+    ice = {w.name: model.system.param(w.name, th) for w in route_wedges("iceberg")}
     opn = model.system.param("trade_open", th)
-    esubm = s.esub("esubm", th)[:, None, None]
     rho = var("rho", 0.0)
     flows = route_flows(model, eq)
     V, pcif = flows["volume"], flows["pcif"]
-    has = c.vxmd > 0
-    cd = np.isclose(esubm, 1.0)
-    Ddw = np.where(has & ~cd, tau * V / np.where(cd, 1.0, 1.0 - esubm), 0.0)
     S = flows["shipped"]
+    cifp = c.cif * pcif
     # margin supplies, in units of the domestic good
     msup = margin_supplies(model, eq)
     pnum = float(model.system.param("pnum", th).ravel()[0])
@@ -179,15 +152,14 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
         fd=fd,
         pfac=pfac,
         S=S,
-        Dw=opn * V,
-        tau=tau,
+        iceberg=ice,
+        Dw={k: _product([opn * V, *(t for j, t in ice.items() if j != k)]) for k in ice},
         opn=opn,
-        Ddw=Ddw,
-        cifp=c.cif * pcif,
+        Ddw=flows["Ddw"],
+        cifp=cifp,
         fobp=c.vxmd * (1 + sam.tx0) * flows["pfob"],
-        tx=tx,
         rho=rho,
-        wedges={wd.name: wd.rate(model, th) for wd in ROUTE_WEDGES},
+        revenue=_revenue(model, th, py, cifp),
         msup=msup,
         pf_endow=np.where(mobile, pf, 0.0) * c.evom,
         endow=endow,
@@ -199,6 +171,33 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
         X=X,
         spend_gap=gap,
     )
+
+
+def _product(factors: list[np.ndarray]) -> np.ndarray:
+    """The product of the arrays, the first as it is when it is the only one."""
+    out = factors[0]
+    for factor in factors[1:]:
+        out = out * factor
+    return out
+
+
+def _revenue(model: CGEModel, th: np.ndarray, py: np.ndarray, cifp: np.ndarray) -> dict:
+    """Each owned route wedge's revenue per unit shipped [i, s, r] (its rate times the value
+    it is levied on, as in its income term, ``terms.route_kinds``): t·py·vxmd on the fob
+    side, t·cif on the cif side, t·(1 + Σ t_cif)·Π(1 + t_del before it)·cif delivered."""
+    param = model.system.param
+    out = {}
+    for wedge in route_wedges("fob"):
+        out[wedge.name] = param(wedge.name, th) * py[:, :, None] * model.cal.vxmd
+    cif = route_wedges("cif")
+    for wedge in cif:
+        out[wedge.name] = param(wedge.name, th) * cifp
+    base = 1 + sum(param(w.name, th) for w in cif) if cif else None
+    for wedge in route_wedges("delivered"):
+        rate = param(wedge.name, th)
+        out[wedge.name] = (rate if base is None else rate * base) * cifp
+        base = 1 + rate if base is None else base * (1 + rate)
+    return out
 
 
 def _deflator(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> np.ndarray:
@@ -241,25 +240,33 @@ def _step(model: CGEModel, a: _State, b: _State) -> dict[str, np.ndarray]:
     alloc += trap(tf0 * a.pfac, tf0 * b.pfac, a.fd, b.fd, 2)
     alloc += trap(tdf0 * a.py[:, None], tdf0 * b.py[:, None], a.dd, b.dd, 2)
     alloc += trap(tif0 * a.pm[:, None], tif0 * b.pm[:, None], a.di, b.di, 2)
-    # export taxes × change of goods shipped, to the exporter
-    alloc += exporter(a.tx * a.py[:, :, None] * c.vxmd, b.tx * b.py[:, :, None] * c.vxmd, a.S, b.S)
     # export quota rents × change of goods shipped, to the exporter who holds the quota
     out["rents"] += exporter(
         a.rho * a.py[:, :, None] * c.vxmd, b.rho * b.py[:, :, None] * c.vxmd, a.S, b.S
     )
-    # importer's wedges on the cif value × change of the delivered quantity D, in units
+    # Route wedges' revenue × change of the quantity it is levied on, in the owner's row: on
+    # the fob side the goods shipped S; on the cif side the delivered quantity D, in units
     # shipped: κ·dD = dS − D·dκ, κ = τ·w goods shipped per unit delivered, and
-    # D·dκ = D·w·dτ + D·τ·dw = open·V·dτ + τ·V/(1−σ)·d(open)
-    for wd in ROUTE_WEDGES:
-        ra, rb = a.wedges[wd.name] * a.cifp, b.wedges[wd.name] * b.cifp
-        out[wd.component] += (
-            importer(ra, rb, a.S, b.S)
-            - importer(ra * a.Dw, rb * b.Dw, a.tau, b.tau)
-            - importer(ra * a.Ddw, rb * b.Ddw, a.opn, b.opn)
-        )
+    # D·dκ = Σ_k D·w·(τ/τ_k)·dτ_k + D·τ·dw = Σ_k Dw_k·dτ_k + τ·V/(1−σ)·d(open)
+    for wedge in WEDGES.values():
+        if wedge.owner is None:
+            continue
+        owner = exporter if wedge.owner == "exporter" else importer
+        ra, rb = a.revenue[wedge.name], b.revenue[wedge.name]
+        part = owner(ra, rb, a.S, b.S)
+        if wedge.on != "fob":
+            for k in a.iceberg:
+                part -= owner(ra * a.Dw[k], rb * b.Dw[k], a.iceberg[k], b.iceberg[k])
+            part -= owner(ra * a.Ddw, rb * b.Ddw, a.opn, b.opn)
+        if wedge.component == "alloc":
+            alloc += part
+        else:
+            out[wedge.component] += part
     # goods lost in transit at world (cif) prices: iceberg τ; and, allocative, the wedge
     # w of a route on its way to a ban (export_ban), finite in terms of d(open)
-    out["iceberg"] = -importer(a.cifp * a.Dw, b.cifp * b.Dw, a.tau, b.tau)
+    for k, wedge in ((k, WEDGES[k]) for k in a.iceberg):
+        lost = importer(a.cifp * a.Dw[k], b.cifp * b.Dw[k], a.iceberg[k], b.iceberg[k])
+        out[wedge.component] -= lost
     alloc -= importer(a.cifp * a.Ddw, b.cifp * b.Ddw, a.opn, b.opn)
     # where welfare is U and the closure fixes G, I or their spending shares, the split of
     # spending between C, G and I differs from U's shares α: dEV − φ·W = φ·Σ_k gap_k·dX_k

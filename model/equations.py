@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from fragcge.calibration.elasticity_registry import NAMES
+from fragcge.model.route_wedges import WEDGES, benchmark_rates
 from fragcge.model.structure import EquationSpace, TermGroup, Terms
-from fragcge.model.terms import QUOTA_EXTRA, ROUTE_PARAMS, TARIFF_EXTRA
+from fragcge.model.terms import QUOTA_EXTRA, TARIFF_EXTRA, revenue_kind, route_param_names
 
 FIN = {"hh": "C", "gov": "G", "inv": "I"}
 FIXED_LEVEL = {"gov": "Gbar", "inv": "Ibar"}
@@ -149,16 +150,19 @@ def prf_final(sys: EquationSpace) -> None:
 
 
 def _route_params(sys: EquationSpace, i, s, r) -> list[np.ndarray]:
-    """Parameter columns of the delivered price on routes (i, s → r): ``terms.ROUTE_PARAMS``
-    after the coefficient and esubm, by name, then the margins' cif shares θt."""
+    """Parameter columns of the route templates on routes (i, s → r), by name
+    (``terms.route_param_names``) after the coefficient and esubm: the route constants, each
+    registered route wedge (a mutable parameter of its name), each wedge's benchmark rate,
+    then the margins' cif shares θt."""
     c, P = sys.cal, sys.params
-    mutable = {"tau": "tau", "tx": "tx", "tm": "tm", "tn": "tn", "open": "trade_open"}
-    constant = {"theta_fob": c.theta_fob, "tx0": c.sam.tx0, "tm0": c.sam.tm0}
+    constant = {"theta_fob": c.theta_fob}
+    constant.update({name: getattr(c.sam, name) for name in benchmark_rates()})
+    mutable = {"open": "trade_open", **{name: name for name in WEDGES}}
     cols = [
         P.mutable[mutable[name]].pos[i, s, r]
         if name in mutable
         else P.const(constant[name][i, s, r])
-        for name in ROUTE_PARAMS[2:]
+        for name in route_param_names()[2:]
     ]
     cols += [P.const(c.theta_t[m, i, s, r]) for m in sys.margin_rows]
     return cols
@@ -647,15 +651,33 @@ def inc_RA(sys: EquationSpace) -> None:
     i, s, r = sys.routes.T
     x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
     p = [_sigma(sys, "esubm", i)[1], *_route_params(sys, i, s, r)]
-    _route_terms(sys, "xtax_route", i, s, r, RA.pos[s], x, p, -c.vxmd[i, s, r] / ra0[s])
     extra = {"vxmd": c.vxmd[i, s, r]}
-    p_tariff = (
+    p_value = (
         p
         + [P.const(extra[name]) for name in TARIFF_EXTRA]
         + [P.const(c.vtwr[m, i, s, r]) for m in sys.margin_rows]
     )
-    _route_terms(sys, "tariff_route", i, s, r, RA.pos[r], x, p_tariff, -1.0 / ra0[r])
-    _route_terms(sys, "rent_route", i, s, r, RA.pos[r], x, p_tariff, -1.0 / ra0[r])
+    income = {"exporter": RA.pos[s], "importer": RA.pos[r]}
+    scale = {"exporter": ra0[s], "importer": ra0[r]}
+    # Each route wedge's revenue or rent, in its owner's income: a fob wedge's on the
+    # exporter's value vxmd·py (in the coefficient), the others' on the cif value.
+    for wedge in WEDGES.values():
+        if wedge.owner is None:
+            continue
+        kind, owner = revenue_kind(wedge), wedge.owner
+        if wedge.on == "fob":
+            coef = -c.vxmd[i, s, r] / scale[owner]
+            _route_terms(sys, kind, i, s, r, income[owner], x, p, coef)
+        else:
+            _route_terms(sys, kind, i, s, r, income[owner], x, p_value, -1.0 / scale[owner])
+    quota = sys.var["rho"].pos[i, s, r] >= 0
+    sys.terms.add(
+        "quota_rent_route_q",
+        RA.pos[s][quota],
+        [a[quota] for a in x] + [sys.var["rho"].pos[i, s, r][quota]],
+        [a[quota] for a in p],
+        -c.vxmd[i, s, r][quota] / ra0[s][quota],
+    )
 
 
 def fb_rho(sys: EquationSpace) -> None:

@@ -20,7 +20,7 @@ from pyomo.core.expr import numeric_expr as ne
 from pyomo.core.expr.visitor import StreamBasedExpressionVisitor
 
 from fragcge.errors import FragcgeError
-from fragcge.model.cge import CGEModel
+from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.pyomo_model import PyomoModel
 from fragcge.model.shocks import ShockSet
 from fragcge.model.solve import DEFAULT_LIMITS, SolveLimits, SolveResult, solve
@@ -232,23 +232,43 @@ class Extension:
         x[self.free] = z[: len(self.free)]
         return x
 
-    def start(self) -> np.ndarray:
-        """The unknowns at the benchmark (built-in) and at the added Vars' own values."""
-        x = self.model.benchmark()
-        added = [float(v.value) for v in self.added_vars]
+    def start(self, at: Equilibrium | ExtendedEquilibrium | None = None) -> np.ndarray:
+        """The unknowns at a point: the built-in variables at the benchmark (default) or at
+        ``at``'s values; the added Vars at ``at``'s, when it is a solution of this extension
+        (an ExtendedEquilibrium), else at their own values in the Pyomo model."""
+        x = self.model.benchmark() if at is None else np.asarray(at.x, dtype=float)
+        if len(x) != self.model.system.n:
+            raise FragcgeError(
+                f"the start has {len(x)} built-in variables, this model {self.model.system.n}: "
+                "start from an equilibrium of the same CGEModel"
+            )
+        if isinstance(at, ExtendedEquilibrium):
+            missing = [v.name for v in self.added_vars if v.name not in at.added]
+            if missing:
+                raise FragcgeError(
+                    f"the start is a solution of another extension: it has no value for the "
+                    f"added variable(s) {', '.join(missing[:5])}"
+                )
+            added = [at.added[v.name] for v in self.added_vars]
+        else:
+            added = [float(v.value) for v in self.added_vars]
         return np.concatenate([x[self.free], np.asarray(added, dtype=float)])
 
     def solve(
         self,
         shocks: ShockSet,
+        x0: Equilibrium | ExtendedEquilibrium | None = None,
         extra: dict[str, np.ndarray] | None = None,
         limits: SolveLimits = DEFAULT_LIMITS,
     ) -> ExtendedEquilibrium:
-        """Solve the extended system at the scenario's θ (:meth:`CGEModel.theta_for`) from the
-        benchmark, by the built-in driver (its homotopy steps and limits included)."""
+        """Solve the extended system at the scenario's θ (:meth:`CGEModel.theta_for`) by the
+        built-in driver (its homotopy steps and limits included), from x0 at x0's θ: a
+        solution of this extension, or of the CGEModel (e.g. the scenario solved with the
+        built-in equations; the added Vars then start at their Pyomo values); default the
+        benchmark at the benchmark's θ."""
         target = self.model.theta_for(shocks, extra)
-        start = self.model.system.benchmark_theta
-        result = solve(self, self, self.start(), start, target, limits)
+        theta0 = self.model.system.benchmark_theta if x0 is None else x0.theta
+        result = solve(self, self, self.start(x0), theta0, target, limits)
         added = {v.name: float(result.x[len(self.free) + k]) for k, v in enumerate(self.added_vars)}
         return ExtendedEquilibrium(self.full_x(result.x), added, result, result.theta)
 

@@ -24,32 +24,36 @@ def dense(system: System, x: np.ndarray, name: str, fill: float = 0.0) -> np.nda
 
 
 def route_flows(model: CGEModel, eq: Equilibrium) -> dict[str, np.ndarray]:
-    """Delivered volumes V[i,s,r], shipped goods, fob and cif price indices on each route.
-
-    ``volume`` is M·(pm/pdel)^σm, the volume of an open route per unit of benchmark flow;
-    it and the prices are the route templates of ``model/terms.py`` evaluated on
-    ``System.route_groups``, 0 where there is no route.
-
-    On a route being banned (0 < open < 1, an iceberg wedge w = open^(1/(1−σ)) on the way to
-    the ban), shipments are open·τ·V and the delivered volume is w^(−σ)·V; both are 0 once
-    the route is closed.
+    """Per route [i, s, r], the route templates of ``model/terms.py`` evaluated on
+    ``System.route_groups``, 0 where there is no route: ``volume`` V = M·(pm/pdel)^σm, the
+    volume of an open route per unit of benchmark flow; ``shipped`` open·τ·V; ``pfob`` and
+    ``pcif`` the fob and cif price indices; ``V`` the delivered volume D = w^(−σm)·V, and
+    ``Ddw`` = τ·V/(1−σm) = D·τ·dw/d(open), 0 where σm = 1, for a route on its way to a ban
+    (0 < open < 1, an iceberg wedge w = open^(1/(1−σm))); ``py`` the producer prices.
     """
     s, c = model.system, model.cal
     kinds = all_kinds(len(s.margin_rows))
-    out = {k: np.zeros(c.vxmd.shape) for k in ("volume", "shipped", "pfob", "pcif")}
-    templates = {"volume": "volume_route", "shipped": "vol_route", "pfob": "fob_route"}
-    templates["pcif"] = "cif_route"
+    templates = {
+        "volume": "volume_route",
+        "shipped": "vol_route",
+        "pfob": "fob_route",
+        "pcif": "cif_route",
+        "V": "delivered_route",
+        "Ddw": "ban_route",
+    }
+    out = {k: np.zeros(c.vxmd.shape) for k in templates}
     for g in s.route_groups:
         i, sr, r = s.routes[g.rows].T
         suffix = "_q" if g.kind == "route_q" else ""
-        for name, kind in templates.items():
-            out[name][i, sr, r] = term_values(kinds[kind + suffix], g, eq.x, eq.theta)
-    V = out["volume"]
-    sigma = s.esub("esubm", eq.theta)[:, None, None]
-    trade_open = s.param("trade_open", eq.theta)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        delivered = np.where(trade_open < 1, trade_open ** (sigma / (sigma - 1)) * V, V)
-    return {**out, "V": delivered, "py": dense(s, eq.x, "py", 1.0)}
+        # σm = 1 (Cobb-Douglas) divides by 0 in the two templates of the ban, which such a
+        # route cannot have: its D is V and its Ddw is 0 (set below).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for name, kind in templates.items():
+                out[name][i, sr, r] = term_values(kinds[kind + suffix], g, eq.x, eq.theta)
+    cd = np.broadcast_to(np.isclose(s.esub("esubm", eq.theta), 1.0)[:, None, None], c.vxmd.shape)
+    out["V"] = np.where(cd, out["volume"], out["V"])
+    out["Ddw"] = np.where(cd, 0.0, out["Ddw"])
+    return {**out, "py": dense(s, eq.x, "py", 1.0)}
 
 
 FINAL_PRICES = ("pc", "pg", "pinv")

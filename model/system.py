@@ -11,7 +11,8 @@ from fragcge.calibration.calibrate import Calibration
 from fragcge.model import equations
 from fragcge.model.closures import CLOSURES, Closure
 from fragcge.model.equations import ELASTICITIES
-from fragcge.model.shocks import PARAMETERS, ShockSet
+from fragcge.model.route_wedges import WEDGES
+from fragcge.model.shocks import ShockSet, parameter_names
 from fragcge.model.structure import Block, Params, TermGroup, Terms, make_block
 
 PAIRS = (
@@ -172,14 +173,12 @@ class System:
         sam = self.cal.sam
         bench = ShockSet.benchmark(sam)
         P = Params()
-        P.add_mutable("tau", ("i", "r", "s"), bench.tau)
-        P.add_mutable("tm", ("i", "r", "s"), bench.tm)
-        P.add_mutable("tx", ("i", "r", "s"), bench.tx)
+        for name in WEDGES:
+            P.add_mutable(name, ("i", "r", "s"), bench.level(name))
         P.add_mutable("vb", ("r",), bench.vb)
         P.add_mutable("A", ("j", "r"), bench.A)
         P.add_mutable("endow", ("f", "r"), bench.endow)
         P.add_mutable("endow_s", ("f", "j", "r"), bench.endow_s)
-        P.add_mutable("tn", ("i", "r", "s"), bench.tn)
         P.add_mutable("trade_open", ("i", "r", "s"), bench.trade_open)
         P.add_mutable("qshare", ("i", "r", "s"), np.full_like(bench.tau, QUOTA_OFF))
         P.add_mutable("qscale", ("i", "r", "s"), np.ones_like(bench.tau))
@@ -228,7 +227,7 @@ class System:
 
     def shock_params(self, shocks: ShockSet) -> dict[str, np.ndarray]:
         """The mutable parameters a ShockSet sets, by name, quota shares included."""
-        values = {name: np.asarray(getattr(shocks, name), dtype=float) for name in PARAMETERS}
+        values = {name: np.asarray(shocks.level(name), dtype=float) for name in parameter_names()}
         values["qshare"] = self.quota_share(shocks)
         return values
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fragcge.model.route_wedges import WEDGES, RouteWedge, benchmark_rates, wedges
+
 Ops = Any
 Template = Callable[[Sequence[Any], Sequence[Any], Ops], Any]
 
@@ -142,48 +144,95 @@ def _dem_fix_val(x, p, ops):
     return _dem_fix(x, p, ops) * x[2]
 
 
-ROUTE_PARAMS = ("coef", "esubm", "tau", "tx", "tm", "theta_fob", "tx0", "tm0", "tn", "open")
-"""The parameters every route template takes, in this order; the cif shares θt of the nm
-margin services follow (``theta_t``), then the template's own (``extra``): TARIFF_EXTRA for
-tariff revenue and rents, QUOTA_EXTRA for the quota condition."""
+ROUTE_CONSTANTS = ("coef", "esubm", "theta_fob", "open")
+"""The parameters every route template takes first; then each route wedge's level and each
+wedge's benchmark rate (:func:`route_param_names`), the cif shares θt of the nm margin
+services (``theta_t``), and the template's own (``extra``): TARIFF_EXTRA for the revenue of
+cif and delivered wedges, QUOTA_EXTRA for the quota condition."""
 TARIFF_EXTRA = ("vxmd",)
 """Then the margins' vtwr, one per margin service: the benchmark cif value of a route."""
 QUOTA_EXTRA = ("qshare", "qscale", "qmu")
 
 
-def route_params(p, nm: int) -> dict:
-    """A route template's positional parameters p by name (ROUTE_PARAMS), with the margins'
-    cif shares as ``theta_t`` and the template's own parameters as ``extra``."""
-    named = dict(zip(ROUTE_PARAMS, p, strict=False))
-    first = len(ROUTE_PARAMS)
+def route_param_names() -> tuple[str, ...]:
+    """The named parameters of every route template, in order: :data:`ROUTE_CONSTANTS`,
+    the registered route wedges (``route_wedges.WEDGES``), their benchmark rates."""
+    return (*ROUTE_CONSTANTS, *WEDGES, *benchmark_rates())
+
+
+def route_params(p, nm: int, names: tuple[str, ...] | None = None) -> dict:
+    """A route template's positional parameters p by name (:func:`route_param_names`, or
+    ``names``), with the margins' cif shares as ``theta_t`` and the template's own
+    parameters as ``extra``."""
+    names = route_param_names() if names is None else names
+    named = dict(zip(names, p, strict=False))
+    first = len(names)
     named["theta_t"] = [p[first + k] for k in range(nm)]
     named["extra"] = list(p[first + nm :])
     return named
 
 
+def _ad_valorem(q: dict, on: str, extra=0):
+    """(1 + Σ t + extra) and (1 + Σ t0) of the wedges on ``on`` whose rates add (fob, cif);
+    the second is None where none has a benchmark rate."""
+    level, base = 1, None
+    for wedge in wedges(on):
+        level = level + q[wedge.name]
+        if wedge.benchmark is not None:
+            base = (1 if base is None else base) + q[wedge.benchmark]
+    return level + extra, base
+
+
 def fob_price(py, q: dict, rho=0):
-    """py·(1+tx+ρ)/(1+tx0): the exporter's price of a route's good at the border, relative to
-    benchmark; q are the route's parameters by name (:func:`route_params`); ρ is the
-    export-tax equivalent of a binding export quota (a variable on quota routes)."""
-    return py * (1 + q["tx"] + rho) / (1 + q["tx0"])
+    """py·(1 + Σ t_fob + ρ)/(1 + Σ t0_fob): the exporter's price of a route's good at the
+    border, relative to benchmark; q are the route's parameters by name
+    (:func:`route_params`); ρ is the export-tax equivalent of a binding export quota (a
+    variable on quota routes). The fob wedges are the export taxes tx and any registered
+    on "fob"."""
+    level, base = _ad_valorem(q, "fob", rho)
+    return py * level if base is None else py * level / base
 
 
 def cif_price(py, pt, q: dict, rho=0):
-    """θfob·py·(1+tx+ρ)/(1+tx0) + Σ θt·pt: a route's cif price relative to benchmark."""
+    """θfob·pfob + Σ θt·pt: a route's cif price relative to benchmark."""
     world = q["theta_fob"] * fob_price(py, q, rho)
     for share, price in zip(q["theta_t"], pt, strict=True):
         world = world + share * price
     return world
 
 
+def iceberg(q: dict):
+    """τ: goods shipped per unit delivered, the product of the iceberg wedges."""
+    factors = [q[wedge.name] for wedge in wedges("iceberg")]
+    out = factors[0]
+    for factor in factors[1:]:
+        out = out * factor
+    return out
+
+
 def delivered_price(py, pt, q: dict, rho=0):
-    """τ·cif·(1+tm)/(1+tm0)·(1+tn): a route's delivered price relative to benchmark; tn is the
-    tariff-equivalent of a non-tariff barrier whose rent goes to the importer (0 in the data)."""
-    return q["tau"] * cif_price(py, pt, q, rho) * (1 + q["tm"]) / (1 + q["tm0"]) * (1 + q["tn"])
+    """τ·cif·(1 + Σ t_cif)/(1 + Σ t0_cif)·Π (1 + t_del)/(1 + t0_del): a route's delivered
+    price relative to benchmark. The cif wedges are the tariffs tm (their rates add), the
+    delivered wedges multiply on top in their order, e.g. tn, the tariff equivalent of a
+    non-tariff barrier whose rent goes to the importer (0 in the data)."""
+    price = iceberg(q) * cif_price(py, pt, q, rho)
+    level, base = _ad_valorem(q, "cif")
+    price = price * level if base is None else price * level / base
+    for wedge in wedges("delivered"):
+        price = price * (1 + q[wedge.name])
+        if wedge.benchmark is not None:
+            price = price / (1 + q[wedge.benchmark])
+    return price
+
+
+def revenue_kind(wedge: RouteWedge) -> str:
+    """The template of a route wedge's revenue (its owner's income term)."""
+    return f"revenue_{wedge.name}_route"
 
 
 def route_kinds(nm: int) -> dict[str, Kind]:
-    """Templates on a trade route (i, s → r), for a model with nm margin services.
+    """Templates on a trade route (i, s → r), for a model with nm margin services and the
+    route wedges registered now.
 
     ``open`` is 1, or 0 on a banned route: the route's CES term and every flow on it
     vanish, with the other shares left as they are (the σ → ∞ price limit). Values between
@@ -191,8 +240,10 @@ def route_kinds(nm: int) -> dict[str, Kind]:
     be reached in steps: shipments, and the taxes and rents on them, scale by open.
 
     Every template has a quota variant, named with ``_q``, whose last variable is the quota
-    wedge ρ of the route; ``fb_route_q`` is the quota's complementarity condition.
+    wedge ρ of the route; ``fb_route_q`` is the quota's complementarity condition and
+    ``quota_rent_route_q`` the rent ρ·py·vxmd per unit shipped, the exporter's.
     """
+    names = route_param_names()
 
     def ces_route(x, q, ops, rho):
         """θ_s·(open·(pdel/pm)^e − 1)/e, e = 1−σm: one source's term of the import price index."""
@@ -210,31 +261,51 @@ def route_kinds(nm: int) -> dict[str, Kind]:
         return m * (pm / delivered_price(py, x[3 : 3 + nm], q, rho)) ** q["esubm"]
 
     def cif_value(x, q):
-        """py·(1+tx)·vxmd + Σ pt·vtwr: cif value of a benchmark unit (TARIFF_EXTRA, vtwr)."""
+        """py·(1 + Σ t_fob)·vxmd + Σ pt·vtwr: cif value of a benchmark unit (TARIFF_EXTRA,
+        vtwr)."""
         vxmd, *vtwr = q["extra"]
-        value = x[2] * (1 + q["tx"]) * vxmd
+        value = x[2] * _ad_valorem(q, "fob")[0] * vxmd
         for k in range(nm):
             value = value + x[3 + k] * vtwr[k]
         return value
 
     def vol_route(x, q, ops, rho):
         """c·open·τ·V: goods or margins shipped on the route."""
-        return q["coef"] * q["open"] * q["tau"] * volume(x, q, rho)
+        return q["coef"] * q["open"] * iceberg(q) * volume(x, q, rho)
 
-    def tariff_route(x, q, ops, rho):
-        """c·tm·open·τ·V·(py·(1+tx)·vxmd + Σ pt·vtwr): tariff revenue of the importer."""
-        shipped = volume(x, q, rho)
-        return q["coef"] * q["tm"] * q["open"] * q["tau"] * shipped * cif_value(x, q)
+    def fob_revenue(wedge):
+        def revenue(x, q, ops, rho):
+            """c·t·py·open·τ·V: the revenue of a fob wedge (vxmd in c)."""
+            rate = q["coef"] * q[wedge.name] * x[2]
+            return rate * q["open"] * iceberg(q) * volume(x, q, rho)
 
-    def rent_route(x, q, ops, rho):
-        """c·tn·(1+tm)·open·τ·V·(py·(1+tx)·vxmd + Σ pt·vtwr): the importer's barrier rent."""
-        shipped = q["open"] * q["tau"] * volume(x, q, rho)
-        return q["coef"] * q["tn"] * (1 + q["tm"]) * shipped * cif_value(x, q)
+        return revenue
 
-    def xtax_route(x, q, ops, rho):
-        """c·(tx + ρ)·py·open·τ·V: export tax revenue and quota rent of the exporter."""
-        rate = q["coef"] * (q["tx"] + rho) * x[2]
-        return rate * q["open"] * q["tau"] * volume(x, q, rho)
+    def cif_revenue(wedge):
+        def revenue(x, q, ops, rho):
+            """c·t·open·τ·V·(py·(1 + Σ t_fob)·vxmd + Σ pt·vtwr): a cif wedge's revenue."""
+            shipped = volume(x, q, rho)
+            return q["coef"] * q[wedge.name] * q["open"] * iceberg(q) * shipped * cif_value(x, q)
+
+        return revenue
+
+    def delivered_revenue(wedge):
+        def revenue(x, q, ops, rho):
+            """c·t·(1 + Σ t_cif)·Π(1 + t_del before it)·open·τ·V·cif value: the revenue or
+            rent of a delivered wedge, on the cif value with the wedges before it."""
+            base = _ad_valorem(q, "cif")[0]
+            for before in wedges("delivered"):
+                if before.name == wedge.name:
+                    break
+                base = base * (1 + q[before.name])
+            shipped = q["open"] * iceberg(q) * volume(x, q, rho)
+            return q["coef"] * q[wedge.name] * base * shipped * cif_value(x, q)
+
+        return revenue
+
+    def quota_rent_route(x, q, ops, rho):
+        """c·ρ·py·open·τ·V: the exporter's quota rent (vxmd in c)."""
+        return q["coef"] * rho * x[2] * q["open"] * iceberg(q) * volume(x, q, rho)
 
     def fb_route(x, q, ops, rho):
         """ρ + b − sqrt(ρ² + b² + μ), b = share − V/V_b: ρ ≥ 0 ⊥ cap − V ≥ 0, smoothed.
@@ -257,32 +328,59 @@ def route_kinds(nm: int) -> dict[str, Kind]:
         """V, the route's delivered volume per unit of benchmark flow (for reports)."""
         return volume(x, q, rho)
 
-    base = len(ROUTE_PARAMS) + nm
+    # A route on its way to a ban (0 < open < 1) carries the iceberg wedge w = open^(1/(1−σm)):
+    # its CES term open·(pdel/pm)^(1−σm) is (w·pdel/pm)^(1−σm). The two templates below are
+    # what follows from w, for reports and the welfare decomposition (in no equation).
+
+    def delivered_route(x, q, ops, rho):
+        """D = w^(−σm)·V = open^(σm/(σm−1))·V: the delivered volume the importer's CES sees
+        (V on an open route, 0 on a closed one)."""
+        return q["open"] ** (q["esubm"] / (q["esubm"] - 1)) * volume(x, q, rho)
+
+    def ban_route(x, q, ops, rho):
+        """τ·V/(1−σm) = D·τ·dw/d(open): the change of the goods shipped per unit delivered,
+        κ = τ·w, times D, per unit of d(open) (σm ≠ 1: a ban needs σm > 1)."""
+        return iceberg(q) * volume(x, q, rho) / (1 - q["esubm"])
+
+    base = len(names) + nm
+    with_value = base + len(TARIFF_EXTRA) + nm
     shapes = {
         "fob_route": (fob_route, 3 + nm, base),
         "cif_route": (cif_route, 3 + nm, base),
         "volume_route": (volume_route, 3 + nm, base),
+        "delivered_route": (delivered_route, 3 + nm, base),
+        "ban_route": (ban_route, 3 + nm, base),
         "ces_route": (ces_route, 2 + nm, base),
         "cd_route": (cd_route, 2 + nm, base),
         "vol_route": (vol_route, 3 + nm, base),
-        "tariff_route": (tariff_route, 3 + nm, base + len(TARIFF_EXTRA) + nm),
-        "rent_route": (rent_route, 3 + nm, base + len(TARIFF_EXTRA) + nm),
-        "xtax_route": (xtax_route, 3 + nm, base),
     }
+    revenues = {"fob": fob_revenue, "cif": cif_revenue, "delivered": delivered_revenue}
+    for wedge in WEDGES.values():
+        if wedge.on in revenues:
+            n_p = base if wedge.on == "fob" else with_value
+            shapes[revenue_kind(wedge)] = (revenues[wedge.on](wedge), 3 + nm, n_p)
     kinds = {}
     for name, (f, nx, n_p) in shapes.items():
-        kinds[name] = Kind(name, nx, n_p, lambda x, p, ops, f=f: f(x, route_params(p, nm), ops, 0))
+        kinds[name] = Kind(
+            name, nx, n_p, lambda x, p, ops, f=f: f(x, route_params(p, nm, names), ops, 0)
+        )
         kinds[name + "_q"] = Kind(
             name + "_q",
             nx + 1,
             n_p,
-            lambda x, p, ops, f=f, nx=nx: f(x, route_params(p, nm), ops, x[nx]),
+            lambda x, p, ops, f=f, nx=nx: f(x, route_params(p, nm, names), ops, x[nx]),
         )
+    kinds["quota_rent_route_q"] = Kind(
+        "quota_rent_route_q",
+        4 + nm,
+        base,
+        lambda x, p, ops: quota_rent_route(x, route_params(p, nm, names), ops, x[3 + nm]),
+    )
     kinds["fb_route_q"] = Kind(
         "fb_route_q",
         4 + nm,
         base + len(QUOTA_EXTRA),
-        lambda x, p, ops: fb_route(x, route_params(p, nm), ops, x[3 + nm]),
+        lambda x, p, ops: fb_route(x, route_params(p, nm, names), ops, x[3 + nm]),
     )
     return kinds
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.errors import ScenarioError
-from fragcge.model.shocks import PARAMETERS
+from fragcge.model.shocks import parameter_names
 from fragcge.scenarios import effects, fields
 from fragcge.scenarios.bilateral import read_rows
 from fragcge.scenarios.messages import unknown
@@ -40,9 +40,15 @@ from fragcge.scenarios.spec import (
 )
 
 Levels = dict[str, np.ndarray]
-"""The parameter levels a scenario's shocks change, by ShockSet field (:data:`LEVELS`)."""
-LEVELS = (*PARAMETERS, "quota")
-"""The ShockSet fields: the model's mutable parameters and the export quota shares."""
+"""The parameter levels a scenario's shocks change, by name (:func:`levels_names`)."""
+
+
+def levels_names() -> tuple[str, ...]:
+    """What an instrument may change: the model's mutable parameters a ShockSet sets (its
+    fields and the route wedges registered in the model, ``model.route_wedges``) and the
+    export quota shares."""
+    return (*parameter_names(), "quota")
+
 
 Reader = Callable[[dict, Origin], Any]
 """Reads a [[shock]] table (its keys already checked) into the instrument's record."""
@@ -99,11 +105,13 @@ def register(entry: Instrument) -> None:
         raise ValueError(f"instrument {entry.name!r} is already registered")
     if any(entry.record is other.record for other in REGISTRY.values()):
         raise ValueError(f"record {entry.record.__name__} already belongs to an instrument")
-    stray = [name for name in entry.parameters if name not in LEVELS]
+    allowed = levels_names()
+    stray = [name for name in entry.parameters if name not in allowed]
     if stray:
         raise ValueError(
-            f"instrument {entry.name!r} changes {stray}, which are not ShockSet fields; "
-            f"allowed: {', '.join(LEVELS)}"
+            f"instrument {entry.name!r} changes {stray}, which are not ShockSet levels "
+            f"(register a new route wedge in model.route_wedges first); allowed: "
+            f"{', '.join(allowed)}"
         )
     REGISTRY[entry.name] = entry
 

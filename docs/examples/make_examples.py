@@ -1,7 +1,7 @@
 """Write the sources of docs/data.md's worked examples that are generated, not typed in.
 
 - ``icio/2020.csv``: a 3-economy, 3-industry table in the OECD ICIO 2023 layout, China and
-  Mexico split by processing trade (``icio_frame`` of ``tests/test_icio_import.py``,
+  Mexico split by processing trade (``icio_frame`` of ``tests/test_import_icio.py``,
   rounded to 3 decimals as a published table is);
 - ``gtap3/``: a 3 regions x 3 commodities GTAP 7 database (``basedata.har``, ``sets.har``,
   ``default.prm``) written by ``tests/gtap_data.py`` from ``synthetic_sam(3, 3, seed=3)``;
@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "tests"))  # the test helpers that make them
 
 from gtap_data import gtap7_headers, write_gtap  # noqa: E402
-from test_icio_import import icio_frame  # noqa: E402
+from test_import_icio import icio_frame  # noqa: E402
 
 from fragcge.calibration.synthetic import synthetic_sam  # noqa: E402
 

@@ -2,7 +2,7 @@
 as batches on a tiny synthetic dataset, give per-region EV means and standard deviations that
 agree within Monte Carlo sampling error; and a Monte Carlo batch is reproducible from its seed.
 
-tests/test_batch.py checks the design on known functions; here every point is a solved
+tests/test_batch_design.py checks the design on known functions; here every point is a solved
 equilibrium (baseline, scenario and welfare decomposition), read back from summary.csv.
 """
 

@@ -23,7 +23,7 @@ from fragcge.scenarios import (
 )
 
 SHIPPED = Path(scenarios_package.__file__).parent
-# Batch and risk files sit beside the scenarios they use; tests/test_batch.py and
+# Batch and risk files sit beside the scenarios they use; tests/test_batch_design.py and
 # tests/test_risk.py check them.
 SCENARIO_FILES = sorted(
     p for p in SHIPPED.glob("*.toml") if not {"batch", "risk"} & set(tomllib.loads(p.read_text()))

@@ -19,9 +19,10 @@ from fragcge.calibration.synthetic import synthetic_sam
 from fragcge.errors import FragcgeError
 from fragcge.model.cge import CGEModel
 from fragcge.model.checks import check_shock
-from fragcge.model.pyomo_extension import Extension
+from fragcge.model.pyomo_extension import ExtendedEquilibrium, Extension
 from fragcge.model.pyomo_model import PyomoModel
 from fragcge.model.report import dense
+from fragcge.model.shocks import ShockSet
 from fragcge.model.system import PAIRS, Numeraire
 
 TOL = 1e-9
@@ -158,3 +159,57 @@ def test_every_built_in_equation_walked_into_casadi_gives_the_evaluators_solutio
         equation.deactivate()
     got = Extension(model, pm).solve(shock)
     assert np.allclose(got.x, expected.x, rtol=TOL, atol=TOL)
+
+
+def _half_way(model: CGEModel):
+    """check_shock's parameters half way from the benchmark."""
+    bench, shock = ShockSet.benchmark(model.cal.sam), check_shock(model)
+    names = ("tau", "tm", "tx", "vb", "A", "endow", "endow_s")
+    return dataclasses.replace(
+        shock, **{k: (getattr(bench, k) + getattr(shock, k)) / 2 for k in names}
+    )
+
+
+def test_a_warm_start_gives_the_same_answer_in_fewer_iterations(built_in) -> None:
+    """Started from its own solution half way to the shock, the extension reaches the
+    benchmark start's answer (to 1e-9) in fewer Ipopt iterations; started from there again,
+    it stays."""
+    model = CGEModel(calibrate(_sam()))
+    ext = Extension(model, fix_real_wage(model))
+    shock = check_shock(model)
+    cold = ext.solve(shock)
+    half = ext.solve(_half_way(model))
+    warm = ext.solve(shock, x0=half)
+    assert warm.result.ok and np.max(np.abs(half.x - cold.x)) > 1e-3
+    assert np.allclose(warm.x, cold.x, rtol=TOL, atol=TOL)
+    for name, value in cold.added.items():
+        assert abs(warm.added[name] - value) < TOL * max(1.0, abs(value))
+    assert warm.result.iterations < cold.result.iterations
+    again = ext.solve(shock, x0=warm)
+    assert np.allclose(again.x, cold.x, rtol=TOL, atol=TOL)
+    assert again.result.iterations <= 1
+
+
+def test_a_warm_start_from_the_built_in_models_equilibrium_converges(built_in) -> None:
+    """From the default closure's solution of the shock (the added employment at its Pyomo
+    value 1), the hand-written real wage still gives the built-in real-wage closure's."""
+    rw, expected = built_in
+    model = CGEModel(calibrate(_sam()))
+    ext = Extension(model, fix_real_wage(model))
+    shock = check_shock(model)
+    default = model.solve(shock)
+    assert np.max(np.abs(default.x - model.benchmark())) > 1e-3
+    got = ext.solve(shock, x0=default)
+    assert got.result.ok
+    for name, _ in PAIRS:
+        if name != "L":
+            a, b = dense(model.system, got.x, name), dense(rw.system, expected.x, name)
+            assert np.allclose(a, b, rtol=TOL, atol=TOL), name
+
+
+def test_a_start_from_another_extension_is_a_named_error() -> None:
+    model = CGEModel(calibrate(_sam()))
+    ext = Extension(model, fix_real_wage(model))
+    other = ExtendedEquilibrium(model.benchmark(), {}, None, model.system.benchmark_theta)
+    with pytest.raises(FragcgeError, match=r"another extension.*employment\["):
+        ext.solve(check_shock(model), x0=other)

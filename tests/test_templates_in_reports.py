@@ -117,3 +117,35 @@ def test_margin_supplies_are_the_market_equations_terms(point) -> None:
     expected = -_row_terms(model, eq, ("msup",), "py") * model.cal.vom
     assert np.abs(supply).max() > 0
     np.testing.assert_allclose(supply, expected, rtol=1e-13, atol=1e-12)
+
+
+def test_ban_flows_follow_from_the_wedge_w() -> None:
+    """On a route on its way to a ban, the delivered volume is D = w^(−σ)·V and
+    Ddw = D·τ·dw/d(open), with w = open^(1/(1−σ)) written here: Ddw is checked against a
+    central difference of w, D against w itself; a Cobb-Douglas commodity has Ddw = 0."""
+    sam = synthetic_sam(3, 3, seed=4)
+    sigma = np.array([4.0, 1.0, 2.5])
+    sam = replace(sam, esubm=sigma)
+    model = CGEModel(calibrate(sam))
+    rng = np.random.default_rng(5)
+    bench = ShockSet.benchmark(sam)
+    opening = rng.uniform(0.2, 0.9, bench.trade_open.shape)
+    tau = rng.uniform(0.9, 1.3, bench.tau.shape)
+    theta = model.theta_for(replace(bench, trade_open=opening, tau=tau))
+    x = model.benchmark() * rng.uniform(0.9, 1.1, model.system.n)
+    flows = report.route_flows(model, Equilibrium(x, None, 0.0, theta))
+    routes = sam.vxmd > 0
+    s = sigma[:, None, None]
+    V = flows["volume"]
+
+    def w(o):
+        with np.errstate(divide="ignore"):
+            return np.where(s == 1, 1.0, o ** (1 / np.where(s == 1, 2.0, 1 - s)))
+
+    h = 1e-6
+    dw = (w(opening + h) - w(opening - h)) / (2 * h)
+    D = w(opening) ** (-s) * V
+    np.testing.assert_allclose(flows["V"][routes], D[routes], rtol=1e-13)
+    np.testing.assert_allclose(flows["Ddw"][routes], (D * tau * dw)[routes], rtol=1e-7)
+    assert np.all(flows["Ddw"][1][routes[1]] == 0) and np.all(flows["Ddw"][~routes] == 0)
+    assert np.all(flows["Ddw"][0][routes[0]] < 0)  # σ > 1: w rises as open falls

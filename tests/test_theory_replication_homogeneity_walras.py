@@ -106,12 +106,14 @@ def test_run_checks_order_and_names(default_model: CGEModel) -> None:
 
 def test_walras_check_catches_a_leak_in_income(monkeypatch) -> None:
     """Drop tariff revenue from income: the dropped market no longer clears. The check can fail."""
+    from fragcge.model.route_wedges import WEDGES
     from fragcge.model.structure import Terms
+    from fragcge.model.terms import revenue_kind
 
     add = Terms.add
 
     def without_tariff_revenue(self, kind, *args, **kwargs):
-        if kind != "tariff_route":
+        if kind != revenue_kind(WEDGES["tm"]):
             add(self, kind, *args, **kwargs)
 
     monkeypatch.setattr(Terms, "add", without_tariff_revenue)

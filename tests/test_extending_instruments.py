@@ -21,7 +21,8 @@ from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.synthetic import synthetic_sam
 from fragcge.errors import ScenarioError
 from fragcge.model.cge import CGEModel, Equilibrium
-from fragcge.model.decomposition import COMPONENTS, ROUTE_WEDGES
+from fragcge.model.decomposition import COMPONENTS
+from fragcge.model.route_wedges import WEDGES
 from fragcge.model.shocks import ShockSet
 from fragcge.scenarios import effects, fields, load_scenario, resolve
 from fragcge.scenarios.batch_file import sweep_keys
@@ -128,12 +129,17 @@ def test_each_entry_is_complete(entry: Instrument) -> None:
     assert entry.owner
 
 
-def test_route_wedges_fall_in_their_instruments_column() -> None:
-    """The decomposition's importer wedges (one per instrument of that name) and the
-    registry agree on the welfare column of the revenue or rent."""
-    for wedge in ROUTE_WEDGES:
-        assert REGISTRY[wedge.name].component == wedge.component
-        assert REGISTRY[wedge.name].owner == "importer"
+def test_route_instruments_take_their_wedges_column_and_owner() -> None:
+    """An instrument that changes one route wedge of the model names the welfare column and
+    the owner the wedge declares (model.route_wedges), which the decomposition uses."""
+    checked = set()
+    for entry in REGISTRY.values():
+        if len(entry.parameters) == 1 and entry.parameters[0] in WEDGES:
+            wedge = WEDGES[entry.parameters[0]]
+            assert entry.component == wedge.component, entry.name
+            assert wedge.owner is None or entry.owner == wedge.owner, entry.name
+            checked.add(wedge.name)
+    assert checked == {"tau", "tm", "tx", "tn"}
 
 
 def test_every_instrument_has_its_row_in_model_md() -> None:
@@ -146,7 +152,7 @@ def test_register_refuses_a_taken_name_and_unknown_parameters() -> None:
     with pytest.raises(ValueError, match="already registered"):
         with registered(dataclasses.replace(IMPORT_TAX, name="tariff")):
             pass
-    with pytest.raises(ValueError, match="not ShockSet fields"):
+    with pytest.raises(ValueError, match="not ShockSet levels"):
         with registered(dataclasses.replace(IMPORT_TAX, parameters=("tm", "carbon"))):
             pass
     assert "import_tax" not in REGISTRY
