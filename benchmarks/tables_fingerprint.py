@@ -6,9 +6,10 @@ Run on demand (not part of the test suite):
     ... change the code ...
     python benchmarks/tables_fingerprint.py | diff before.txt -
 
-Solves each scenario file in ``scenarios/`` (batch files, which have a ``[batch]`` table, are
-skipped) with ``fragcge solve`` into a temporary folder and prints the sha256 of each CSV it
-wrote, one line per file. A refactor that must not change the economics prints the same lines.
+Solves each scenario file in ``scenarios/`` (batch and risk files, which have a ``[batch]``
+or ``[risk]`` table, are skipped) with ``fragcge solve`` into a temporary folder and prints
+the sha256 of each CSV it wrote, one line per file. A refactor that must not change the
+economics prints the same lines.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def scenario_files() -> list[Path]:
-    """The shipped scenario files, batch files left out, in name order."""
+    """The shipped scenario files, batch and risk files left out, in name order."""
     files = sorted((ROOT / "scenarios").glob("*.toml"))
-    return [f for f in files if "batch" not in tomllib.loads(f.read_text())]
+    return [f for f in files if not {"batch", "risk"} & set(tomllib.loads(f.read_text()))]
 
 
 def fingerprint(scenario: Path, folder: Path) -> list[str]:

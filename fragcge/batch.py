@@ -118,6 +118,43 @@ def _run_batch(
 ) -> BatchResult:
     """run_batch's work once the output folder is claimed and locked."""
     runs = expand(batch)
+    outcomes, interrupted = solve_runs(
+        runs,
+        lambda run: apply_run(batch.scenario, run),
+        out,
+        batch.decomposition,
+        workers,
+        on_run,
+        executor,
+        scheduler,
+    )
+    result = BatchResult(batch.name, out, outcomes)
+    result.interrupted = interrupted
+    _write_tables(batch, result)
+    result.seconds = time.perf_counter() - t0
+    _write_record(batch, result, len(runs), workers, executor if scheduler is None else scheduler)
+    if interrupted:
+        raise BatchInterrupted(result)
+    return result
+
+
+def solve_runs(
+    runs: list[BatchRun],
+    scenario_of: Callable[[BatchRun], Scenario],
+    out: Path,
+    decomposition: bool,
+    workers: int,
+    on_run: Callable[[Outcome], None] | None,
+    executor: str,
+    scheduler: str | None,
+) -> tuple[list[Outcome], bool]:
+    """Solve and write into ``out/runs/`` the runs not solved there yet, each the scenario
+    ``scenario_of(run)``, in the strands of :mod:`fragcge.schedule` on the executor asked for.
+
+    The outcomes, in the order of ``runs`` (a run with none was not reached: Ctrl-C), and
+    whether the runs were interrupted; the caller writes its tables from the runs on disk
+    and raises on an interruption. ``on_run`` is called with each outcome as it comes.
+    """
     outcomes: dict[str, Outcome] = {}
 
     def finish(outcome: Outcome) -> None:
@@ -126,7 +163,7 @@ def _run_batch(
             on_run(outcome)
 
     for run in runs:
-        if _done(out, run, batch.decomposition):
+        if _done(out, run, decomposition):
             finish(Outcome(run, "skipped", 0.0))
     schedule = Schedule(runs)
     todo = [[run for run in strand if run.id not in outcomes] for strand in schedule.strands]
@@ -138,7 +175,7 @@ def _run_batch(
             try:
                 # Each worker keeps its models and baselines across the runs it is given.
                 pool = make_executor(executor, workers, scheduler, ModelCache)
-                _solve_strands(pool, batch, out, todo, schedule, finish)
+                _solve_strands(pool, scenario_of, decomposition, out, todo, schedule, finish)
             except KeyboardInterrupt:
                 interrupted = True
             finally:
@@ -150,22 +187,16 @@ def _run_batch(
         # every worker stopped, a run folder on disk is a solved run.
         known = outcomes.get(run.id)
         if (known is None or known.status == "failed") and (
-            _run_dir(out, run) / "manifest.json"
+            run_dir(out, run) / "manifest.json"
         ).is_file():
             outcomes[run.id] = Outcome(run, "solved", 0.0)
-    result = BatchResult(batch.name, out, [outcomes[run.id] for run in runs if run.id in outcomes])
-    result.interrupted = interrupted
-    _write_tables(batch, result)
-    result.seconds = time.perf_counter() - t0
-    _write_record(batch, result, len(runs), workers, executor if scheduler is None else scheduler)
-    if interrupted:
-        raise BatchInterrupted(result)
-    return result
+    return [outcomes[run.id] for run in runs if run.id in outcomes], interrupted
 
 
 def _solve_strands(
     pool: Executor,
-    batch: Batch,
+    scenario_of: Callable[[BatchRun], Scenario],
+    decomposition: bool,
     out: Path,
     strands: list[list[BatchRun]],
     schedule: Schedule,
@@ -183,7 +214,7 @@ def _solve_strands(
         start = next((s for r, s in solved[k] if r is near), None)
         attempts[run.id] = attempts.get(run.id, 0) + 1
         started = None if near is None else near.id
-        task = (batch.scenario, batch.decomposition, run, out, start, started)
+        task = (scenario_of(run), decomposition, run, out, start, started)
         pending[pool.submit(_solve_task, *task)] = k
 
     def advance(k: int) -> None:
@@ -204,7 +235,7 @@ def _solve_strands(
             except BrokenProcessPool:
                 # Reaps the broken pool's workers first: one may still be writing this run.
                 pool.restart()
-                if (_run_dir(out, run) / "manifest.json").is_file():
+                if (run_dir(out, run) / "manifest.json").is_file():
                     # Written before its worker died: done, not to be solved (and written) again.
                     outcome, state = Outcome(run, "solved", 0.0), None
                 elif attempts[run.id] < ATTEMPTS:
@@ -239,14 +270,15 @@ def _unexpected(exc: BaseException) -> str:
     return f"internal error {type(exc).__name__}: {exc}{place}"
 
 
-def _run_dir(out: Path, run: BatchRun) -> Path:
+def run_dir(out: Path, run: BatchRun) -> Path:
+    """Where run is written in the batch folder ``out``."""
     return out / "runs" / run.id
 
 
 def _done(out: Path, run: BatchRun, decomposition: bool) -> bool:
     """Whether ``run`` is on disk as the batch asks for it: written (its manifest exists),
     and with the welfare decomposition when ``decomposition``."""
-    path = _run_dir(out, run) / "manifest.json"
+    path = run_dir(out, run) / "manifest.json"
     if not path.is_file():
         return False
     if not decomposition:
@@ -265,12 +297,12 @@ def _solve_task(
     start: Solved | None,
     started: str | None,
 ) -> tuple[Outcome, Solved | None]:
-    """Solve and write one run in a worker with its ``models``, from ``start`` (the
-    equilibrium of run ``started``) or its baseline, with the welfare decomposition when
+    """Solve and write one run, ``scenario``, in a worker with its ``models``, from ``start``
+    (the equilibrium of run ``started``) or its baseline, with the welfare decomposition when
     ``decomposition``; a FragcgeError (SolveError too) is a failed run."""
     t0 = time.perf_counter()
     try:
-        solved = solve_loaded(apply_run(scenario, run), models, start, decompose=decomposition)
+        solved = solve_loaded(scenario, models, start, decompose=decomposition)
     except FragcgeError as exc:
         return Outcome(run, "failed", time.perf_counter() - t0, str(exc)), None
     place = {
@@ -280,8 +312,9 @@ def _solve_task(
         "weight": run.weight,
         # The point the scenario solve started from: the run's baseline, or a nearby run.
         "started_from": started if solved.warm else "baseline",
+        **({"label": run.label} if run.label else {}),
     }
-    write_run(solved, _run_dir(out, run), extra={"batch": place})
+    write_run(solved, run_dir(out, run), extra={"batch": place})
     return Outcome(run, "solved", time.perf_counter() - t0), solved.solved
 
 
@@ -361,7 +394,7 @@ def _per_run(
 
 
 def _welfare(out: Path, run: BatchRun) -> pd.DataFrame:
-    return pd.read_csv(_run_dir(out, run) / "welfare.csv", keep_default_na=False)
+    return pd.read_csv(run_dir(out, run) / "welfare.csv", keep_default_na=False)
 
 
 def _csv(table: pd.DataFrame, path: Path) -> None:

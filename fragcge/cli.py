@@ -113,6 +113,26 @@ def _parser() -> argparse.ArgumentParser:
         help="a running Dask scheduler to send the runs to (implies --executor dask)",
     )
     batch.set_defaults(run=_batch)
+    risk = sub.add_parser(
+        "risk", help="expected welfare of worlds under disruption events (a risk file)"
+    )
+    risk.add_argument("risk", type=Path, help="risk file (.toml)")
+    risk.add_argument(
+        "--workers", type=_positive, default=1, help="processes solving events (default 1)"
+    )
+    risk.add_argument("--out", type=Path, help="result folder (default: results/<risk name>)")
+    risk.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="local processes (default), or a Dask LocalCluster of --workers processes",
+    )
+    risk.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="a running Dask scheduler to send the runs to (implies --executor dask)",
+    )
+    risk.set_defaults(run=_risk)
     report = sub.add_parser(
         "report", help="tables and figures from result folders, side by side when several"
     )
@@ -345,6 +365,44 @@ def _batch(args: argparse.Namespace) -> int:
         f"batch      {result.name}: {len(result.outcomes)} runs, {result.count('solved')} solved, "
         f"{result.count('skipped')} skipped, {failed} failed in {result.seconds:.1f} s; "
         f"results in {result.out}"
+    )
+    if failed:
+        print(f"failures   {result.out / 'failures.csv'}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _risk(args: argparse.Namespace) -> int:
+    from fragcge.progress import Progress
+    from fragcge.risk import RiskInterrupted, run_risk, runs_count
+    from fragcge.scenarios.risk_file import load_risk
+
+    def world(outcome) -> None:
+        reason = f": {outcome.message.splitlines()[0]}" if outcome.message else ""
+        print(
+            f"world      {outcome.name} {outcome.status} in {outcome.seconds:.1f} s{reason}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    progress = Progress(runs_count(load_risk(args.risk)))
+    try:
+        result = run_risk(
+            args.risk, args.out, args.workers, progress, args.executor, args.scheduler, world
+        )
+    except RiskInterrupted as stop:
+        progress.close()
+        print(
+            f"interrupted: the runs solved are saved in {stop.result.out}, with tables of "
+            "them; run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return 130
+    progress.close()
+    failed = result.count("failed") + sum(w.status == "failed" for w in result.worlds)
+    print(
+        f"risk       {result.name}: {len(result.worlds)} worlds, {len(result.outcomes)} event "
+        f"runs, {result.count('solved')} solved, {result.count('skipped')} skipped, "
+        f"{result.count('failed')} failed in {result.seconds:.1f} s; results in {result.out}"
     )
     if failed:
         print(f"failures   {result.out / 'failures.csv'}", file=sys.stderr)

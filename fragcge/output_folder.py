@@ -38,7 +38,7 @@ MARKER = ".fragcge.json"
 LOCK = ".fragcge.lock"
 """The lock file of a folder updated in place by one process at a time (a batch's)."""
 
-KINDS = ("result", "report", "appendix", "batch", "dataset")
+KINDS = ("result", "report", "appendix", "batch", "dataset", "risk")
 
 LEGACY = {
     "result": ("manifest.json", ("scenario", "solver", "versions")),

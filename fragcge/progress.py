@@ -24,7 +24,9 @@ def clock(seconds: float) -> str:
 
 
 def describe(run: BatchRun) -> str:
-    """A run in a few words: its swept values and elasticity multipliers."""
+    """A run in a few words: its label, or its swept values and elasticity multipliers."""
+    if run.label:
+        return run.label
     values = [f"{key}={value:g}" for key, value in run.overrides.items()]
     values += [f"{name}x{factor:.4g}" for name, factor in run.multipliers.items()]
     return " ".join(values)

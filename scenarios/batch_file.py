@@ -125,13 +125,15 @@ class BatchRun:
 
     ``id`` hashes the scenario chain with the overrides and multipliers, so that a rerun of
     the same batch finds the runs already solved. ``weight`` is 1/N for a Monte Carlo draw
-    and the quadrature weight otherwise; a sweep alone gives weight 1.
+    and the quadrature weight otherwise; a sweep alone gives weight 1. ``label`` names a run
+    that is not a point of a batch file's design (a risk file's world and event).
     """
 
     id: str
     overrides: dict[str, float]
     multipliers: dict[str, float]
     weight: float
+    label: str = ""
 
 
 def load_batch(path: str | Path) -> Batch:

@@ -80,7 +80,7 @@ def _load(path: Path, outer: tuple[Path, ...]) -> Scenario:
         elasticities=_elasticities(_table(doc, "elasticities", source), source),
         blocs=_blocs(_table(doc, "blocs", source), source),
         groups=_groups(_table(doc, "groups", source), source),
-        shocks=_shocks(doc.get("shock", []), source),
+        shocks=read_shocks(doc.get("shock", []), source),
         imbalances=_imbalances(meta.get("imbalances", "fixed"), at("imbalances")),
         factor_supply=_factor_supply(doc.get(factor_supply.TABLE, {}), source),
     )
@@ -245,18 +245,26 @@ def _groups(table: dict, source: SourceFile) -> dict[str, tuple[str, ...]]:
     return groups
 
 
-def _shocks(entries: object, source: SourceFile) -> tuple[Shock, ...]:
+def read_shocks(
+    entries: object, source: SourceFile, table: str = "shock", start: int = 0
+) -> tuple[Shock, ...]:
+    """Shocks from ``entries``, the ``[[table]]`` tables of ``source`` (``[[shock]]`` in a
+    scenario file, ``[[event.shock]]`` in a risk file) numbered from ``start + 1`` among the
+    file's headers of that name, so that messages point at their lines."""
     if isinstance(entries, dict):
         raise ScenarioError(
-            f"{source.where('shock')}: write [[shock]] with double brackets, one per shock"
+            f"{source.where(table)}: write [[{table}]] with double brackets, one per shock"
         )
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise ScenarioError(f"{source.where('', line_of='shock')}: shocks must be [[shock]] tables")
-    return tuple(_shock(entry, source, n) for n, entry in enumerate(entries, start=1))
+        raise ScenarioError(
+            f"{source.where('', line_of=table.split('.')[-1])}: shocks must be [[{table}]] tables"
+        )
+    return tuple(
+        _shock(entry, Origin(source, n, table)) for n, entry in enumerate(entries, start=start + 1)
+    )
 
 
-def _shock(table: dict, source: SourceFile, index: int) -> Shock:
-    origin = Origin(source, index)
+def _shock(table: dict, origin: Origin) -> Shock:
     at, where = origin.at, origin.at()
     if "instrument" not in table:
         available = ", ".join(instruments.names())
@@ -264,5 +272,5 @@ def _shock(table: dict, source: SourceFile, index: int) -> Shock:
     name = fields.text(table["instrument"], at("instrument"))
     instruments.available(name, at("instrument"), instruments.names())
     entry = instruments.REGISTRY[name]
-    fields.check_keys(table, entry.toml_keys, source, "shock", index)
+    fields.check_keys(table, entry.toml_keys, origin.source, origin.table, origin.index)
     return entry.read(table, origin)

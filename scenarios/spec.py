@@ -47,14 +47,16 @@ Elasticity = SectorElasticity | ScalarElasticity
 
 @dataclass(frozen=True)
 class Origin:
-    """Where a shock is written: its file and its number among the [[shock]] tables."""
+    """Where a shock is written: its file and its number among the file's ``[[table]]``
+    tables (``[[shock]]`` in a scenario file, ``[[event.shock]]`` in a risk file)."""
 
     source: SourceFile
     index: int
+    table: str = "shock"
 
     def at(self, key: str | None = None) -> str:
         """``file:line: [[shock]] #n key``, for messages about this shock."""
-        return self.source.where("shock", key, self.index)
+        return self.source.where(self.table, key, self.index)
 
 
 @dataclass(frozen=True)

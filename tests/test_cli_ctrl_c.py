@@ -187,3 +187,51 @@ def test_ctrl_c_while_from_result_writes_its_dataset(tmp_path) -> None:
     code, err, seconds = _interrupt(tmp_path, "fragcge.from_result:readme", argv, block=True)
     _assert_stopped(code, err, seconds)
     _no_folder_but(tmp_path, {"baseline.toml", "launch.py", "result"})
+
+
+RISK = """[risk]
+name = "r"
+
+[[world]]
+name = "one"
+scenario = "baseline.toml"
+
+[[event]]
+name = "quota"
+probability = 0.1
+
+[[event.shock]]
+instrument = "ntb"
+from = "CHN"
+to = "JPN"
+rate = 0.1
+"""
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("fragcge.from_result:readme", {"risk.toml", "baseline.toml", "launch.py", "out"}),
+        ("fragcge.batch:_solve_task", {"risk.toml", "baseline.toml", "launch.py", "out"}),
+    ],
+    ids=["writing-a-world", "solving-an-event"],
+)
+def test_ctrl_c_stops_risk(tmp_path, target, expected) -> None:
+    """Ctrl-C while a world's dataset is written (no world folder is left) or while an
+    event is solved in the command's process (the tables of the runs solved are written)."""
+    shutil.copy(SCENARIOS / "baseline.toml", tmp_path)
+    (tmp_path / "risk.toml").write_text(RISK)
+    argv = ["risk", "risk.toml", "--out", "out"]
+    code, err, seconds = _interrupt(tmp_path, target, argv, block=True)
+    _assert_stopped(code, err, seconds)
+    _no_folder_but(tmp_path, expected)
+    out = tmp_path / "out"
+    if target.endswith("readme"):
+        worlds = out / "worlds"
+        assert not worlds.exists() or not any(worlds.iterdir()), sorted(worlds.iterdir())
+        assert not (out / "risk.csv").exists()
+    else:
+        assert (out / "worlds" / "one" / "dataset.toml").is_file()
+        assert (out / "risk.csv").is_file() and (out / "failures.csv").is_file()
+        runs = out / "runs"
+        assert not runs.exists() or not any(runs.iterdir()), sorted(runs.iterdir())

@@ -23,9 +23,10 @@ from fragcge.scenarios import (
 )
 
 SHIPPED = Path(scenarios_package.__file__).parent
-# Batch files sit beside the scenarios they vary; tests/test_batch_design.py checks them.
+# Batch and risk files sit beside the scenarios they use; tests/test_batch_design.py and
+# tests/test_risk.py check them.
 SCENARIO_FILES = sorted(
-    p for p in SHIPPED.glob("*.toml") if "batch" not in tomllib.loads(p.read_text())
+    p for p in SHIPPED.glob("*.toml") if not {"batch", "risk"} & set(tomllib.loads(p.read_text()))
 )
 REGIONS = ("USA", "EUR", "OAD", "JPN", "KOR", "CHN", "RUS", "IND", "OEM", "ROW")
 SECTORS = ("AGF", "ENE", "LMF", "CHM", "MET", "MAC", "ELE", "SRV")

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(
     p.name
     for p in (ROOT / "scenarios").glob("*.toml")
-    if not p.name.startswith(("batch-", "sensitivity-"))
+    if not p.name.startswith(("batch-", "sensitivity-", "risk-"))
 )
 AGREE = 1e-8
 """Largest scaled difference between the two solvers' equilibria (issue 13)."""
