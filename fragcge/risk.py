@@ -3,7 +3,8 @@ through the batch runner, then risk.csv, breakeven.csv, states.csv and figures.
 
 Every EV is measured from one reference: the first world's equilibrium, at its prices. A
 world's static EV compares its equilibrium with the reference on the original dataset (the
-worlds share dataset, closure and elasticities, so one welfare index measures both). An
+worlds share dataset, closure, imbalance rule, elasticities and factor supply, so one welfare
+index measures both). An
 event is solved on the world's rebenchmarked dataset (:func:`fragcge.rebenchmark.rebenchmark`,
 written to ``OUT/worlds/<world>/`` by :func:`fragcge.from_result.write_rebenchmarked`) with
 the horizon's elasticities; its EV there, ev', is in the world's prices, and the welfare

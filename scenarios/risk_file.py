@@ -34,8 +34,8 @@ A risk file (docs/risk.md)::
 
 Events are mutually exclusive states ("none", no disruption, takes the probability left)
 or, with ``events = "independent"``, independent, each state a combination of events. The
-worlds must differ only by their shocks: the same dataset, closure and elasticities, so that
-one welfare index measures them all.
+worlds must differ only by their shocks: the same dataset, closure, imbalance rule,
+elasticities and factor supply, so that one welfare index measures them all.
 """
 
 from __future__ import annotations
@@ -164,6 +164,7 @@ class RiskFile:
             title=f"{state.name} in world {world} ({self.horizon.kind})",
             data=data,
             closure=self.horizon.closure or reference.closure,
+            imbalances=reference.imbalances,
             baseline=None,
             elasticities=elasticities if scale != 1.0 else (),
             blocs=self.blocs,
@@ -282,7 +283,7 @@ def _check_comparable(first: World, name: str, scenario: Scenario, at: str) -> N
             f"{at}: world {name!r} uses data {str(scenario.data)!r}, world {first.name!r} "
             f"{str(reference.data)!r}; every world must be solved on the same dataset"
         )
-    for what in ("closure", "elasticities"):
+    for what in ("closure", "imbalances", "elasticities", "factor_supply"):
         if getattr(scenario, what) != getattr(reference, what):
             raise ScenarioError(
                 f"{at}: world {name!r} ({scenario.path.name}) has other {what} than world "

@@ -453,6 +453,14 @@ def test_worlds_must_differ_only_by_their_shocks(tmp_path: Path) -> None:
     )
     with pytest.raises(ScenarioError, match="other closure than world 'open'"):
         load_risk(path)
+    shored.write_text(
+        text.replace('data = "./armington"', 'data = "./armington"\nimbalances = "income-share"')
+    )
+    with pytest.raises(ScenarioError, match="other imbalances than world 'open'"):
+        load_risk(path)
+    shored.write_text(text.replace("[blocs]", "[factor_supply]\nva = 0.5\n[blocs]"))
+    with pytest.raises(ScenarioError, match="other factor_supply than world 'open'"):
+        load_risk(path)
 
 
 def test_a_closure_measuring_welfare_by_utility_is_refused(tmp_path: Path) -> None:
