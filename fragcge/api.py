@@ -15,7 +15,8 @@ from fragcge.calibration.dataset import dataset_signature, load_dataset
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.model import decomposition, report
 from fragcge.model.cge import CGEModel, Equilibrium
-from fragcge.model.equations import ELASTICITIES, elasticity_pattern
+from fragcge.model.equations import ELASTICITIES
+from fragcge.model.nests import elasticity_pattern
 from fragcge.model.shocks import PARAMETERS
 from fragcge.model.solve import DEFAULT_LIMITS, ProgressLines, SolveLimits
 from fragcge.scenarios.load import load_scenario

@@ -9,6 +9,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from fragcge.calibration.calibrate import Calibration
+    from fragcge.model.nests import Nests, TreeShares
 
 
 @dataclass
@@ -174,3 +175,9 @@ class EquationSpace(Protocol):
     """Trade routes (i, s, r) with a non-zero benchmark flow."""
     margin_rows: list[int]
     """Margins with a non-zero benchmark supply."""
+    nests: Nests
+    """Every agent's nest tree."""
+    nest_shares: dict[str, TreeShares]
+    """The trees calibrated on the data, by agent."""
+    elasticity_values: dict[str, np.ndarray]
+    """The data's elasticities by name (at least 1-d)."""
