@@ -10,6 +10,8 @@ template (``terms.DEMAND_KINDS``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from fragcge.model.nests import Nest, Tree, TreeShares, leaf_kind
@@ -92,28 +94,22 @@ def nest_prices(sys: EquationSpace, tree: Tree) -> None:
         _children(sys, shares, node, owner, at)
 
 
+@dataclass
 class _At:
     """The columns a nest's child terms share, one entry per owner: the equation's rows, the
-    parent's price, the share factor from merged nests above, σ and the scale."""
+    parent's price, the share factor of the merged nests above, σ (values, θ positions) and
+    the scale of the parent's price."""
 
-    def __init__(self, rows, parent, theta, sigma, scale) -> None:
-        self.rows, self.parent, self.theta, self.sigma, self.scale = (
-            rows,
-            parent,
-            theta,
-            sigma,
-            scale,
-        )
+    rows: np.ndarray
+    parent: np.ndarray
+    theta: np.ndarray
+    sigma: tuple[np.ndarray, np.ndarray]
+    scale: np.ndarray
 
-    def take(self, k: np.ndarray) -> _At:
-        """The columns at owners k."""
-        return _At(
-            self.rows[k],
-            self.parent[k],
-            self.theta[k],
-            (self.sigma[0][k], self.sigma[1][k]),
-            self.scale[k],
-        )
+    def take(self, k: np.ndarray, share: np.ndarray | float = 1.0) -> _At:
+        """The columns at owners k, the share factor times ``share``."""
+        sigma = (self.sigma[0][k], self.sigma[1][k])
+        return _At(self.rows[k], self.parent[k], self.theta[k] * share, sigma, self.scale[k])
 
 
 def _children(sys: EquationSpace, shares: TreeShares, node: Nest, owner: Owner, at: _At) -> None:
@@ -124,30 +120,26 @@ def _children(sys: EquationSpace, shares: TreeShares, node: Nest, owner: Owner, 
         if isinstance(child, Nest):
             own = np.flatnonzero(shares.exists[child.price][owner])
             sub = tuple(a[own] for a in owner)
-            here = at.take(own)
-            theta = here.theta * shares.share[child.price][sub]
-            child_price = sys.var[child.price].pos[sub]
-            ces_children(sys, here.rows, child_price, here.parent, theta, here.sigma, here.scale)
+            here = at.take(own, shares.share[child.price][sub])
+            price = sys.var[child.price].pos[sub]
+            ces_children(sys, here.rows, price, here.parent, here.theta, here.sigma, here.scale)
             merged = np.flatnonzero(shares.merged[child.price][owner])
             sub = tuple(a[merged] for a in owner)
-            inner = at.take(merged)
-            inner.theta = inner.theta * shares.share[child.price][sub]
-            _children(sys, shares, child, sub, inner)
+            _children(sys, shares, child, sub, at.take(merged, shares.share[child.price][sub]))
             continue
         kind = leaf_kind(child)
         members = shares.members[node.price, k]
-        held = _leaf_exists(sys, shares, kind, members, g, owner)
-        leaf, cell = (members[held[0]], held[1])
+        which, cell = _leaf_cells(sys, kind, members, g, owner)
+        leaf = members[which]
         sub = tuple(a[cell] for a in owner)
-        here = at.take(cell)
-        theta = here.theta * shares.leaf_share[kind][(leaf, *sub)]
+        here = at.take(cell, shares.leaf_share[kind][(leaf, *sub)])
         price = _leaf_price(sys, kind, leaf, g[cell], sub)
-        ces_children(sys, here.rows, price, here.parent, theta, here.sigma, here.scale)
+        ces_children(sys, here.rows, price, here.parent, here.theta, here.sigma, here.scale)
 
 
-def _leaf_exists(sys, shares: TreeShares, kind: str, members, g, owner: Owner):
-    """(member, owner) pairs, leaf first, where the owner buys the leaf: a factor with
-    payments vfm > 0, a good with an Armington composite pa."""
+def _leaf_cells(sys: EquationSpace, kind: str, members, g, owner: Owner):
+    """(member, owner) index pairs, member first, where the owner buys the leaf: a factor
+    with payments vfm > 0, a good with an Armington composite pa."""
     r = owner[-1]
     if kind == "good":
         has = sys.var["pa"].pos[members[:, None], g[None], r[None]] >= 0
@@ -180,24 +172,23 @@ def demands(
         activity = v[tree.activity].pos[owner]
     else:
         activity = v[tree.activity].pos[owner[-1]]
-    parts: dict[str, list] = {}
+    parts: dict[str, list[np.ndarray]] = {}
     for held in sorted(set(holder.tolist())):
         cells = np.flatnonzero(holder == held)
         sub = tuple(a[cells] for a in owner)
         path = shares.path(held)
-        levels = _levels(sys, shares, path, sub)
-        for code in np.unique(levels.code):
-            at = np.flatnonzero(levels.code == code)
-            cell = cells[at]
-            here = tuple(a[at] for a in sub)
-            kept = [k for k in range(len(path)) if code >> k & 1]
+        code, path_sigma = _levels(sys, shares, path, sub)
+        for shape in np.unique(code):
+            at = np.flatnonzero(code == shape)
+            cell, here = cells[at], tuple(a[at] for a in sub)
+            kept = [k for k in range(len(path)) if shape >> k & 1]
             prices = [v[path[k].price].pos[here] for k in kept]
-            sigmas = [levels.sigma[k][at] for k in kept]
-            pa = _leaf_price(sys, kind, leaf[cell], g[cell], here)
+            sigmas = [path_sigma[k][at] for k in kept]
+            leaf_price = _leaf_price(sys, kind, leaf[cell], g[cell], here)
             if kind == "good":
-                prices.append(pa)
+                prices.append(leaf_price)
                 sigmas.append(sigma_columns(sys, sys.nests.armington, leaf[cell])[1])
-            prices.append(price[cell] if kind == "good" else pa)
+            prices.append(price[cell] if kind == "good" else leaf_price)
             scaled = bool(kept) and kept[0] == 0 and tree.scale is not None
             named = dict(zip(sigma_names(len(sigmas)), sigmas, strict=True))
             if scaled:
@@ -205,22 +196,23 @@ def demands(
             act = activity[cell]
             for who, mask in _demanders(tree, kind, act):
                 name = demand_name(who, len(sigmas), scaled, value)
-                x = [col[mask] for col in ([act] if who != "fix" else []) + prices]
-                p = DEMAND_KINDS[name].columns(**{n: c[mask] for n, c in named.items()})
-                fixed = [P.mutable[tree.fixed_level].pos[here[-1][mask]]] if who == "fix" else None
-                parts.setdefault(name, []).append((cell[mask], x, p, fixed))
+                x = ([act] if who != "fix" else []) + prices
+                p = DEMAND_KINDS[name].columns(**named)
+                level = [P.mutable[tree.fixed_level].pos[here[-1]]] if who == "fix" else []
+                columns = np.stack([cell, *x, *p, *level])
+                parts.setdefault(name, []).append(columns[:, mask])
+    # One add per template, its instances in the order of the cells as given.
     for name in sorted(parts):
-        order = np.argsort(np.concatenate([q[0] for q in parts[name]]), kind="stable")
-        cell = np.concatenate([q[0] for q in parts[name]])[order]
-
-        def joined(column: int, k: int, name=name, order=order) -> np.ndarray:
-            return np.concatenate([q[column][k] for q in parts[name]])[order]
-
-        first = parts[name][0]
-        x = [joined(1, k) for k in range(len(first[1]))]
-        p = [joined(2, k) for k in range(len(first[2]))]
-        fixed = None if first[3] is None else [joined(3, 0)]
-        terms.add(name, rows[cell], x, p, coef[cell], fixed)
+        table = np.concatenate(parts[name], axis=1)
+        table = table[:, np.argsort(table[0], kind="stable")]
+        nx, n_p = DEMAND_KINDS[name].nx, DEMAND_KINDS[name].np - 1
+        cell, x, p, level = (
+            table[0],
+            table[1 : 1 + nx],
+            table[1 + nx : 1 + nx + n_p],
+            table[1 + nx + n_p :],
+        )
+        terms.add(name, rows[cell], list(x), list(p), coef[cell], list(level) or None)
 
 
 def _demanders(tree: Tree, kind: str, activity: np.ndarray):
@@ -233,16 +225,10 @@ def _demanders(tree: Tree, kind: str, activity: np.ndarray):
     return [("fin", activity >= 0), ("fix", activity < 0)]
 
 
-class _Levels:
-    """Per cell of a demand, which nests of its path are levels (bit k of ``code``: path[k]
-    has a price and is not a dropped Leontief level), with each nest's σ positions."""
-
-    def __init__(self, code: np.ndarray, sigma: list[np.ndarray]) -> None:
-        self.code, self.sigma = code, sigma
-
-
-def _levels(sys: EquationSpace, shares: TreeShares, path: list[Nest], owner: Owner) -> _Levels:
-    """The levels of the path at each owner (:class:`_Levels`)."""
+def _levels(sys: EquationSpace, shares: TreeShares, path: list[Nest], owner: Owner):
+    """Which nests of a demand's path are levels of the demand at each owner (bit k of the
+    code: path[k] has a price there and is not a dropped Leontief level), and each nest's σ
+    positions."""
     tree = shares.tree
     n = len(owner[0])
     code = np.zeros(n, dtype=np.int64)
@@ -257,4 +243,4 @@ def _levels(sys: EquationSpace, shares: TreeShares, path: list[Nest], owner: Own
             leading &= ~level | (values == 0)
             level = level & ~dropped
         code |= level.astype(np.int64) << k
-    return _Levels(code, sigma)
+    return code, sigma

@@ -228,7 +228,7 @@ def _calibrate_tree(tree, agent, active, leaves, sam, values) -> TreeShares:
     """Values bottom-up (a nest is the sum of its children), then shares and merging."""
     shares = TreeShares(tree, agent)
     names = {"factor": sam.factors, "good": sam.sectors}
-    members = _members(tree, names)
+    shares.members = members = _members(tree, names)
     shares.holder = {kind: np.full(len(names[kind]), "", dtype=object) for kind in names}
     shares.leaf_share = {kind: np.zeros(leaves[kind].shape) for kind in names}
 
@@ -239,12 +239,12 @@ def _calibrate_tree(tree, agent, active, leaves, sam, values) -> TreeShares:
                 shares.parent[child.price] = node
                 parts.append(value(child))
                 continue
-            idx = shares.members[node.price, k] = members[id(child)]
+            idx = members[node.price, k]
             parts.append(leaves[leaf_kind(child)][idx].sum(axis=0))
         total = sum(parts)
-        for child in node.children:
+        for k, child in enumerate(node.children):
             if not isinstance(child, Nest):
-                kind, idx = leaf_kind(child), members[id(child)]
+                kind, idx = leaf_kind(child), members[node.price, k]
                 shares.holder[kind][idx] = node.price
                 shares.leaf_share[kind][idx] = share(leaves[kind][idx], total[None])
         shares.value[node.price] = total
@@ -262,6 +262,8 @@ def _calibrate_tree(tree, agent, active, leaves, sam, values) -> TreeShares:
                 "data but in no nest"
             )
     owner_sigma = _owner_sigma(tree, values, active.shape)
+    for node in tree.root.nests():
+        owner_sigma(node.sigma)  # known, and shaped for the tree's owners
     shares.exists[tree.root.price] = active
     shares.merged[tree.root.price] = np.zeros(active.shape, dtype=bool)
     shares.share[tree.root.price] = np.ones(active.shape)
@@ -282,11 +284,26 @@ def leaf_kind(leaf: Factors | Goods) -> str:
     return "factor" if isinstance(leaf, Factors) else "good"
 
 
-def _members(tree: Tree, names: dict[str, tuple[str, ...]]) -> dict[int, np.ndarray]:
-    """The indices each leaf holds, by the leaf's id: those it names, or the rest."""
+def _members(tree: Tree, names: dict[str, tuple[str, ...]]) -> dict[tuple[str, int], np.ndarray]:
+    """The indices each leaf holds, by (its nest's price, its position): those it names, or
+    the rest (one leaf of each kind at most may take the rest)."""
     named: dict[str, set[str]] = {"factor": set(), "good": set()}
-    leaves = [c for n in tree.root.nests() for c in n.children if not isinstance(c, Nest)]
-    for leaf in leaves:
+    leaves = {
+        (n.price, k): c
+        for n in tree.root.nests()
+        for k, c in enumerate(n.children)
+        if not isinstance(c, Nest)
+    }
+    for kind in named:
+        rest = [
+            key for key, leaf in leaves.items() if leaf_kind(leaf) == kind and leaf.names is None
+        ]
+        if len(rest) > 1:
+            where = ", ".join(price for price, _ in rest)
+            raise ValueError(
+                f"nest tree of {tree.agent}: the {kind}s left over go to one nest, not {where}"
+            )
+    for leaf in leaves.values():
         kind = leaf_kind(leaf)
         for name in leaf.names or ():
             if name not in names[kind]:
@@ -298,14 +315,14 @@ def _members(tree: Tree, names: dict[str, tuple[str, ...]]) -> dict[int, np.ndar
                 raise ValueError(f"nest tree of {tree.agent}: {name!r} is in two nests")
             named[kind].add(name)
     out = {}
-    for leaf in leaves:
+    for key, leaf in leaves.items():
         kind = leaf_kind(leaf)
         keep = [
             k
             for k, name in enumerate(names[kind])
             if (name in leaf.names if leaf.names is not None else name not in named[kind])
         ]
-        out[id(leaf)] = np.array(keep, dtype=np.int64)
+        out[key] = np.array(keep, dtype=np.int64)
     return out
 
 
@@ -313,6 +330,11 @@ def _owner_sigma(tree: Tree, values: dict[str, np.ndarray], shape: tuple[int, ..
     """An elasticity's data values over the tree's owners: by sector j for firms."""
 
     def sigma(name: str) -> np.ndarray:
+        if name not in values:
+            raise ValueError(
+                f"nest tree of {tree.agent}: elasticity {name!r} is neither in the registry "
+                "nor in Nests.elasticities"
+            )
         v = values[name]
         if tree.agent == "firms":
             return np.broadcast_to(v[:, None] if v.size > 1 else v, shape)

@@ -48,6 +48,10 @@ def pairs(nests: Nests) -> tuple[tuple[str, str], ...]:
     out: list[tuple[str, str]] = []
     for pair in CORE_PAIRS:
         out += [pair, *after.get(pair[0], [])]
+    names = [name for name, _ in out]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"nest price(s) {', '.join(twice)} name another variable of the model")
     return tuple(out)
 
 

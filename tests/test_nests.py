@@ -100,6 +100,16 @@ def firms_with(value_added: Nest, intermediate: Nest | None = None):
             Nest("pint", "esubc", (Goods(("S1", "S2")),)),
             "good(s) S3 are bought in the data but in no nest",
         ),
+        (
+            Nest("pva", "esubva", (Factors(), Goods())),
+            None,
+            "the goods left over go to one nest, not pva, pint",
+        ),
+        (
+            Nest("pva", "esubva", (Factors(("lab",)), Nest("pke", "esubkx", (Factors(),)))),
+            None,
+            "elasticity 'esubkx' is neither in the registry nor in Nests.elasticities",
+        ),
     ],
 )
 def test_a_bad_declaration_is_refused_with_its_tree_and_name(
@@ -108,6 +118,12 @@ def test_a_bad_declaration_is_refused_with_its_tree_and_name(
     with pytest.raises(ValueError, match=r"nest tree of firms: .*") as refused:
         CGEModel(calibrate(sam), nests=firms_with(value_added, intermediate))
     assert message in str(refused.value)
+
+
+def test_a_nest_price_must_be_a_new_variable(sam) -> None:
+    clash = firms_with(Nest("pc", "esubva", (Factors(),)))
+    with pytest.raises(ValueError, match="nest price.s. pc name another variable of the model"):
+        CGEModel(calibrate(sam), nests=clash)
 
 
 def test_a_good_in_value_added_replicates_and_obeys_walras_and_homogeneity(sam) -> None:
