@@ -19,9 +19,11 @@ from fragcge.model.structure import EquationSpace, TermGroup, Terms
 from fragcge.model.terms import BASIC_KINDS, QUOTA_EXTRA, ROUTE_PARAMS, TARIFF_EXTRA
 
 FIN = {t.agent: t.activity for t in NESTS.final}
+"""Each final agent's activity variable (its nest tree's)."""
 FIXED_LEVEL = {t.agent: t.fixed_level for t in NESTS.final if t.fixed_level}
 """Parameters that set G and I where the closure keeps them exogenous."""
 FIN_PRICE = {t.agent: t.root.price for t in NESTS.final}
+"""Each final agent's price (its nest tree's root)."""
 ELASTICITIES = NAMES
 """Every substitution elasticity of the data (the registry's): mutable parameters of the model."""
 
