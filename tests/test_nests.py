@@ -21,7 +21,7 @@ from fragcge.calibration.elasticity_weights import WEIGHT_BASIS, elasticity_weig
 from fragcge.calibration.synthetic import synthetic_sam
 from fragcge.model import checks
 from fragcge.model.cge import CGEModel
-from fragcge.model.nests import FIRMS, NESTS, Factors, Goods, Nest, calibrate_nests
+from fragcge.model.nests import FIRMS, HOUSEHOLD, NESTS, Factors, Goods, Nest, calibrate_nests
 from fragcge.model.system import pairs
 from fragcge.model.terms import BASIC_KINDS, DEMAND_KINDS
 
@@ -138,6 +138,26 @@ def test_a_good_in_value_added_replicates_and_obeys_walras_and_homogeneity(sam) 
     energy = (sam.vdfm + sam.vifm)[0, :n]
     capital = sam.vfm[sam.factors.index("cap")]
     np.testing.assert_allclose(shares.value["pke"], capital + energy, rtol=1e-15)
+    replication = checks.replication(model)
+    assert replication.passed, replication.detail
+    shock = checks.check_shock(model)
+    for check in (checks.homogeneity(model, shock), checks.walras(model, shock)):
+        assert check.passed, check.detail
+
+
+def test_a_sub_nest_of_household_consumption_replicates_and_obeys_walras(sam) -> None:
+    """A final agent's tree takes inner nests too: goods S1 and S2 in a nest of pc, with the
+    investment elasticity (any registry scalar), one price per region."""
+    inner = Nest("pcx", "esubi", (Goods(("S1", "S2")),))
+    household = replace(HOUSEHOLD, root=Nest("pc", "esubp", (inner, Goods())))
+    nests = replace(NESTS, final=(household, *NESTS.final[1:]))
+    model = CGEModel(calibrate(sam), nests=nests)
+    assert model.system.var["pcx"].axes == ("r",)
+    assert model.system.var["pcx"].size == len(sam.regions)
+    shares = model.system.nest_shares["hh"].share["pcx"]
+    n = len(sam.sectors)
+    bought = (sam.vdfm + sam.vifm)[:, n]
+    np.testing.assert_allclose(shares, bought[:2].sum(axis=0) / bought.sum(axis=0), rtol=1e-15)
     replication = checks.replication(model)
     assert replication.passed, replication.detail
     shock = checks.check_shock(model)
