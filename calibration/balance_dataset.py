@@ -23,6 +23,7 @@ import pandas as pd
 from fragcge.calibration import accounts
 from fragcge.calibration.balance import METHODS, balance_square
 from fragcge.calibration.dataset import load_dataset, read_dataset, write_dataset_files
+from fragcge.calibration.elasticity_registry import SCALAR_ELASTICITIES, SECTOR_ELASTICITIES
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.calibration.sam_cells import (
     FACTOR_ROLES,
@@ -62,7 +63,6 @@ FIELDS = {
     "tm0": "trade_wedges (tariff)",
 }
 """Each array balancing may change, with the dataset table it is stored in."""
-ESUB = ("esubd", "esubm", "esubva", "esubt", "esubc", "esubp", "esubg", "esubi")
 
 
 @dataclass(frozen=True)
@@ -146,8 +146,8 @@ def balance_dataset(
     fixed = np.array([any(a.role in FIXABLE[f] for f in fix) for a in cells.accounts])
     values = balance_square(len(names), prior.rows, prior.cols, prior.values, method, names, fixed)
     after = prior.with_values(values)
-    esub = {e: getattr(sam, e) for e in ESUB[:5]}
-    finals = {e: getattr(sam, e) for e in ESUB[5:]}
+    esub = {e: getattr(sam, e) for e in SECTOR_ELASTICITIES}
+    finals = {e: getattr(sam, e) for e in SCALAR_ELASTICITIES}
     balanced = to_global_sam(after, sam.name, esub, sam.meta, finals)
     balanced = dataclasses.replace(
         balanced,

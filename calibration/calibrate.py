@@ -34,10 +34,6 @@ class Calibration:
     vfd: np.ndarray  # [a, r] final demand of hh, gov, inv at gross prices
     ra0: np.ndarray  # [r] benchmark income = vc + vg + vi
     vb0: np.ndarray  # [r] benchmark net foreign transfers
-    theta_va: np.ndarray  # [j, r] value-added share of the production cost
-    theta_int: np.ndarray  # [j, r] intermediate share of the production cost
-    theta_f: np.ndarray  # [f, j, r] factor shares within value added
-    theta_a: np.ndarray  # [i, g, r] Armington composite shares within each agent's bundle
     theta_d: np.ndarray  # [i, g, r] domestic share within each Armington composite
     theta_s: np.ndarray  # [i, s, r] source shares within the import composite
     theta_fob: np.ndarray  # [i, s, r] fob / cif on each route
@@ -49,7 +45,7 @@ class Calibration:
         return len(self.sam.sectors)
 
 
-def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+def share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     """part / whole, zero where the whole is zero (no flow, no share)."""
     out = np.zeros(np.broadcast_shapes(part.shape, whole.shape))
     np.divide(part, whole, out=out, where=whole != 0)
@@ -57,8 +53,8 @@ def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
 
 
 def calibrate(sam: GlobalSAM) -> Calibration:
-    """Benchmark quantities and shares of every CES nest of MODEL.md."""
-    n = len(sam.sectors)
+    """Benchmark quantities, the Armington and trade shares of MODEL.md; the shares of the
+    agents' nests follow their declaration (``fragcge.model.nests``)."""
     vom = accounts.vom(sam)
     dd0 = accounts.net_domestic(sam)
     di0 = accounts.net_imported(sam)
@@ -69,11 +65,7 @@ def calibrate(sam: GlobalSAM) -> Calibration:
     evom_s = np.where(mobile[:, None, None], 0.0, fd0)
     vfd = accounts.final_demand(sam)
 
-    va = sam.vfm.sum(axis=0)
-    intermediate = (sam.vdfm[:, :n, :] + sam.vifm[:, :n, :]).sum(axis=0)
-    cost = va + intermediate
     purchases = sam.vdfm + sam.vifm
-    bundle = purchases.sum(axis=0)
     return Calibration(
         sam=sam,
         vom=vom,
@@ -91,12 +83,8 @@ def calibrate(sam: GlobalSAM) -> Calibration:
         vfd=vfd,
         ra0=vfd.sum(axis=0),
         vb0=accounts.vb(sam),
-        theta_va=_share(va, cost),
-        theta_int=_share(intermediate, cost),
-        theta_f=_share(sam.vfm, va[None]),
-        theta_a=_share(purchases, bundle[None]),
-        theta_d=_share(sam.vdfm, purchases),
-        theta_s=_share(accounts.vims(sam), accounts.vim(sam)[:, None, :]),
-        theta_fob=_share(accounts.fob(sam), cif),
-        theta_t=_share(sam.vtwr, cif[None]),
+        theta_d=share(sam.vdfm, purchases),
+        theta_s=share(accounts.vims(sam), accounts.vim(sam)[:, None, :]),
+        theta_fob=share(accounts.fob(sam), cif),
+        theta_t=share(sam.vtwr, cif[None]),
     )

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fragcge.calibration import factor_supply
+from fragcge.calibration.elasticity_registry import REGISTRY, SECTOR_ELASTICITIES
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.calibration.schema import (
     ELASTICITY,
@@ -404,11 +405,16 @@ def _assemble(
     }
     route = ("commodity", "exporter", "importer")
     esub = frames["elasticities"]
-
-    def elasticity(column: str, default: np.ndarray) -> np.ndarray:
-        return dense("elasticities", ("sector",), column) if column in esub else default
-
-    esubd = dense("elasticities", ("sector",), "esubd")
+    per_sector: dict[str, np.ndarray] = {}
+    for e in REGISTRY:
+        if not e.per_sector:
+            continue
+        given = e.name in esub or e.default is None
+        per_sector[e.name] = (
+            dense("elasticities", ("sector",), e.name)
+            if given
+            else e.default_values(per_sector, len(sectors))
+        )
     return GlobalSAM(
         name=header.name,
         regions=regions,
@@ -428,11 +434,7 @@ def _assemble(
         tif0=dense("purchase_taxes", purchase, "rate", "imported"),
         tx0=dense("trade_wedges", route, "export_tax"),
         tm0=dense("trade_wedges", route, "tariff"),
-        esubd=esubd,
-        esubm=elasticity("esubm", 2.0 * esubd),  # GTAP's rule of two
-        esubva=dense("elasticities", ("sector",), "esubva"),
-        esubt=elasticity("esubt", np.zeros(len(sectors))),
-        esubc=elasticity("esubc", np.zeros(len(sectors))),
+        **per_sector,
         **header.final_elasticities,
         region_names=dict(header.regions),
         sector_names=dict(header.sectors),
@@ -498,7 +500,7 @@ def _table_rows(sam: GlobalSAM) -> dict[str, list[tuple[object, ...]]]:
     purchases = np.stack([sam.vdfm, sam.vifm], axis=-1).transpose(2, 1, 0, 3)  # [r, g, i, src]
     rates = np.stack([sam.tdf0, sam.tif0], axis=-1).transpose(2, 1, 0, 3)
     route = (sectors, regions, regions)
-    esub = np.stack([sam.esubd, sam.esubm, sam.esubva, sam.esubt, sam.esubc], axis=-1)
+    esub = np.stack([getattr(sam, name) for name in SECTOR_ELASTICITIES], axis=-1)
     return {
         "factor_payments": _cells([sam.vfm.transpose(2, 0, 1)], (regions, sam.factors, sectors)),
         "intermediate": _cells([purchases[:, :n]], (regions, sectors, sectors, SOURCES)),

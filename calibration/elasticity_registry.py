@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Elasticity:
@@ -25,6 +27,19 @@ class Elasticity:
     loader), or None where the dataset must give it."""
     minimum: float = 0.0
     """Valid values are >= minimum (0: Leontief)."""
+    rule: tuple[str, float] | None = None
+    """Where ``default`` is a rule: (another elasticity, factor), the default being the
+    factor times that elasticity (GTAP's rule of two: esubm = 2 × esubd)."""
+
+    def default_values(self, known: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """The default of a per-sector elasticity for n sectors, from the elasticities
+        already ``known`` by name (those before it in the registry) where it is a rule."""
+        if self.rule is not None:
+            other, factor = self.rule
+            return factor * known[other]
+        if not isinstance(self.default, int | float):
+            raise ValueError(f"elasticity {self.name} has no default: the dataset must give it")
+        return np.full(n, float(self.default))
 
 
 REGISTRY: tuple[Elasticity, ...] = (
@@ -41,6 +56,7 @@ REGISTRY: tuple[Elasticity, ...] = (
         True,
         "prf_M: the import composite over delivered prices",
         "2 × esubd (GTAP's rule of two)",
+        rule=("esubd", 2.0),
     ),
     Elasticity("esubva", "among primary factors", True, "def_pva: value added", None),
     Elasticity(

@@ -21,10 +21,12 @@ import pandas as pd
 
 from fragcge.calibration import accounts
 from fragcge.calibration.aggregate import CodeMap, membership
+from fragcge.calibration.elasticity_registry import SECTOR_ELASTICITIES
 from fragcge.calibration.sam import GlobalSAM
 
-ELASTICITIES = ("esubd", "esubm", "esubva", "esubt", "esubc")
-"""Per-sector elasticities of a GlobalSAM, in the dataset contract's column order."""
+ELASTICITIES = SECTOR_ELASTICITIES
+"""Per-sector elasticities of a GlobalSAM (the registry's), in the dataset contract's column
+order."""
 WEIGHT_BASIS = {
     "esubd": "world domestic + imported use (agents' prices)",
     "esubm": "world imports (importers' market prices)",

@@ -17,6 +17,7 @@ import numpy as np
 
 from fragcge.calibration import accounts
 from fragcge.calibration.balance import METHODS
+from fragcge.calibration.elasticity_registry import SECTOR_ELASTICITIES
 from fragcge.calibration.sam import AGENT_FILE_NAMES, FINAL_AGENTS, GlobalSAM
 from fragcge.calibration.schema import FINAL_ELASTICITIES
 from fragcge.calibration.validate import FLOOR, RTOL, Problems, examples
@@ -182,11 +183,7 @@ def to_global_sam(
         tif0=tif0,
         tx0=tx0,
         tm0=tm0,
-        esubd=esub["esubd"].reshape(n),
-        esubm=esub["esubm"].reshape(n),
-        esubva=esub["esubva"].reshape(n),
-        esubt=esub["esubt"].reshape(n),
-        esubc=esub["esubc"].reshape(n),
+        **{name: esub[name].reshape(n) for name in SECTOR_ELASTICITIES},
         **(final_elasticities or FINAL_ELASTICITIES),
         meta=dict(meta),
     )

@@ -1,8 +1,9 @@
 """Per-sector elasticities for importers whose source has none: a user's file or a shipped table.
 
-A table is a CSV with a ``sector`` column and the columns ``esubd`` and ``esubva``;
-``esubm`` (default ``2 * esubd``, GTAP's rule of two), ``esubt`` and ``esubc`` (default 0)
-may be left out, as in a dataset's ``elasticities.csv``. Rows for sectors the source lacks
+A table is a CSV with a ``sector`` column and a column per elasticity of the registry
+(``calibration/elasticity_registry.py``); those with a default (``esubm``: ``2 * esubd``,
+GTAP's rule of two; ``esubt`` and ``esubc``: 0) may be left out, as in a dataset's
+``elasticities.csv``. Rows for sectors the source lacks
 are ignored, so one shipped table can serve several releases of a classification.
 """
 
@@ -13,12 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fragcge.calibration.elasticity_weights import ELASTICITIES
+from fragcge.calibration.elasticity_registry import REGISTRY
 from fragcge.errors import DatasetError
 
 SHIPPED = Path(__file__).resolve().parent / "maps"
 """Folders of ``calibration/maps`` holding an ``elasticities.csv``."""
-REQUIRED = ("sector", "esubd", "esubva")
+PER_SECTOR = tuple(e for e in REGISTRY if e.per_sector)
+REQUIRED = ("sector", *(e.name for e in PER_SECTOR if e.default is None))
+OPTIONAL = tuple(e.name for e in PER_SECTOR if e.default is not None)
 
 
 def read_sector_elasticities(path: Path, sectors: tuple[str, ...]) -> pd.DataFrame:
@@ -38,8 +41,8 @@ def check_sector_elasticities(
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise DatasetError(
-            f"{where}: missing column(s) {', '.join(missing)}; expected sector, esubd, esubva "
-            "and optionally esubm, esubt, esubc"
+            f"{where}: missing column(s) {', '.join(missing)}; expected {', '.join(REQUIRED)} "
+            f"and optionally {', '.join(OPTIONAL)}"
         )
     codes = frame["sector"].astype(str)
     repeated = sorted(set(codes[codes.duplicated()]))
@@ -52,11 +55,11 @@ def check_sector_elasticities(
             "sector is needed"
         )
     frame = frame.set_index(codes).loc[list(sectors)]
-    defaults = {"esubm": None, "esubt": 0.0, "esubc": 0.0}
-    values = {}
-    for column in ELASTICITIES:
+    values: dict[str, np.ndarray] = {}
+    for e in PER_SECTOR:
+        column = e.name
         if column not in frame.columns:
-            values[column] = 2.0 * values["esubd"] if column == "esubm" else defaults[column]
+            values[column] = e.default_values(values, len(sectors))
             continue
         numbers = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
         bad = ~(np.isfinite(numbers) & (numbers >= 0))
@@ -95,8 +98,8 @@ def sector_elasticities(
         raise DatasetError(
             f"{source}: no shipped elasticity table covers its sectors "
             f"({', '.join(sectors[:8])}{', ...' if len(sectors) > 8 else ''}); pass "
-            "--elasticities FILE.csv with columns sector, esubd, esubva (and optionally esubm, "
-            "esubt, esubc)"
+            f"--elasticities FILE.csv with columns {', '.join(REQUIRED)} (and optionally "
+            f"{', '.join(OPTIONAL)})"
         )
     shipped = path.parent.parent == SHIPPED
     where = f"calibration/maps/{path.parent.name}/{path.name}" if shipped else str(path)

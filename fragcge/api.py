@@ -15,7 +15,7 @@ from fragcge.calibration.dataset import dataset_signature, load_dataset
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.model import decomposition, report
 from fragcge.model.cge import PATTERNED, CGEModel, Equilibrium
-from fragcge.model.equations import elasticity_pattern
+from fragcge.model.nests import elasticity_pattern
 from fragcge.model.shocks import parameter_names
 from fragcge.model.solve import DEFAULT_LIMITS, ProgressLines, SolveLimits
 from fragcge.scenarios.load import load_scenario

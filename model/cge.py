@@ -11,8 +11,15 @@ import numpy as np
 from fragcge.calibration.calibrate import Calibration
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.model.closures import Closure, close, get_closure, with_imbalances
-from fragcge.model.equations import ELASTICITIES, elasticity_pattern
+from fragcge.model.equations import ELASTICITIES
 from fragcge.model.evaluator import Evaluator
+from fragcge.model.nests import (
+    NESTS,
+    Nests,
+    elasticity_pattern,
+    elasticity_values,
+    model_elasticities,
+)
 from fragcge.model.shocks import ShockSet
 from fragcge.model.solve import DEFAULT_LIMITS, ProgressLines, SolveLimits, SolveResult, solve
 from fragcge.model.solver_choice import choose_solver
@@ -23,8 +30,8 @@ if TYPE_CHECKING:
 
 PATTERNED = (*ELASTICITIES, "eta")
 """The parameters of a dataset whose zeros and ones :func:`elasticity_pattern` records: the
-substitution elasticities and the factor supply elasticities eta. The benchmark is an
-equilibrium at any of their values."""
+substitution elasticities a dataset carries and the factor supply elasticities eta. The
+benchmark is an equilibrium at any of their values."""
 
 
 @dataclass
@@ -55,17 +62,20 @@ class CGEModel:
         quota: np.ndarray | None = None,
         solver: str = "auto",
         imbalances: str = "fixed",
+        nests: Nests = NESTS,
     ) -> None:
         self.closure: Closure = with_imbalances(get_closure(closure), imbalances)
         self.cal = close(cal, self.closure)
         t0 = time.perf_counter()
-        self.system = System(self.cal, numeraire, self.closure, quota)
+        self.system = System(self.cal, numeraire, self.closure, quota, nests)
         t1 = time.perf_counter()
         self.evaluator = Evaluator(self.system)
         t2 = time.perf_counter()
         self.timings = {"system": t1 - t0, "evaluator": t2 - t1}
         self._pyomo: PyomoModel | None = None
-        self.pattern = elasticity_pattern(self.cal.sam)
+        self.nests = nests
+        """Every agent's nest tree (``model/nests.py``)."""
+        self.pattern = elasticity_pattern(self.cal.sam, nests)
         self.solver = choose_solver(solver, self.system.n)
         """Ipopt or Newton–Krylov, by ``solver`` ("ipopt", "newton", "auto": by size)."""
 
@@ -91,13 +101,14 @@ class CGEModel:
         than the data did: those cells have a different functional form and need a model of
         their own.
         """
-        if elasticity_pattern(sam) != self.pattern:
+        if elasticity_pattern(sam, self.nests) != self.pattern:
             raise ValueError(
                 "these elasticities need other equations (σ = 1 or 0, esubt = esubc, or a "
                 "factor supply elasticity 0, in other cells than the model was built with): "
                 "build a model for them"
             )
-        return {k: np.atleast_1d(np.asarray(getattr(sam, k), dtype=float)) for k in PATTERNED}
+        values = {e.name: elasticity_values(sam, e) for e in model_elasticities(self.nests)}
+        return values | {"eta": np.atleast_1d(np.asarray(sam.eta, dtype=float))}
 
     def solve(
         self,
@@ -120,7 +131,8 @@ class CGEModel:
         """
         target = self.theta_for(shocks, extra, quota_reference, elasticities)
         if x0 is None:
-            at_target = {k: self.system.param(k, target) for k in PATTERNED}
+            names = [*(e.name for e in model_elasticities(self.nests)), "eta"]
+            at_target = {name: self.system.param(name, target) for name in names}
             start = self.system.with_params(self.system.benchmark_theta, at_target)
             x = self.benchmark()
         else:

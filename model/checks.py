@@ -9,7 +9,7 @@ import numpy as np
 from fragcge.model.cge import CGEModel
 from fragcge.model.shocks import ShockSet
 from fragcge.model.solve import RESIDUAL_TOL, run_ipopt
-from fragcge.model.system import PAIRS, PRICES, VALUES
+from fragcge.model.system import VALUES
 
 NUMERAIRE_SCALE = 2.5
 
@@ -74,8 +74,8 @@ def homogeneity(model: CGEModel, shocks: ShockSet) -> Check:
     one = model.solve(shocks)
     scaled = model.solve(shocks, x0=one, extra={"pnum": NUMERAIRE_SCALE})
     factor = np.ones(s.n)
-    for name, _ in PAIRS:
-        if name in PRICES or name in VALUES:
+    for name, _ in s.pairs:
+        if name in s.prices or name in VALUES:
             b = s.var[name]
             factor[b.offset : b.offset + b.size] = NUMERAIRE_SCALE
     expected = one.x * factor

@@ -14,112 +14,44 @@ import numpy as np
 
 from fragcge.calibration.elasticity_registry import NAMES
 from fragcge.model.closures import income_net_of_transfers
+from fragcge.model.nest_terms import ces_children, demands, nest_prices, sigma_columns
+from fragcge.model.nests import NESTS
 from fragcge.model.route_wedges import WEDGES, benchmark_rates
 from fragcge.model.structure import EquationSpace, TermGroup, Terms
-from fragcge.model.terms import QUOTA_EXTRA, TARIFF_EXTRA, revenue_kind, route_param_names
+from fragcge.model.terms import (
+    BASIC_KINDS,
+    QUOTA_EXTRA,
+    TARIFF_EXTRA,
+    revenue_kind,
+    route_param_names,
+)
 
-FIN = {"hh": "C", "gov": "G", "inv": "I"}
-FIXED_LEVEL = {"gov": "Gbar", "inv": "Ibar"}
+FIN = {t.agent: t.activity for t in NESTS.final}
+"""Each final agent's activity variable (its nest tree's)."""
+FIXED_LEVEL = {t.agent: t.fixed_level for t in NESTS.final if t.fixed_level}
 """Parameters that set G and I where the closure keeps them exogenous."""
-FIN_PRICE = {"hh": "pc", "gov": "pg", "inv": "pinv"}
-ESUB_FIN = {"hh": "esubp", "gov": "esubg", "inv": "esubi"}
+FIN_PRICE = {t.agent: t.root.price for t in NESTS.final}
+"""Each final agent's price (its nest tree's root)."""
 ELASTICITIES = NAMES
 """Every substitution elasticity of the data (the registry's): mutable parameters of the model."""
 
 
-def _sigma(sys: EquationSpace, name: str, idx=None) -> tuple[np.ndarray, np.ndarray]:
-    """An elasticity's data values and θ positions for terms in sectors idx (None: a scalar).
-
-    Elasticities are mutable parameters: the values only choose each term's functional form
-    (Cobb-Douglas at σ = 1, Leontief nests at 0), which :func:`elasticity_pattern` records.
-    """
-    values = np.atleast_1d(np.asarray(getattr(sys.cal.sam, name), dtype=float))
-    pos = sys.params.mutable[name].pos
-    k = np.zeros(1, dtype=np.int64) if idx is None else idx
-    return values[k], pos[k]
+def firm_prices(sys: EquationSpace) -> None:
+    """Zero profit of Y[j,r] and the price index of each inner nest of the firms' tree
+    (``nests.FIRMS``: value added pva, the intermediate bundle pint where esubc ≠ esubt)."""
+    nest_prices(sys, sys.nests.firms)
 
 
-def elasticity_pattern(sam) -> bytes:
-    """What of the elasticities fixes the equations: where σ = 1 or 0, where esubt = esubc,
-    and where a factor's supply elasticity eta is 0.
-
-    Two sets of elasticities with the same pattern share one model; only θ differs.
-    """
-    masks = [np.isclose(np.atleast_1d(getattr(sam, n)), 1.0) for n in ELASTICITIES]
-    masks += [np.asarray(sam.esubt) == 0, np.asarray(sam.esubc) == 0, sam.esubt == sam.esubc]
-    # A factor supply elasticity of 0 is a fixed supply, written without η (mkt_pf, inc_RA).
-    masks += [np.asarray(sam.eta) == 0]
-    return b"".join(np.ascontiguousarray(m, dtype=np.uint8).tobytes() + b"|" for m in masks)
-
-
-def _ces_children(sys: EquationSpace, rows, child, parent, theta, sigma, scale=None) -> None:
-    """Terms θ·(child/(parent·scale))^(1−σ) of a CES price index, log form where σ = 1.
-
-    ``sigma`` is (values, θ positions) from :func:`_sigma`, one entry per term or one for all.
-    """
-    values, pos = (np.broadcast_to(a, np.shape(rows)) for a in sigma)
-    scale = sys.params.const(1.0, len(rows)) if scale is None else scale
-    cd = np.isclose(values, 1.0)
-    for mask, kind in ((~cd, "ces"), (cd, "cd")):
-        sys.terms.add(
-            kind,
-            rows[mask],
-            [child[mask], parent[mask]],
-            [pos[mask], scale[mask]],
-            theta[mask],
-        )
-
-
-def prf_Y(sys: EquationSpace) -> None:
-    """Zero profit of Y[j,r]: (1−to)·py·A = c̄·CES(pva, pint; esubt).
-
-    Where esubt = esubc the two nests are one CES (MODEL.md: with both 1, one Cobb-Douglas
-    over value added and every intermediate), and the firm has no pint: its Armington
-    composites enter this equation directly with shares θint·θa.
-    """
-    c = sys.cal
-    Y, py, pva, pint, pa = (sys.var[k] for k in ("Y", "py", "pva", "pint", "pa"))
-    A = sys.params.mutable["A"]
-    for child, theta in ((pva, c.theta_va), (pint, c.theta_int)):
-        j, r = child.members.T
-        rows = Y.pos[j, r]
-        esubt = _sigma(sys, "esubt", j)
-        _ces_children(sys, rows, child.pos[j, r], py.pos[j, r], theta[j, r], esubt, A.pos[j, r])
-    n = c.n_sectors
-    i, j, r = np.argwhere((pa.pos[:, :n, :] >= 0) & (pint.pos[None] < 0)).T
-    _ces_children(
-        sys,
-        Y.pos[j, r],
-        pa.pos[i, j, r],
-        py.pos[j, r],
-        c.theta_int[j, r] * c.theta_a[i, j, r],
-        _sigma(sys, "esubt", j),
-        A.pos[j, r],
-    )
-
-
-def def_pva(sys: EquationSpace) -> None:
-    """Value-added price pva[j,r] = CES over factor prices (esubva)."""
-    c = sys.cal
-    pva, pf, ps = sys.var["pva"], sys.var["pf"], sys.var["ps"]
-    f, j, r = np.argwhere((c.sam.vfm > 0) & (pva.pos[None] >= 0)).T
-    child = np.where(pf.pos[f, r] >= 0, pf.pos[f, r], ps.pos[f, j, r])
-    rows = pva.pos[j, r]
-    _ces_children(sys, rows, child, rows, c.theta_f[f, j, r], _sigma(sys, "esubva", j))
-
-
-def def_pint(sys: EquationSpace) -> None:
-    """Intermediate bundle price pint[j,r] = CES over the firm's Armington prices (esubc)."""
-    c = sys.cal
-    pint, pa = sys.var["pint"], sys.var["pa"]
-    n = c.n_sectors
-    i, j, r = np.argwhere((pa.pos[:, :n, :] >= 0) & (pint.pos[None] >= 0)).T
-    rows = pint.pos[j, r]
-    _ces_children(sys, rows, pa.pos[i, j, r], rows, c.theta_a[i, j, r], _sigma(sys, "esubc", j))
+def final_prices(sys: EquationSpace) -> None:
+    """Final agents' price indices (``nests.HOUSEHOLD`` …): pc[r] (zero profit of C), pg[r],
+    pinv[r], and those of their inner nests."""
+    for tree in sys.nests.final:
+        nest_prices(sys, tree)
 
 
 def def_pa(sys: EquationSpace) -> None:
-    """Armington price pa[i,g,r] = CES(py·(1+tdf)/(1+tdf0), pm·(1+tif)/(1+tif0); esubd)."""
+    """Armington price pa[i,g,r] = CES(py·(1+tdf)/(1+tdf0), pm·(1+tif)/(1+tif0); esubd, the
+    elasticity of ``Nests.armington``)."""
     c = sys.cal
     pa, py, pm = sys.var["pa"], sys.var["py"], sys.var["pm"]
     i, g, r = pa.members.T
@@ -129,28 +61,14 @@ def def_pa(sys: EquationSpace) -> None:
         (c.di0, pm, 1.0 - c.theta_d),
     ):
         has = flows[i, g, r] > 0
-        _ces_children(
+        ces_children(
             sys,
             rows[has],
             price.pos[i[has], r[has]],
             rows[has],
             theta[i[has], g[has], r[has]],
-            _sigma(sys, "esubd", i[has]),
+            sigma_columns(sys, sys.nests.armington, i[has]),
         )
-
-
-def prf_final(sys: EquationSpace) -> None:
-    """Final demand price indices: pc[r] (zero profit of C), pg[r], pinv[r] = CES over pa."""
-    c = sys.cal
-    pa = sys.var["pa"]
-    for k, agent in enumerate(("hh", "gov", "inv")):
-        g = c.n_sectors + k
-        price = sys.var[FIN_PRICE[agent]]
-        own = sys.var["C"] if agent == "hh" else price
-        i, r = np.argwhere((pa.pos[:, g, :] >= 0) & (price.pos[None] >= 0)).T
-        rows = own.pos[r]
-        esub = _sigma(sys, ESUB_FIN[agent])
-        _ces_children(sys, rows, pa.pos[i, g, r], price.pos[r], c.theta_a[i, g, r], esub)
 
 
 def _route_params(sys: EquationSpace, i, s, r) -> list[np.ndarray]:
@@ -166,7 +84,7 @@ def _route_params(sys: EquationSpace, i, s, r) -> list[np.ndarray]:
         P.mutable[mutable[name]].pos[i, s, r]
         if name in mutable
         else P.const(constant[name][i, s, r])
-        for name in route_param_names()[2:]
+        for name in route_param_names(0)[2:]
     ]
     cols += [P.const(c.theta_t[m, i, s, r]) for m in sys.margin_rows]
     return cols
@@ -197,7 +115,7 @@ def route_groups(sys: EquationSpace) -> list[TermGroup]:
     v = sys.var
     i, s, r = sys.routes.T
     x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
-    p = [_sigma(sys, "esubm", i)[1], *_route_params(sys, i, s, r)]
+    p = [sigma_columns(sys, "esubm", i)[1], *_route_params(sys, i, s, r)]
     rho = v["rho"].pos[i, s, r]
     terms = Terms()
     for q, kind in ((rho < 0, "route"), (rho >= 0, "route_q")):
@@ -212,7 +130,7 @@ def prf_M(sys: EquationSpace) -> None:
     M, pm, py = sys.var["M"], sys.var["pm"], sys.var["py"]
     i, s, r = sys.routes.T
     rows = M.pos[i, r]
-    sigma, esubm = _sigma(sys, "esubm", i)
+    sigma, esubm = sigma_columns(sys, "esubm", i)
     cd = np.isclose(sigma, 1.0)
     x = [pm.pos[i, r], py.pos[i, s], *_pt_cols(sys, len(i))]
     p = [esubm, *_route_params(sys, i, s, r)]
@@ -242,58 +160,11 @@ def prf_YT(sys: EquationSpace) -> None:
             "cd",
             np.full(n, YT.pos[k]),
             [py.pos[i, r], np.full(n, pt.pos[k])],
-            [sys.params.const(1.0, n), sys.params.const(1.0, n)],
+            BASIC_KINDS["cd"].columns(
+                sigma=sys.params.const(1.0, n), scale=sys.params.const(1.0, n)
+            ),
             c.vst[m, r] / c.vtw[m],
         )
-
-
-def _firm_demands(sys: EquationSpace, terms: Terms, i, j, r, price, rows, coef, suffix="") -> None:
-    """coef·demand of sector j's firms in region r for good i at price (py or pm), with the
-    template the nests of j need: two CES levels (esubt ≠ esubc), one merged level
-    (esubt = esubc), or Leontief above the Armington nest (esubt = esubc = 0)."""
-    v, A = sys.var, sys.params.mutable["A"]
-    (esubt, t), (esubc, cc) = _sigma(sys, "esubt", j), _sigma(sys, "esubc", j)
-    d = _sigma(sys, "esubd", i)[1]
-    leo = (esubt == 0) & (esubc == 0)
-    flat = (esubt == esubc) & ~leo
-    full = esubt != esubc
-    terms.add(
-        "dem_prod" + suffix,
-        rows[full],
-        [
-            v["Y"].pos[j, r][full],
-            v["py"].pos[j, r][full],
-            v["pint"].pos[j, r][full],
-            v["pa"].pos[i, j, r][full],
-            price.pos[i, r][full],
-        ],
-        [
-            A.pos[j, r][full],
-            t[full],
-            cc[full],
-            d[full],
-        ],
-        coef[full],
-    )
-    terms.add(
-        "dem_prod_flat" + suffix,
-        rows[flat],
-        [
-            v["Y"].pos[j, r][flat],
-            v["py"].pos[j, r][flat],
-            v["pa"].pos[i, j, r][flat],
-            price.pos[i, r][flat],
-        ],
-        [A.pos[j, r][flat], t[flat], d[flat]],
-        coef[flat],
-    )
-    terms.add(
-        "dem_prod_leo" + suffix,
-        rows[leo],
-        [v["Y"].pos[j, r][leo], v["pa"].pos[i, j, r][leo], price.pos[i, r][leo]],
-        [d[leo]],
-        coef[leo],
-    )
 
 
 def purchase_groups(sys: EquationSpace) -> dict[str, tuple[np.ndarray, list[TermGroup]]]:
@@ -303,23 +174,25 @@ def purchase_groups(sys: EquationSpace) -> dict[str, tuple[np.ndarray, list[Term
     row per cell. Reports evaluate them (:func:`fragcge.model.report.purchases`); they are in
     no equation."""
     c = sys.cal
-    n = c.n_sectors
     out = {}
     for name, flows in (("py", c.dd0), ("pm", c.di0)):
         cells = np.argwhere(flows != 0)
         i, g, r = cells.T
         terms = Terms()
-        rows = np.arange(len(i))
-        firm = g < n
-        _firm_demands(
-            sys, terms, i[firm], g[firm], r[firm], sys.var[name], rows[firm], flows[i, g, r][firm]
-        )
-        for k, agent in enumerate(("hh", "gov", "inv")):
-            at = g == n + k
-            coef = flows[i, g, r][at]
-            _final_demands(sys, terms, agent, i[at], r[at], sys.var[name], rows[at], coef)
+        _goods_demands(sys, terms, i, g, r, sys.var[name], np.arange(len(i)), flows[i, g, r])
         out[name] = (cells, terms.groups())
     return out
+
+
+def _goods_demands(sys: EquationSpace, terms: Terms, i, g, r, price, rows, coef, value=False):
+    """coef·demand of agent g of region r for good i at price (py or pm), each agent by its
+    nest tree; ``value`` multiplies by the price (a purchase tax base)."""
+    n = sys.cal.n_sectors
+    for tree in sys.nests.trees():
+        at = g < n if tree.agent == "firms" else g == sys.nest_shares[tree.agent].agent
+        owner = (g[at], r[at]) if tree.agent == "firms" else (r[at],)
+        where = price.pos[i[at], r[at]]
+        demands(sys, terms, tree, "good", i[at], owner, where, rows[at], coef[at], value)
 
 
 def _agent_demands(sys: EquationSpace, flows, price, scale, rows_of, value_rate=None) -> None:
@@ -328,55 +201,17 @@ def _agent_demands(sys: EquationSpace, flows, price, scale, rows_of, value_rate=
     Adds −flows/scale·demand to the row rows_of(i, r); with value_rate, adds instead the
     purchase tax revenue −rate·flows/scale·price·demand to the same agents' income rows.
     """
-    c = sys.cal
-    n = c.n_sectors
-    suffix = "" if value_rate is None else "_val"
     weight = flows if value_rate is None else flows * value_rate
-    i, j, r = np.argwhere(weight[:, :n, :] != 0).T
-    coef = -weight[i, j, r] / scale(i, r)
-    _firm_demands(sys, sys.terms, i, j, r, price, rows_of(i, r), coef, suffix)
-    for k, agent in enumerate(("hh", "gov", "inv")):
-        i, r = np.argwhere(weight[:, n + k, :] != 0).T
-        coef = -weight[i, n + k, r] / scale(i, r)
-        _final_demands(sys, sys.terms, agent, i, r, price, rows_of(i, r), coef, suffix)
-
-
-def _final_demands(
-    sys: EquationSpace, terms: Terms, agent: str, i, r, price, rows, coef, suffix=""
-):
-    """coef·demand of a final agent of region r for good i at price (py or pm): its activity
-    is a variable (``dem_fin``), or a parameter the closure fixes (``dem_fix``, G and I)."""
-    P, v = sys.params, sys.var
-    g = sys.cal.n_sectors + ("hh", "gov", "inv").index(agent)
-    fin_price = v[FIN_PRICE[agent]].pos[r]
-    common = [v["pa"].pos[i, g, r], price.pos[i, r]]
-    p = [np.full(len(i), _sigma(sys, ESUB_FIN[agent])[1][0]), _sigma(sys, "esubd", i)[1]]
-    endogenous = v[FIN[agent]].pos[r] >= 0
-    fixed = ~endogenous
-    terms.add(
-        "dem_fin" + suffix,
-        rows[endogenous],
-        [v[FIN[agent]].pos[r][endogenous], fin_price[endogenous]] + [a[endogenous] for a in common],
-        [a[endogenous] for a in p],
-        coef[endogenous],
-    )
-    if agent != "hh":
-        level = P.mutable[FIXED_LEVEL[agent]].pos[r][fixed]
-        terms.add(
-            "dem_fix" + suffix,
-            rows[fixed],
-            [fin_price[fixed]] + [a[fixed] for a in common],
-            [a[fixed] for a in p],
-            coef[fixed],
-            [level],
-        )
+    i, g, r = np.argwhere(weight != 0).T
+    coef = -weight[i, g, r] / scale(i, r)
+    _goods_demands(sys, sys.terms, i, g, r, price, rows_of(i, r), coef, value_rate is not None)
 
 
 def _route_volumes(sys: EquationSpace, i, s, r, rows, coef) -> None:
     """Terms coef·τ·V[i,s,r] for goods or margins shipped on routes (i, s → r)."""
     v = sys.var
     x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
-    p = [_sigma(sys, "esubm", i)[1], *_route_params(sys, i, s, r)]
+    p = [sigma_columns(sys, "esubm", i)[1], *_route_params(sys, i, s, r)]
     _route_terms(sys, "vol_route", i, s, r, rows, x, p, coef)
 
 
@@ -447,37 +282,10 @@ def _factor_demands(sys: EquationSpace, rows_of, scale, rate=None) -> None:
     c = sys.cal
     weight = c.fd0 if rate is None else c.fd0 * rate
     f, j, r = np.argwhere(weight != 0).T
-    suffix = "" if rate is None else "_val"
     coef = -weight[f, j, r] / scale(f, j, r)
-    _factor_terms(sys, sys.terms, f, j, r, rows_of(f, j, r), coef, suffix)
-
-
-def _factor_terms(sys: EquationSpace, terms: Terms, f, j, r, rows, coef, suffix="") -> None:
-    """coef·demand of sector j's firms in region r for factor f, at its mobile price pf or
-    its sector-specific price ps, with a CES level above value added, or Leontief (esubt = 0)."""
-    P, v = sys.params, sys.var
-    price = np.where(v["pf"].pos[f, r] >= 0, v["pf"].pos[f, r], v["ps"].pos[f, j, r])
-    esubt, t = _sigma(sys, "esubt", j)
-    va = _sigma(sys, "esubva", j)[1]
-    leo = esubt == 0
-    full = ~leo
-    terms.add(
-        "dem_fac" + suffix,
-        rows[full],
-        [v["Y"].pos[j, r][full], v["py"].pos[j, r][full], v["pva"].pos[j, r][full], price[full]],
-        [
-            P.mutable["A"].pos[j, r][full],
-            t[full],
-            va[full],
-        ],
-        coef[full],
-    )
-    terms.add(
-        "dem_fac_leo" + suffix,
-        rows[leo],
-        [v["Y"].pos[j, r][leo], v["pva"].pos[j, r][leo], price[leo]],
-        [va[leo]],
-        coef[leo],
+    firms = sys.nests.firms
+    demands(
+        sys, sys.terms, firms, "factor", f, (j, r), None, rows_of(f, j, r), coef, rate is not None
     )
 
 
@@ -489,7 +297,7 @@ def factor_demand_groups(sys: EquationSpace) -> tuple[np.ndarray, list[TermGroup
     cells = np.argwhere(fd0 != 0)
     f, j, r = cells.T
     terms = Terms()
-    _factor_terms(sys, terms, f, j, r, np.arange(len(f)), fd0[f, j, r])
+    demands(sys, terms, sys.nests.firms, "factor", f, (j, r), None, np.arange(len(f)), fd0[f, j, r])
     return cells, terms.groups()
 
 
@@ -714,7 +522,7 @@ def inc_RA(sys: EquationSpace) -> None:
     _agent_demands(sys, c.di0, v["pm"], income_scale, income_row, value_rate=c.sam.tif0)
     i, s, r = sys.routes.T
     x = [v["M"].pos[i, r], v["pm"].pos[i, r], v["py"].pos[i, s], *_pt_cols(sys, len(i))]
-    p = [_sigma(sys, "esubm", i)[1], *_route_params(sys, i, s, r)]
+    p = [sigma_columns(sys, "esubm", i)[1], *_route_params(sys, i, s, r)]
     extra = {"vxmd": c.vxmd[i, s, r]}
     p_value = (
         p
@@ -788,7 +596,7 @@ def fb_rho(sys: EquationSpace) -> None:
         "qmu": np.full(len(i), P.mutable["qmu"].pos[0]),
     }
     p = [
-        _sigma(sys, "esubm", i)[1],
+        sigma_columns(sys, "esubm", i)[1],
         *_route_params(sys, i, s, r),
         *(quota[name] for name in QUOTA_EXTRA),
     ]
@@ -796,11 +604,9 @@ def fb_rho(sys: EquationSpace) -> None:
 
 
 BLOCKS = (
-    prf_Y,
-    def_pva,
-    def_pint,
+    firm_prices,
     def_pa,
-    prf_final,
+    final_prices,
     prf_M,
     prf_YT,
     mkt_py,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyomo.environ as pyo
 
-from fragcge.model.system import PAIRS, System
+from fragcge.model.system import System
 from fragcge.model.terms import all_kinds
 
 
@@ -75,7 +75,7 @@ def build_pyomo(system: System, x: np.ndarray | None = None) -> PyomoModel:
     dropped_key = _key(tuple(_codes(system, block, idx)))
     row = 0
     equations: list = [None] * system.n
-    for name, eq in PAIRS:
+    for name, eq in system.pairs:
         index = _index(system, name)
         rows = {key: row + k for k, key in enumerate(index)}
         if eq == block:
@@ -113,14 +113,14 @@ def _index(system: System, name: str) -> list:
 
 def _codes(system: System, block: str, idx: tuple[int, ...]) -> list[str]:
     """Codes of the dropped equation's index (block names its equation)."""
-    var = next(v for v, eq in PAIRS if eq == block)
+    var = next(v for v, eq in system.pairs if eq == block)
     return system.var_codes(var, np.asarray(idx))
 
 
 def _variables(m: pyo.ConcreteModel, system: System, x: np.ndarray) -> dict[int, object]:
     """One Var component per block, initialised at x; returns global position → VarData."""
     var_of: dict[int, object] = {}
-    for name, _ in PAIRS:
+    for name, _ in system.pairs:
         block = system.var[name]
         index = _index(system, name)
         values = x[block.offset : block.offset + block.size]

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from fragcge.model.cge import CGEModel, Equilibrium
+from fragcge.model.nests import NESTS
 from fragcge.model.numpy_terms import term_values
 from fragcge.model.system import System
 from fragcge.model.terms import all_kinds
@@ -56,8 +57,9 @@ def route_flows(model: CGEModel, eq: Equilibrium) -> dict[str, np.ndarray]:
     return {**out, "py": dense(s, eq.x, "py", 1.0)}
 
 
-FINAL_PRICES = ("pc", "pg", "pinv")
-"""Prices of the final agents hh, gov, inv, in the order of Calibration.vfd's first axis."""
+FINAL_PRICES = tuple(tree.root.price for tree in NESTS.final)
+"""Prices of the final agents hh, gov, inv (their nest trees' roots), in the order of
+Calibration.vfd's first axis."""
 
 
 def final_level(model: CGEModel, eq: Equilibrium, act: str) -> np.ndarray:

@@ -9,6 +9,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from fragcge.calibration.calibrate import Calibration
+    from fragcge.model.nests import Nests, TreeShares
 
 
 @dataclass
@@ -86,8 +87,9 @@ class Params:
 class TermGroup:
     """All instances of one template: equation rows, variable positions, parameter positions.
 
-    The coefficient ``p[0]`` of each instance is ``coef · Π θ[coef_params]`` (−1 = none),
-    so a coefficient can scale with mutable parameters such as a tariff rate.
+    The coefficient of each instance (its template's first parameter, ``coef``) is
+    ``coef · Π θ[coef_params]`` (−1 = none), so a coefficient can scale with mutable
+    parameters such as a tariff rate.
     """
 
     kind: str
@@ -98,7 +100,7 @@ class TermGroup:
     coef_params: np.ndarray
 
     def coefficients(self, theta: np.ndarray) -> np.ndarray:
-        """p[0] of each instance: coef × Π θ[coef_params]."""
+        """The coefficient ``coef`` of each instance: coef × Π θ[coef_params]."""
         coef = self.coef.copy()
         for k in range(self.coef_params.shape[1]):
             idx = self.coef_params[:, k]
@@ -107,7 +109,8 @@ class TermGroup:
         return coef
 
     def param_matrix(self, theta: np.ndarray) -> np.ndarray:
-        """Parameters of every instance as an (np × instances) matrix, p[0] first."""
+        """Parameters of every instance as an (np × instances) matrix in the order of its
+        template's ``Kind.params``, the coefficient first."""
         return np.vstack([self.coefficients(theta)[None, :], theta[self.p].T])
 
 
@@ -174,3 +177,9 @@ class EquationSpace(Protocol):
     """Trade routes (i, s, r) with a non-zero benchmark flow."""
     margin_rows: list[int]
     """Margins with a non-zero benchmark supply."""
+    nests: Nests
+    """Every agent's nest tree."""
+    nest_shares: dict[str, TreeShares]
+    """The trees calibrated on the data, by agent."""
+    elasticity_values: dict[str, np.ndarray]
+    """The data's elasticities by name (at least 1-d)."""

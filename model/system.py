@@ -10,16 +10,14 @@ import numpy as np
 from fragcge.calibration.calibrate import Calibration
 from fragcge.model import equations
 from fragcge.model.closures import CLOSURES, Closure
-from fragcge.model.equations import ELASTICITIES
+from fragcge.model.nests import NESTS, Nests, calibrate_nests, elasticity_values, model_elasticities
 from fragcge.model.route_wedges import WEDGES
 from fragcge.model.shocks import ShockSet, parameter_names
 from fragcge.model.structure import Block, Params, TermGroup, Terms, make_block
 
-PAIRS = (
+CORE_PAIRS = (
     ("Y", "prf_Y"),
     ("py", "mkt_py"),
-    ("pva", "def_pva"),
-    ("pint", "def_pint"),
     ("pa", "def_pa"),
     ("M", "prf_M"),
     ("pm", "mkt_pm"),
@@ -39,7 +37,29 @@ PAIRS = (
     ("B", "imb_B"),
     ("xi", "imb_xi"),
 )
-"""Each variable and the equation it is paired with, in global order."""
+"""Each variable and the equation it is paired with, in global order, but the prices of the
+agents' inner nests (:func:`pairs`)."""
+
+
+def pairs(nests: Nests) -> tuple[tuple[str, str], ...]:
+    """Each variable and the equation it is paired with, in global order: the prices of the
+    firms' inner nests after py (``pva`` ↔ ``def_pva``, …), the final agents' after pinv."""
+    after = {
+        "py": [(n.price, f"def_{n.price}") for n in nests.firms.inner()],
+        "pinv": [(n.price, f"def_{n.price}") for t in nests.final for n in t.inner()],
+    }
+    out: list[tuple[str, str]] = []
+    for pair in CORE_PAIRS:
+        out += [pair, *after.get(pair[0], [])]
+    names = [name for name, _ in out]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"nest price(s) {', '.join(twice)} name another variable of the model")
+    return tuple(out)
+
+
+PAIRS = pairs(NESTS)
+"""The pairs of the model's nests (``nests.NESTS``)."""
 
 QUOTA_OFF = 1e3
 """Quota share on a quota route when no quota applies: a thousand times the baseline volume."""
@@ -47,7 +67,8 @@ QUOTA_OFF = 1e3
 QUOTA_MU = 1e-10
 """Smoothing of the quota's Fischer–Burmeister condition: ρ ≈ μ/(2b) off the cap, V ≈ cap on it."""
 
-PRICES = ("py", "pva", "pint", "pa", "pm", "pf", "ps", "pc", "pg", "pinv", "pt")
+PRICES = ("py", "pa", "pm", "pf", "ps", "pc", "pg", "pinv", "pt")
+"""Price variables, but those of the agents' inner nests (``System.prices``)."""
 VALUES = ("RA", "B")
 
 
@@ -79,8 +100,21 @@ class System:
         numeraire: Numeraire | None = None,
         closure: Closure = CLOSURES["default"],
         quota: np.ndarray | None = None,
+        nests: Nests = NESTS,
     ) -> None:
         self.cal = cal
+        self.nests = nests
+        """Every agent's nest tree (``model/nests.py``)."""
+        self.elasticity_values = {
+            e.name: elasticity_values(cal.sam, e) for e in model_elasticities(nests)
+        }
+        """The data's elasticities by name, which fix the equations' forms."""
+        self.nest_shares = calibrate_nests(cal, nests)
+        """Every tree's nests calibrated on the data, by agent."""
+        self.pairs = pairs(nests)
+        """Each variable and its equation, in global order."""
+        self.prices = (*PRICES, *nests.prices())
+        """Every price variable."""
         self.quota = np.zeros(cal.vxmd.shape, bool) if quota is None else quota & (cal.vxmd > 0)
         self.numeraire = numeraire or Numeraire()
         self.closure = closure
@@ -112,7 +146,7 @@ class System:
         self.benchmark_theta.flags.writeable = False
 
     def _variables(self) -> dict[str, Block]:
-        """Variables over the non-zero benchmark flows, in the order of PAIRS."""
+        """Variables over the non-zero benchmark flows, in the order of ``pairs``."""
         c, sam = self.cal, self.cal.sam
         n = c.n_sectors
         produced = c.vom > 0
@@ -120,8 +154,6 @@ class System:
         masks = {
             "Y": produced,
             "py": produced,
-            "pva": produced & (c.theta_va > 0),
-            "pint": produced & (c.theta_int > 0) & (sam.esubt != sam.esubc)[:, None],
             "pa": (c.dd0 + c.di0) > 0,
             "M": c.vim > 0,
             "pm": c.vim > 0,
@@ -142,11 +174,12 @@ class System:
             "xi": np.full(1, self.closure.income_share),
         }
         masks["pa"][:, :n, :] &= produced[None, :, :]
+        for tree in self.nests.trees():
+            for node in tree.inner():
+                masks[node.price] = self.nest_shares[tree.agent].exists[node.price]
         axes = {
             "Y": ("j", "r"),
             "py": ("i", "r"),
-            "pva": ("j", "r"),
-            "pint": ("j", "r"),
             "pa": ("i", "g", "r"),
             "M": ("i", "r"),
             "pm": ("i", "r"),
@@ -166,8 +199,11 @@ class System:
             "B": ("r",),
             "xi": ("w",),
         }
+        for tree in self.nests.trees():
+            for node in tree.inner():
+                axes[node.price] = ("j", "r") if tree.agent == "firms" else ("r",)
         blocks, offset = {}, 0
-        for name, _ in PAIRS:
+        for name, _ in self.pairs:
             blocks[name] = make_block(name, axes[name], masks[name], offset)
             offset += blocks[name].size
         # Margin blocks are numbered over active margins only, so pos[k] is the k-th active one.
@@ -196,9 +232,9 @@ class System:
         P.add_mutable("Ibar", ("r",), np.ones(len(sam.regions)))
         P.add_mutable("pnum", (), np.ones(1))
         P.add_mutable("eta", ("f", "r"), np.asarray(sam.eta, dtype=float))
-        for name in ELASTICITIES:
-            values = np.asarray(getattr(sam, name), dtype=float)
-            P.add_mutable(name, ("i",) if values.ndim else (), np.atleast_1d(values))
+        for e in model_elasticities(self.nests):
+            axes = ("i",) if e.per_sector else ()
+            P.add_mutable(e.name, axes, self.elasticity_values[e.name])
         return P
 
     def _numeraire(self) -> tuple[str, tuple[int, ...], int]:
@@ -295,7 +331,7 @@ class System:
     def _label_cache(self) -> tuple[list[str], list[str]]:
         # Built once: every Ipopt run names its worst equations and any non-positive variable.
         variables, equations = [], []
-        for name, eq in PAIRS:
+        for name, eq in self.pairs:
             for idx in self.var[name].members:
                 codes = ",".join(self.var_codes(name, idx))
                 variables.append(f"{name}[{codes}]")
@@ -306,7 +342,7 @@ class System:
     def dropped_label(self) -> str:
         """Name of the market equation left out of the square system, e.g. mkt_pf[va,USA]."""
         block, index, _ = self.dropped
-        var = next(v for v, eq in PAIRS if eq == block)
+        var = next(v for v, eq in self.pairs if eq == block)
         return f"{block}[{','.join(self.var_codes(var, np.asarray(index)))}]"
 
     def variable_labels(self) -> list[str]:

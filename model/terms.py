@@ -1,13 +1,16 @@
 """Term templates: every equation of the model is a sum of these terms plus a constant.
 
-A template is a function ``f(x, p, ops)`` of a few variables ``x`` and parameters ``p``;
-``p[0]`` is always the term's coefficient. The same function builds the Pyomo expression
+A template is a function ``f(x, q, ops)`` of a few variables ``x`` and its parameters by
+name ``q`` (:class:`Kind` declares the names; ``q["coef"]`` is always the term's
+coefficient). The same function builds the Pyomo expression
 (``ops`` = Pyomo's functions, ``x`` = Pyomo variables) and the CasADi function the
 evaluator maps over all instances of the template (``ops`` = casadi). Writing each
 equation once, as data, is what keeps the Pyomo model and the evaluator in step.
 
 Route templates take the margin prices ``pt`` as trailing variables and their cif shares
-``θt`` as trailing parameters; ``nm`` (the number of margin services) is fixed per model.
+``theta_t1``… as parameters; ``nm`` (the number of margin services) is fixed per model.
+Demand templates (:data:`DEMAND_KINDS`) are generated per shape of the path of nests from an
+agent's top price to what it buys (``model/nests.py`` declares the nests).
 """
 
 from __future__ import annotations
@@ -19,139 +22,127 @@ from typing import Any
 from fragcge.model.route_wedges import WEDGES, RouteWedge, benchmark_rates, wedges
 
 Ops = Any
-Template = Callable[[Sequence[Any], Sequence[Any], Ops], Any]
+
+
+NamedTemplate = Callable[[Sequence[Any], dict[str, Any], Ops], Any]
 
 
 @dataclass(frozen=True)
 class Kind:
-    """A term template with its number of variables and parameters."""
+    """A term template: its number of variables, its parameters by name (``coef`` first, the
+    term's coefficient) and the function ``template(x, q, ops)``, which reads its parameters
+    from ``q`` by name.
+
+    The backends call :meth:`f` with the parameters in the order of ``params``; equation
+    blocks give them by name (:meth:`columns`), so neither side depends on a position.
+    """
 
     name: str
     nx: int
-    np: int
-    f: Template
+    params: tuple[str, ...]
+    template: NamedTemplate
+
+    @property
+    def np(self) -> int:
+        """Number of parameters, the coefficient included."""
+        return len(self.params)
+
+    def f(self, x: Sequence[Any], p: Sequence[Any], ops: Ops) -> Any:
+        """The term at variables x and parameters p (in the order of ``params``)."""
+        return self.template(x, dict(zip(self.params, p, strict=True)), ops)
+
+    def columns(self, **named: Any) -> list[Any]:
+        """The parameter columns of an equation block's terms, given by name, in the order of
+        ``params`` (the coefficient is given apart: ``Terms.add``'s ``coef``)."""
+        wanted = self.params[1:]
+        if set(named) != set(wanted):
+            raise ValueError(f"template {self.name} takes {wanted}, got {tuple(named)}")
+        return [named[name] for name in wanted]
 
 
-def _ces(x, p, ops):
-    """θ·((p_k/(P·s))^e − 1)/e with e = 1−σ: a child's term of a CES price index, p = [θ, σ, s].
+def _ces(x, q, ops):
+    """θ·((p_k/(P·s))^e − 1)/e with e = 1−σ: a child's term of a CES price index.
 
     Summed over children (Σθ = 1) this is (Σ θ (p_k/(P·s))^e − 1)/e, the unit-cost equation
     divided by the parent price and by e, so it tends to the Cobb-Douglas form as σ → 1.
     σ is a parameter, not a constant, so that elasticities change without a rebuild.
     """
-    e = 1 - p[1]
-    return p[0] * ((x[0] / (x[1] * p[2])) ** e - 1) / e
+    e = 1 - q["sigma"]
+    return q["coef"] * ((x[0] / (x[1] * q["scale"])) ** e - 1) / e
 
 
-def _cd(x, p, ops):
+def _cd(x, q, ops):
     """θ·log(p_k / (P·s)): one child's term of a Cobb-Douglas price index."""
-    return p[0] * ops.log(x[0] / (x[1] * p[2]))
+    return q["coef"] * ops.log(x[0] / (x[1] * q["scale"]))
 
 
-def _lin(x, p, ops):
+def _lin(x, q, ops):
     """c·v."""
-    return p[0] * x[0]
+    return q["coef"] * x[0]
 
 
-def _lin2(x, p, ops):
+def _lin2(x, q, ops):
     """c·u·v."""
-    return p[0] * x[0] * x[1]
+    return q["coef"] * x[0] * x[1]
 
 
-def _msup(x, p, ops):
+def _msup(x, q, ops):
     """c·YT·pt/py: a region's supply to the global margin pool (Cobb-Douglas)."""
-    return p[0] * x[0] * x[1] / x[2]
+    return q["coef"] * x[0] * x[1] / x[2]
 
 
-def _supply(x, p, ops):
-    """c·(p_f/pc)^η: a factor's supply at its real price (elastic supply), p = [c, η]."""
-    return p[0] * (x[0] / x[1]) ** p[1]
+def _supply(x, q, ops):
+    """c·(p_f/pc)^η: a factor's supply at its real price (elastic supply)."""
+    return q["coef"] * (x[0] / x[1]) ** q["eta"]
 
 
-def _supply_val(x, p, ops):
+def _supply_val(x, q, ops):
     """The same supply times its price p_f (factor income)."""
-    return _supply(x, p, ops) * x[0]
+    return _supply(x, q, ops) * x[0]
 
 
-def _dem_prod(x, p, ops):
-    """c·Y·(py·A/pint)^σt·(pint/pa)^σc·(pa/p_i)^σd: a firm's demand for a domestic/imported good."""
-    y, py, pint, pa, pi = x
-    return p[0] * y * (py * p[1] / pint) ** p[2] * (pint / pa) ** p[3] * (pa / pi) ** p[4]
+DEMANDERS = ("fac", "fin", "fix", "prod")
+"""Who demands, in a demand template's name: firms' factors (``fac``) and goods (``prod``),
+final agents whose activity is a variable (``fin``) or a parameter in the coefficient
+(``fix``, G and I where the closure fixes them)."""
+MAX_LEVELS = 6
+"""The deepest path of nests a demand template spans."""
 
 
-def _dem_prod_val(x, p, ops):
-    """The same demand times its price p_i (purchase tax base)."""
-    return _dem_prod(x, p, ops) * x[4]
+def sigma_names(levels: int) -> tuple[str, ...]:
+    """The elasticities of a demand path's levels, from the top: sigma1, sigma2, …"""
+    return tuple(f"sigma{k + 1}" for k in range(levels))
 
 
-def _dem_prod_flat(x, p, ops):
-    """c·Y·(py·A/pa)^σ·(pa/p_i)^σd: a firm's demand when esubt = esubc = σ (one CES nest)."""
-    y, py, pa, pi = x
-    return p[0] * y * (py * p[1] / pa) ** p[2] * (pa / pi) ** p[3]
+def demand_name(who: str, levels: int, scaled: bool, value: bool = False) -> str:
+    """The demand template of a path of ``levels`` nests, e.g. ``dem_prod1``, ``dem_fac2s_val``
+    (``s``: the top price is scaled by productivity; ``_val``: times the leaf's price)."""
+    return f"dem_{who}{levels}{'s' if scaled else ''}{'_val' if value else ''}"
 
 
-def _dem_prod_flat_val(x, p, ops):
-    """The same demand times its price p_i."""
-    return _dem_prod_flat(x, p, ops) * x[3]
+def _demand_kind(who: str, levels: int, scaled: bool, value: bool) -> Kind:
+    """c·X·Π_l (P_(l−1)/P_l)^σ_l: an agent's compensated demand along a path of nests.
 
-
-def _dem_prod_leo(x, p, ops):
-    """c·Y·(pa/p_i)^σd: a firm's demand when esubt = esubc = 0 (Leontief above the Armington nest).
-
-    A separate template rather than zero exponents, so that the Jacobian has no structural
-    entries for py and pint: they would couple every sector of a region in the KKT matrix.
+    x = [X, P_0, …, P_levels] (no X for ``fix``: its level is in the coefficient), P_0 the
+    price at the top of the path (times the parameter ``scale`` when scaled: py·A for a
+    firm) and P_levels the leaf's price; each level's factor is the ratio of a nest's price to
+    its child's to the power of the nest's elasticity. ``value`` multiplies by the leaf's
+    price (a tax base).
     """
-    y, pa, pi = x
-    return p[0] * y * (pa / pi) ** p[1]
+    activity = who != "fix"
+    sigmas = sigma_names(levels)
 
+    def demand(x, q, ops):
+        prices = x[1:] if activity else x
+        v = q["coef"] * x[0] if activity else q["coef"]
+        top = prices[0] * q["scale"] if scaled else prices[0]
+        for k, sigma in enumerate(sigmas):
+            v = v * ((top if k == 0 else prices[k]) / prices[k + 1]) ** q[sigma]
+        return v * prices[-1] if value else v
 
-def _dem_prod_leo_val(x, p, ops):
-    """The same demand times its price p_i."""
-    return _dem_prod_leo(x, p, ops) * x[2]
-
-
-def _dem_fac_leo(x, p, ops):
-    """c·Y·(pva/pf)^σva: a firm's factor demand when esubt = 0."""
-    y, pva, pf = x
-    return p[0] * y * (pva / pf) ** p[1]
-
-
-def _dem_fac_leo_val(x, p, ops):
-    """The same factor demand times its price."""
-    return _dem_fac_leo(x, p, ops) * x[2]
-
-
-def _dem_fac(x, p, ops):
-    """c·Y·(py·A/pva)^σt·(pva/pf)^σva: a firm's demand for a factor."""
-    y, py, pva, pf = x
-    return p[0] * y * (py * p[1] / pva) ** p[2] * (pva / pf) ** p[3]
-
-
-def _dem_fac_val(x, p, ops):
-    """The same factor demand times its price (factor tax base)."""
-    return _dem_fac(x, p, ops) * x[3]
-
-
-def _dem_fin(x, p, ops):
-    """c·Q·(P/pa)^σf·(pa/p_i)^σd: a final agent's demand, Q its activity and P its price index."""
-    q, pf, pa, pi = x
-    return p[0] * q * (pf / pa) ** p[1] * (pa / pi) ** p[2]
-
-
-def _dem_fin_val(x, p, ops):
-    """The same final demand times its price p_i."""
-    return _dem_fin(x, p, ops) * x[3]
-
-
-def _dem_fix(x, p, ops):
-    """c·(P/pa)^σf·(pa/p_i)^σd: demand of a final agent whose activity is a parameter (in c)."""
-    pf, pa, pi = x
-    return p[0] * (pf / pa) ** p[1] * (pa / pi) ** p[2]
-
-
-def _dem_fix_val(x, p, ops):
-    """The same demand times its price p_i."""
-    return _dem_fix(x, p, ops) * x[2]
+    params = ("coef", "scale", *sigmas) if scaled else ("coef", *sigmas)
+    name = demand_name(who, levels, scaled, value)
+    return Kind(name, levels + 1 + activity, params, demand)
 
 
 ROUTE_CONSTANTS = ("coef", "esubm", "theta_fob", "open")
@@ -164,21 +155,25 @@ TARIFF_EXTRA = ("vxmd",)
 QUOTA_EXTRA = ("qshare", "qscale", "qmu")
 
 
-def route_param_names() -> tuple[str, ...]:
-    """The named parameters of every route template, in order: :data:`ROUTE_CONSTANTS`,
-    the registered route wedges (``route_wedges.WEDGES``), their benchmark rates."""
-    return (*ROUTE_CONSTANTS, *WEDGES, *benchmark_rates())
+def route_param_names(nm: int, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """A route template's parameter names: :data:`ROUTE_CONSTANTS`, the registered route
+    wedges (``route_wedges.WEDGES``), their benchmark rates, the nm margins' cif shares
+    ``theta_t1``…, then the template's own ``extra``."""
+    return (
+        *ROUTE_CONSTANTS,
+        *WEDGES,
+        *benchmark_rates(),
+        *(f"theta_t{k + 1}" for k in range(nm)),
+        *extra,
+    )
 
 
-def route_params(p, nm: int, names: tuple[str, ...] | None = None) -> dict:
-    """A route template's positional parameters p by name (:func:`route_param_names`, or
-    ``names``), with the margins' cif shares as ``theta_t`` and the template's own
-    parameters as ``extra``."""
-    names = route_param_names() if names is None else names
-    named = dict(zip(names, p, strict=False))
-    first = len(names)
-    named["theta_t"] = [p[first + k] for k in range(nm)]
-    named["extra"] = list(p[first + nm :])
+def route_params(q: dict, nm: int, extra: tuple[str, ...] = ()) -> dict:
+    """A route template's parameters by name, with the margins' cif shares gathered as the
+    list ``theta_t`` and the template's own parameters (named ``extra``) as the list ``extra``."""
+    named = dict(q)
+    named["theta_t"] = [q[f"theta_t{k + 1}"] for k in range(nm)]
+    named["extra"] = [q[name] for name in extra]
     return named
 
 
@@ -253,7 +248,6 @@ def route_kinds(nm: int) -> dict[str, Kind]:
     wedge ρ of the route; ``fb_route_q`` is the quota's complementarity condition and
     ``quota_rent_route_q`` the rent ρ·py·vxmd per unit shipped, the exporter's.
     """
-    names = route_param_names()
 
     def ces_route(x, q, ops, rho):
         """θ_s·(open·(pdel/pm)^e − 1)/e, e = 1−σm: one source's term of the import price index."""
@@ -352,74 +346,69 @@ def route_kinds(nm: int) -> dict[str, Kind]:
         κ = τ·w, times D, per unit of d(open) (σm ≠ 1: a ban needs σm > 1)."""
         return iceberg(q) * volume(x, q, rho) / (1 - q["esubm"])
 
-    base = len(names) + nm
-    with_value = base + len(TARIFF_EXTRA) + nm
+    tariff_extra = (*TARIFF_EXTRA, *(f"vtwr{k + 1}" for k in range(nm)))
     shapes = {
-        "fob_route": (fob_route, 3 + nm, base),
-        "cif_route": (cif_route, 3 + nm, base),
-        "volume_route": (volume_route, 3 + nm, base),
-        "delivered_route": (delivered_route, 3 + nm, base),
-        "ban_route": (ban_route, 3 + nm, base),
-        "ces_route": (ces_route, 2 + nm, base),
-        "cd_route": (cd_route, 2 + nm, base),
-        "vol_route": (vol_route, 3 + nm, base),
+        "fob_route": (fob_route, 3 + nm, ()),
+        "cif_route": (cif_route, 3 + nm, ()),
+        "volume_route": (volume_route, 3 + nm, ()),
+        "delivered_route": (delivered_route, 3 + nm, ()),
+        "ban_route": (ban_route, 3 + nm, ()),
+        "ces_route": (ces_route, 2 + nm, ()),
+        "cd_route": (cd_route, 2 + nm, ()),
+        "vol_route": (vol_route, 3 + nm, ()),
     }
     revenues = {"fob": fob_revenue, "cif": cif_revenue, "delivered": delivered_revenue}
     for wedge in WEDGES.values():
         if wedge.on in revenues:
-            n_p = base if wedge.on == "fob" else with_value
-            shapes[revenue_kind(wedge)] = (revenues[wedge.on](wedge), 3 + nm, n_p)
+            extra = () if wedge.on == "fob" else tariff_extra
+            shapes[revenue_kind(wedge)] = (revenues[wedge.on](wedge), 3 + nm, extra)
     kinds = {}
-    for name, (f, nx, n_p) in shapes.items():
+    for name, (f, nx, extra) in shapes.items():
+        names = route_param_names(nm, extra)
         kinds[name] = Kind(
-            name, nx, n_p, lambda x, p, ops, f=f: f(x, route_params(p, nm, names), ops, 0)
+            name, nx, names, lambda x, q, ops, f=f, e=extra: f(x, route_params(q, nm, e), ops, 0)
         )
         kinds[name + "_q"] = Kind(
             name + "_q",
             nx + 1,
-            n_p,
-            lambda x, p, ops, f=f, nx=nx: f(x, route_params(p, nm, names), ops, x[nx]),
+            names,
+            lambda x, q, ops, f=f, nx=nx, e=extra: f(x, route_params(q, nm, e), ops, x[nx]),
         )
     kinds["quota_rent_route_q"] = Kind(
         "quota_rent_route_q",
         4 + nm,
-        base,
-        lambda x, p, ops: quota_rent_route(x, route_params(p, nm, names), ops, x[3 + nm]),
+        route_param_names(nm),
+        lambda x, q, ops: quota_rent_route(x, route_params(q, nm), ops, x[3 + nm]),
     )
     kinds["fb_route_q"] = Kind(
         "fb_route_q",
         4 + nm,
-        base + len(QUOTA_EXTRA),
-        lambda x, p, ops: fb_route(x, route_params(p, nm, names), ops, x[3 + nm]),
+        route_param_names(nm, QUOTA_EXTRA),
+        lambda x, q, ops: fb_route(x, route_params(q, nm, QUOTA_EXTRA), ops, x[3 + nm]),
     )
     return kinds
 
 
 BASIC_KINDS = {
-    "ces": Kind("ces", 2, 3, _ces),
-    "cd": Kind("cd", 2, 3, _cd),
-    "lin": Kind("lin", 1, 1, _lin),
-    "lin2": Kind("lin2", 2, 1, _lin2),
-    "msup": Kind("msup", 3, 1, _msup),
-    "supply": Kind("supply", 2, 2, _supply),
-    "supply_val": Kind("supply_val", 2, 2, _supply_val),
-    "dem_prod": Kind("dem_prod", 5, 5, _dem_prod),
-    "dem_prod_val": Kind("dem_prod_val", 5, 5, _dem_prod_val),
-    "dem_prod_flat": Kind("dem_prod_flat", 4, 4, _dem_prod_flat),
-    "dem_prod_flat_val": Kind("dem_prod_flat_val", 4, 4, _dem_prod_flat_val),
-    "dem_prod_leo": Kind("dem_prod_leo", 3, 2, _dem_prod_leo),
-    "dem_prod_leo_val": Kind("dem_prod_leo_val", 3, 2, _dem_prod_leo_val),
-    "dem_fac": Kind("dem_fac", 4, 4, _dem_fac),
-    "dem_fac_leo": Kind("dem_fac_leo", 3, 2, _dem_fac_leo),
-    "dem_fac_leo_val": Kind("dem_fac_leo_val", 3, 2, _dem_fac_leo_val),
-    "dem_fac_val": Kind("dem_fac_val", 4, 4, _dem_fac_val),
-    "dem_fin": Kind("dem_fin", 4, 3, _dem_fin),
-    "dem_fin_val": Kind("dem_fin_val", 4, 3, _dem_fin_val),
-    "dem_fix": Kind("dem_fix", 3, 3, _dem_fix),
-    "dem_fix_val": Kind("dem_fix_val", 3, 3, _dem_fix_val),
+    "ces": Kind("ces", 2, ("coef", "sigma", "scale"), _ces),
+    "cd": Kind("cd", 2, ("coef", "sigma", "scale"), _cd),
+    "lin": Kind("lin", 1, ("coef",), _lin),
+    "lin2": Kind("lin2", 2, ("coef",), _lin2),
+    "msup": Kind("msup", 3, ("coef",), _msup),
+    "supply": Kind("supply", 2, ("coef", "eta"), _supply),
+    "supply_val": Kind("supply_val", 2, ("coef", "eta"), _supply_val),
 }
+DEMAND_KINDS = {
+    kind.name: kind
+    for who in DEMANDERS
+    for levels in range(MAX_LEVELS + 1)
+    for scaled in ((False, True) if levels else (False,))
+    for value in (False, True)
+    for kind in (_demand_kind(who, levels, scaled, value),)
+}
+"""Every demand template: per demander, path depth, scaling of the top price and value."""
 
 
 def all_kinds(nm: int) -> dict[str, Kind]:
     """Every template of a model with nm margin services."""
-    return {**BASIC_KINDS, **route_kinds(nm)}
+    return {**BASIC_KINDS, **DEMAND_KINDS, **route_kinds(nm)}

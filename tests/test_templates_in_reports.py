@@ -16,9 +16,16 @@ from fragcge.model import report
 from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.numpy_terms import term_values
 from fragcge.model.shocks import ShockSet
-from fragcge.model.terms import all_kinds
+from fragcge.model.terms import DEMAND_KINDS, all_kinds
 
 NESTS = {"two-levels": (0.5, 0.3), "merged": (0.5, 0.5), "leontief": (0.0, 0.0)}
+
+
+def demand_kinds(*who: str) -> tuple[str, ...]:
+    """The demand templates (not their tax-base variants) of the given demanders."""
+    return tuple(
+        k for k in DEMAND_KINDS if k.startswith(tuple(f"dem_{w}" for w in who)) and "_val" not in k
+    )
 
 
 @pytest.fixture(scope="module", params=list(NESTS))
@@ -57,7 +64,7 @@ def _row_terms(model: CGEModel, eq: Equilibrium, kinds: tuple[str, ...], block: 
 def test_purchases_are_the_market_equations_terms(point) -> None:
     model, eq = point
     c = model.cal
-    agents = ("dem_prod", "dem_prod_flat", "dem_prod_leo", "dem_fin", "dem_fix")
+    agents = demand_kinds("prod", "fin", "fix")
     assert model.system.var["G"].size == 0, "G is fixed by the default closure: dem_fix terms"
     domestic = report.purchases(model, eq, "py")
     imported = report.purchases(model, eq, "pm")
@@ -95,7 +102,7 @@ def test_factor_demands_are_the_market_equations_terms(point) -> None:
     model, eq = point
     c, s = model.cal, model.system
     demand = report.factor_demands(model, eq)
-    kinds = ("dem_fac", "dem_fac_leo")
+    kinds = demand_kinds("fac")
     mobile = s.var["pf"].pos >= 0
     specific = s.var["ps"].pos >= 0
     assert mobile.any() and specific.any(), "the data should have both kinds of factor"
