@@ -32,6 +32,7 @@ import pandas as pd
 from fragcge.errors import SolveError
 from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.report import (
+    FINAL_PRICES,
     dense,
     factor_demands,
     factor_prices,
@@ -70,8 +71,6 @@ MAX_STEPS = 96
 
 RELIABLE = "decomposition_reliable"
 """welfare.csv's column saying whether a row's decomposition is within RESIDUAL_SHARE."""
-
-FIN_AGENTS = (("hh", "C", "pc"), ("gov", "G", "pg"), ("inv", "I", "pinv"))
 
 
 @dataclass
@@ -143,7 +142,7 @@ def _state(model: CGEModel, eq: Equilibrium, base: Equilibrium) -> _State:
     msup = margin_supplies(model, eq)
     X = np.array([var("C"), *(final_level(model, eq, act) for act in ("G", "I"))])
     if model.closure.welfare == "U":
-        spend = c.vfd * np.array([var(p) for _, _, p in FIN_AGENTS]) * X
+        spend = c.vfd * np.array([var(p) for p in FINAL_PRICES]) * X
         gap = (c.vfd / c.ra0 * var("RA", 0.0) - spend) / X
     else:
         gap = np.zeros_like(X)

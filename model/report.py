@@ -272,8 +272,11 @@ def macro(model: CGEModel, base: Equilibrium, scen: Equilibrium) -> pd.DataFrame
     def imp_volume(f):
         return (c.cif * f["V"]).sum(axis=(0, 1))
 
-    tot_b = exp_price(fb) / imp_price(fb)
-    tot_s = exp_price(fs) / imp_price(fs)
+    # Terms of trade are undefined (NaN, an empty cell) for a region with no exports or no
+    # imports in the data, not an error.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tot_b = exp_price(fb) / imp_price(fb)
+        tot_s = exp_price(fs) / imp_price(fs)
     s = model.system
     df = pd.DataFrame(
         {
