@@ -3,63 +3,72 @@
 Each term template becomes one small CasADi SX function of its own variables and
 parameters, mapped over all its instances; residual rows are sums of terms, so the
 residual is a scatter-add of the mapped values and the Jacobian a scatter of the mapped
-gradients into a fixed sparsity pattern. Setting up costs one function per template
-(about twenty), whatever the model size. Parameters are an argument: :meth:`Evaluator.at`
-builds the parameter matrices of one θ, and a new scenario reuses everything else.
+gradients into a fixed sparsity pattern. All templates and both scatters (constant sparse
+0/1 matrices) are fused into one CasADi MX function for F and one for the Jacobian's
+values, each of x and of one parameter vector, so an evaluation is one call. The calls go
+through CasADi's zero-copy buffers: converting a numpy vector of millions of entries to a
+CasADi matrix and back costs more than the evaluation (issue 13, item 5). Setting up costs
+one function per template (about twenty) and two MX graphs of a few nodes per template,
+whatever the model size (MX is kept: expanding to SX is at most 1.4 times faster to call
+at 41 × 35 but takes 9 s and 1.6 GB to build). Parameters are an argument:
+:meth:`Evaluator.at` builds the parameter vector of one θ, and a new scenario reuses
+everything else.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import casadi
 import numpy as np
+import scipy.sparse as sp
 
-from fragcge.model.structure import TermGroup
 from fragcge.model.system import System
 from fragcge.model.terms import Kind, all_kinds
 
 
-@dataclass
-class _Compiled:
-    group: TermGroup
-    f: casadi.Function
-    jac: casadi.Function
-    jac_slot: np.ndarray  # position of each Jacobian entry in the merged pattern
-
-
 class Evaluator:
-    """The compiled templates and the Jacobian's pattern of a system; :meth:`at` evaluates
-    F(x) and its Jacobian at given parameters (rows 0..n−1 the square system, row n the
-    dropped market)."""
+    """The compiled system and the Jacobian's pattern; :meth:`at` evaluates F(x) and its
+    Jacobian at given parameters (rows 0..n−1 the square system, row n the dropped market)."""
 
     def __init__(self, system: System) -> None:
         self.system = system
         self.n = system.n
         kinds = all_kinds(len(system.margin_rows))
         self._const = [g for g in system.groups if g.kind == "const"]
-        self._compiled: list[_Compiled] = []
-        rows, cols = [], []
-        for g in system.groups:
-            if g.kind == "const":
-                continue
-            f, jac = _compile(kinds[g.kind], len(g.rows))
-            rows.append(np.repeat(g.rows, g.x.shape[1]))
-            cols.append(g.x.ravel())
-            self._compiled.append(_Compiled(g, f, jac, np.empty(0, dtype=np.int64)))
-        rows_all = np.concatenate(rows)
-        cols_all = np.concatenate(cols)
-        key = rows_all * self.n + cols_all
-        uniq, inverse = np.unique(key, return_inverse=True)
-        self.jac_rows = (uniq // self.n).astype(np.int64)
-        self.jac_cols = (uniq % self.n).astype(np.int64)
-        start = 0
-        for c in self._compiled:
-            size = c.group.x.size
-            c.jac_slot = inverse[start : start + size]
-            start += size
-        self.nnz_all = len(uniq)
-        self._square = self.jac_rows < self.n
+        self._groups = [g for g in system.groups if g.kind != "const"]
+        n = self.n
+        rows_all = np.concatenate([np.repeat(g.rows, g.x.shape[1]) for g in self._groups])
+        cols_all = np.concatenate([g.x.ravel() for g in self._groups])
+        uniq, slot = np.unique(rows_all * n + cols_all, return_inverse=True)
+        self.jac_rows = (uniq // n).astype(np.int64)
+        self.jac_cols = (uniq % n).astype(np.int64)
+        self._square = self.jac_rows < n
+
+        # Parameter vector: the constant terms by row (n + 1), then each group's (np × count)
+        # parameter matrix in column-major order.
+        x = casadi.MX.sym("x", n)
+        sizes = [(g.p.shape[1] + 1) * len(g.rows) for g in self._groups]
+        p = casadi.MX.sym("p", n + 1 + sum(sizes))
+        values, gradients, offset = [], [], n + 1
+        for g, size in zip(self._groups, sizes, strict=True):
+            kind, count = kinds[g.kind], len(g.rows)
+            f, jac = _compile(kind, count)
+            xg = casadi.reshape(x[g.x.ravel().tolist()], kind.nx, count)
+            pg = casadi.reshape(p[offset : offset + size], kind.np, count)
+            offset += size
+            values.append(casadi.vec(f(xg, pg)))
+            gradients.append(casadi.vec(jac(xg, pg)))
+        term_rows = np.concatenate([g.rows for g in self._groups])
+        to_rows = _ones(term_rows, np.arange(term_rows.size), (n + 1, term_rows.size))
+        # Entries of the square system only, in the order of (jac_rows, jac_cols).
+        square_pos = np.cumsum(self._square) - 1
+        kept = np.flatnonzero(self._square[slot])
+        to_entries = _ones(square_pos[slot[kept]], kept, (self.nnz, slot.size))
+        self._f = casadi.Function(
+            "F", [x, p], [p[: n + 1] + casadi.mtimes(to_rows, casadi.vertcat(*values))]
+        )
+        self._jac = casadi.Function(
+            "J", [x, p], [casadi.mtimes(to_entries, casadi.vertcat(*gradients))]
+        )
 
     @property
     def nnz(self) -> int:
@@ -76,34 +85,40 @@ class Evaluator:
 
 
 class EvaluatorAt:
-    """F(x) and its Jacobian at one θ, whose parameter matrices are computed once."""
+    """F(x) and its Jacobian at one θ, whose parameter vector is computed once. Each holds
+    its own CasADi work buffers: not for concurrent use from several threads."""
 
     def __init__(self, ev: Evaluator, theta: np.ndarray) -> None:
         self.ev = ev
         self.theta = theta
-        self._p = [c.group.param_matrix(theta) for c in ev._compiled]
         const = np.zeros(ev.n + 1)
         for g in ev._const:
             np.add.at(const, g.rows, g.coefficients(theta))
-        self._const_value = const
+        matrices = [g.param_matrix(theta).ravel(order="F") for g in ev._groups]
+        self._p = np.concatenate([const, *matrices])
+        self._f = ev._f.buffer()
+        self._jac = ev._jac.buffer()
 
     def residuals(self, x: np.ndarray, include_dropped: bool = False) -> np.ndarray:
         """Scaled residuals of every equation (and of the dropped market when asked)."""
-        ev = self.ev
-        out = self._const_value.copy()
-        for c, p in zip(ev._compiled, self._p, strict=True):
-            vals = np.asarray(c.f(x[c.group.x].T, p)).ravel()
-            out += np.bincount(c.group.rows, weights=vals, minlength=ev.n + 1)
-        return out if include_dropped else out[: ev.n]
+        out = self._call(self._f, x, self.ev.n + 1)
+        return out if include_dropped else out[: self.ev.n]
 
     def jacobian_values(self, x: np.ndarray) -> np.ndarray:
         """Values of the square system's Jacobian in the order of (jac_rows, jac_cols)."""
-        ev = self.ev
-        out = np.zeros(ev.nnz_all)
-        for c, p in zip(ev._compiled, self._p, strict=True):
-            vals = np.asarray(c.jac(x[c.group.x].T, p)).T.ravel()
-            out += np.bincount(c.jac_slot, weights=vals, minlength=ev.nnz_all)
-        return out[ev._square]
+        return self._call(self._jac, x, self.ev.nnz)
+
+    def _call(self, function: tuple, x: np.ndarray, size: int) -> np.ndarray:
+        buffer, evaluate = function
+        x = np.ascontiguousarray(x, dtype=float)
+        if x.shape != (self.ev.n,):
+            raise ValueError(f"x has shape {x.shape}, expected ({self.ev.n},)")
+        out = np.empty(size)
+        buffer.set_arg(0, memoryview(x))
+        buffer.set_arg(1, memoryview(self._p))
+        buffer.set_res(0, memoryview(out))
+        evaluate()
+        return out
 
 
 def _compile(kind: Kind, count: int) -> tuple[casadi.Function, casadi.Function]:
@@ -114,3 +129,11 @@ def _compile(kind: Kind, count: int) -> tuple[casadi.Function, casadi.Function]:
     f = casadi.Function(kind.name, [x, p], [expr])
     jac = casadi.Function(kind.name + "_jac", [x, p], [casadi.jacobian(expr, x).T])
     return f.map(count), jac.map(count)
+
+
+def _ones(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> casadi.DM:
+    """The 0/1 matrix (as a CasADi sparse matrix) that adds column k into row rows[k]."""
+    m = sp.csc_matrix((np.ones(rows.size), (rows, cols)), shape=shape)
+    m.sum_duplicates()
+    pattern = casadi.Sparsity(shape[0], shape[1], m.indptr.tolist(), m.indices.tolist())
+    return casadi.DM(pattern, m.data)
