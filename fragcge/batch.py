@@ -88,8 +88,12 @@ def run_batch(
     on_run: Callable[[Outcome], None] | None = None,
     executor: str = "local",
     scheduler: str | None = None,
+    solver: str = "auto",
 ) -> BatchResult:
     """Solve a batch file's runs not yet in out_dir (default results/<name>), then its tables.
+
+    Every run is solved with ``solver`` ("ipopt", "newton" or "auto": by the model's size;
+    model/solver_choice.py); each run's manifest and batch.json record it.
 
     ``on_run`` is called with each run's outcome as it finishes (skipped runs first). Raises
     ScenarioError on a bad batch file; a run that fails is recorded in failures.csv and the
@@ -104,7 +108,7 @@ def run_batch(
     batch = load_batch(batch_path)
     out = claim(Path("results") / batch.name if out_dir is None else Path(out_dir), "batch")
     with locked(out):
-        return _run_batch(batch, out, workers, on_run, executor, scheduler, t0)
+        return _run_batch(batch, out, workers, on_run, executor, scheduler, solver, t0)
 
 
 def _run_batch(
@@ -114,6 +118,7 @@ def _run_batch(
     on_run: Callable[[Outcome], None] | None,
     executor: str,
     scheduler: str | None,
+    solver: str,
     t0: float,
 ) -> BatchResult:
     """run_batch's work once the output folder is claimed and locked."""
@@ -138,7 +143,7 @@ def _run_batch(
             try:
                 # Each worker keeps its models and baselines across the runs it is given.
                 pool = make_executor(executor, workers, scheduler, ModelCache)
-                _solve_strands(pool, batch, out, todo, schedule, finish)
+                _solve_strands(pool, batch, out, todo, schedule, finish, solver)
             except KeyboardInterrupt:
                 interrupted = True
             finally:
@@ -157,7 +162,8 @@ def _run_batch(
     result.interrupted = interrupted
     _write_tables(batch, result)
     result.seconds = time.perf_counter() - t0
-    _write_record(batch, result, len(runs), workers, executor if scheduler is None else scheduler)
+    where = executor if scheduler is None else scheduler
+    _write_record(batch, result, len(runs), workers, where, solver)
     if interrupted:
         raise BatchInterrupted(result)
     return result
@@ -170,6 +176,7 @@ def _solve_strands(
     strands: list[list[BatchRun]],
     schedule: Schedule,
     finish: Callable[[Outcome], None],
+    solver: str,
 ) -> None:
     """Solve each strand's runs in order, strands side by side, one run per strand at a time."""
     solved: list[list[tuple[BatchRun, Solved]]] = [[] for _ in strands]
@@ -183,7 +190,7 @@ def _solve_strands(
         start = next((s for r, s in solved[k] if r is near), None)
         attempts[run.id] = attempts.get(run.id, 0) + 1
         started = None if near is None else near.id
-        task = (batch.scenario, batch.decomposition, run, out, start, started)
+        task = (batch.scenario, batch.decomposition, solver, run, out, start, started)
         pending[pool.submit(_solve_task, *task)] = k
 
     def advance(k: int) -> None:
@@ -260,17 +267,20 @@ def _solve_task(
     models: ModelCache,
     scenario: Scenario,
     decomposition: bool,
+    solver: str,
     run: BatchRun,
     out: Path,
     start: Solved | None,
     started: str | None,
 ) -> tuple[Outcome, Solved | None]:
-    """Solve and write one run in a worker with its ``models``, from ``start`` (the
-    equilibrium of run ``started``) or its baseline, with the welfare decomposition when
+    """Solve and write one run in a worker with its ``models`` and ``solver``, from ``start``
+    (the equilibrium of run ``started``) or its baseline, with the welfare decomposition when
     ``decomposition``; a FragcgeError (SolveError too) is a failed run."""
     t0 = time.perf_counter()
     try:
-        solved = solve_loaded(apply_run(scenario, run), models, start, decompose=decomposition)
+        solved = solve_loaded(
+            apply_run(scenario, run), models, start, solver=solver, decompose=decomposition
+        )
     except FragcgeError as exc:
         return Outcome(run, "failed", time.perf_counter() - t0, str(exc)), None
     place = {
@@ -369,7 +379,7 @@ def _csv(table: pd.DataFrame, path: Path) -> None:
 
 
 def _write_record(
-    batch: Batch, result: BatchResult, runs: int, workers: int, executor: str
+    batch: Batch, result: BatchResult, runs: int, workers: int, executor: str, solver: str
 ) -> None:
     record = {
         "name": batch.name,
@@ -382,6 +392,7 @@ def _write_record(
         "failed": result.count("failed"),
         "workers": workers,
         "executor": executor,
+        "solver": solver,
         "interrupted": result.interrupted,
         "seconds": round(result.seconds, 3),
     }

@@ -86,13 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         f"{DEFAULT_LIMITS.time_budget:g}; one run of the solver at most "
         f"{DEFAULT_LIMITS.max_wall_time:g})",
     )
-    solve.add_argument(
-        "--solver",
-        choices=("ipopt", "newton", "auto"),
-        default="auto",
-        help="ipopt (the reference), newton (Newton–Krylov, for large models) or auto "
-        "(by the model's size; the default)",
-    )
+    _add_solver_argument(solve)
     solve.set_defaults(run=_solve)
     batch = sub.add_parser("batch", help="solve every run of a batch file (sweep, uncertainty)")
     batch.add_argument("batch", type=Path, help="batch file (.toml)")
@@ -111,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="tcp://HOST:PORT",
         help="a running Dask scheduler to send the runs to (implies --executor dask)",
     )
+    _add_solver_argument(batch)
     batch.set_defaults(run=_batch)
     report = sub.add_parser(
         "report", help="tables and figures from result folders, side by side when several"
@@ -141,6 +136,7 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="benchmark replication, homogeneity and Walras' law on a dataset"
     )
     check.add_argument("--data", default=DEFAULT_DATA, help="dataset name or folder")
+    _add_solver_argument(check)
     check.set_defaults(run=_check)
     data = sub.add_parser("data", help="datasets")
     data_sub = data.add_subparsers(metavar="ACTION")
@@ -185,6 +181,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     balance.set_defaults(run=_data_balance)
     return p
+
+
+def _add_solver_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--solver",
+        choices=("ipopt", "newton", "auto"),
+        default="auto",
+        help="ipopt (the reference), newton (Newton–Krylov, for large models) or auto "
+        "(by the model's size; the default)",
+    )
 
 
 def _add_import_parsers(data_sub: argparse._SubParsersAction) -> None:
@@ -295,7 +301,13 @@ def _batch(args: argparse.Namespace) -> int:
     progress = Progress(len(expand(load_batch(args.batch))))
     try:
         result = run_batch(
-            args.batch, args.out, args.workers, progress, args.executor, args.scheduler
+            args.batch,
+            args.out,
+            args.workers,
+            progress,
+            args.executor,
+            args.scheduler,
+            args.solver,
         )
     except BatchInterrupted as stop:
         progress.close()
@@ -343,12 +355,13 @@ def _check(args: argparse.Namespace) -> int:
     from fragcge.model.checks import run_checks
 
     sam = load_dataset(args.data)
-    model = CGEModel(calibrate(sam))
+    model = CGEModel(calibrate(sam), solver=args.solver)
     print(
         f"dataset    {sam.name} ({dataset_origin(sam)}): {model.system.n} variables, "
         f"{model.evaluator.nnz} non-zeros"
     )
     print(f"numeraire  {model.describe_numeraire()}")
+    print(f"solver     {model.solver.label} ({model.solver.reason})")
     checks = run_checks(model)
     for c in checks:
         print(f"{'PASS' if c.passed else 'FAIL'}  {c.name:<22} {c.detail}")
