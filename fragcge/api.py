@@ -16,8 +16,9 @@ from fragcge.calibration.sam import GlobalSAM
 from fragcge.model import decomposition, report
 from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.equations import ELASTICITIES, elasticity_pattern
+from fragcge.model.newton import NewtonRunner
 from fragcge.model.shocks import PARAMETERS
-from fragcge.model.solve import DEFAULT_LIMITS, ProgressLines, SolveLimits
+from fragcge.model.solve import DEFAULT_LIMITS, ProgressLines, Runner, SolveLimits
 from fragcge.scenarios.load import load_scenario
 from fragcge.scenarios.resolve import ResolvedScenario, resolve
 from fragcge.scenarios.spec import Scenario
@@ -26,14 +27,28 @@ BASELINES_KEPT = 4
 """Solved baselines a cache keeps, the most recently used: a sweep shares one baseline."""
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """A solved baseline, and for Newton–Krylov the point and θ at which its solve last
+    factored J (None: no factors, as with Ipopt): its scenarios' solves start from those
+    factors, made again from ``origin`` when they are not kept, so that a scenario's answer
+    does not depend on whether its baseline was solved in this process."""
+
+    eq: Equilibrium
+    origin: tuple[np.ndarray, np.ndarray] | None = None
+
+
 @dataclass
 class ModelCache:
-    """Loaded datasets, built models by :func:`model_key`, and their most recently used
-    solved baselines."""
+    """Loaded datasets, built models by :func:`model_key`, their most recently used solved
+    baselines, and the factors of J of the most recently used one (one set: at 41 x 35
+    about 19 M entries)."""
 
     datasets: dict[tuple, GlobalSAM] = field(default_factory=dict)
     models: dict[str, CGEModel] = field(default_factory=dict)
-    baselines: OrderedDict[str, Equilibrium] = field(default_factory=OrderedDict)
+    baselines: OrderedDict[str, Baseline] = field(default_factory=OrderedDict)
+    factors: tuple[str, object] | None = None
+    """(baseline key, SuperLU factors at that baseline's ``origin``)."""
 
 
 @dataclass(frozen=True)
@@ -122,23 +137,17 @@ def solve_loaded(
             calibrate(resolved.sam), scenario.closure, quota=quota, solver=solver
         )
     model = cache.models[key]
-    elasticities = model.elasticities_of(resolved.sam)
     limits = SolveLimits() if limits is None else limits
-    bounds = {"limits": limits, "progress": progress}
-    base = _baseline(model, resolved, baseline_key(key, resolved), cache, elasticities, bounds)
     near = start is not None and start.model == key
-    # Quota shares are shares of the baseline's delivered volumes.
-    scen = model.solve(
-        resolved.shocks,
-        x0=start.eq if near else base,
-        quota_reference=report.route_flows(model, base)["V"],
-        elasticities=elasticities,
-        **bounds,
+    base, scen = _solve_pair(
+        model, resolved, key, cache, start.eq if near else None, limits, progress
     )
     welfare = report.welfare(model, base, scen, resolved.blocs)
     steps = None
     if decompose:
-        decomposed = decomposition.decompose_welfare(model, base, scen, welfare, **bounds)
+        decomposed = decomposition.decompose_welfare(
+            model, base, scen, welfare, limits=limits, progress=progress
+        )
         welfare, steps = decomposed.welfare, decomposed.steps
     tables = {
         "welfare": welfare,
@@ -147,6 +156,34 @@ def solve_loaded(
         "output": report.output(model, base, scen),
     }
     return SolvedScenario(resolved, model, base, scen, tables, key, near, steps, limits)
+
+
+def _solve_pair(
+    model: CGEModel,
+    resolved: ResolvedScenario,
+    key: str,
+    cache: ModelCache,
+    start: Equilibrium | None,
+    limits: SolveLimits,
+    progress: ProgressLines | None,
+) -> tuple[Equilibrium, Equilibrium]:
+    """The baseline (from the cache, or solved and cached) and the scenario, solved from
+    ``start`` or the baseline. One runner serves both: Newton–Krylov's scenario solve starts
+    from the factors of J the baseline's solve ended with. The runner, and any factors
+    the scenario made, are freed on return."""
+    run = model.solver.path_runner()
+    elasticities = model.elasticities_of(resolved.sam)
+    bounds = {"limits": limits, "progress": progress, "run": run}
+    base = _baseline(model, resolved, baseline_key(key, resolved), cache, elasticities, bounds)
+    # Quota shares are shares of the baseline's delivered volumes.
+    scen = model.solve(
+        resolved.shocks,
+        x0=base if start is None else start,
+        quota_reference=report.route_flows(model, base)["V"],
+        elasticities=elasticities,
+        **bounds,
+    )
+    return base, scen
 
 
 def _baseline(
@@ -158,14 +195,25 @@ def _baseline(
     bounds: dict[str, object],
 ) -> Equilibrium:
     """The baseline equilibrium from the cache, or solved from the benchmark (within
-    ``bounds``, :meth:`CGEModel.solve`'s limits and progress) and cached."""
+    ``bounds``, :meth:`CGEModel.solve`'s limits, progress and runner) and cached. Either
+    way a :class:`NewtonRunner` in ``bounds`` ends up with the factors of J at the
+    baseline's ``origin``."""
+    run: Runner = bounds["run"]
     if key in cache.baselines:
         cache.baselines.move_to_end(key)
-    else:
-        cache.baselines[key] = model.solve(resolved.baseline, elasticities=elasticities, **bounds)
-        while len(cache.baselines) > BASELINES_KEPT:
-            cache.baselines.popitem(last=False)
-    return cache.baselines[key]
+        entry = cache.baselines[key]
+        if isinstance(run, NewtonRunner) and entry.origin is not None:
+            kept = cache.factors[1] if cache.factors and cache.factors[0] == key else None
+            run.start_from(model.evaluator, entry.origin, kept)
+            cache.factors = (key, run.factors)
+        return entry.eq
+    eq = model.solve(resolved.baseline, elasticities=elasticities, **bounds)
+    origin = run.origin if isinstance(run, NewtonRunner) else None
+    cache.baselines[key] = Baseline(eq, origin)
+    cache.factors = None if origin is None else (key, run.factors)
+    while len(cache.baselines) > BASELINES_KEPT:
+        cache.baselines.popitem(last=False)
+    return eq
 
 
 def model_key(resolved: ResolvedScenario, quota: np.ndarray, solver: str = "auto") -> str:
