@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fragcge import baseline_store
 from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.dataset import dataset_signature, load_dataset
 from fragcge.calibration.sam import GlobalSAM
+from fragcge.errors import OutputError
 from fragcge.model import decomposition, report
 from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.equations import ELASTICITIES, elasticity_pattern
@@ -78,6 +81,9 @@ class SolvedScenario:
     decomposition was not asked for (welfare has EV and EV % only)."""
     limits: SolveLimits = DEFAULT_LIMITS
     """The bounds every solve of this run was made within."""
+    baseline_source: str = "solved"
+    """Where the baseline came from: "solved", "memory" (this process's model cache) or
+    "disk cache" (:mod:`fragcge.baseline_store`)."""
 
     @property
     def name(self) -> str:
@@ -139,7 +145,7 @@ def solve_loaded(
     model = cache.models[key]
     limits = SolveLimits() if limits is None else limits
     near = start is not None and start.model == key
-    base, scen = _solve_pair(
+    base, scen, source = _solve_pair(
         model, resolved, key, cache, start.eq if near else None, limits, progress
     )
     welfare = report.welfare(model, base, scen, resolved.blocs)
@@ -155,7 +161,7 @@ def solve_loaded(
         "trade": report.trade(model, base, scen),
         "output": report.output(model, base, scen),
     }
-    return SolvedScenario(resolved, model, base, scen, tables, key, near, steps, limits)
+    return SolvedScenario(resolved, model, base, scen, tables, key, near, steps, limits, source)
 
 
 def _solve_pair(
@@ -166,15 +172,17 @@ def _solve_pair(
     start: Equilibrium | None,
     limits: SolveLimits,
     progress: ProgressLines | None,
-) -> tuple[Equilibrium, Equilibrium]:
-    """The baseline (from the cache, or solved and cached) and the scenario, solved from
-    ``start`` or the baseline. One runner serves both: Newton–Krylov's scenario solve starts
-    from the factors of J the baseline's solve ended with. The runner, and any factors
-    the scenario made, are freed on return."""
+) -> tuple[Equilibrium, Equilibrium, str]:
+    """The baseline (from the caches, or solved and cached), the scenario, solved from
+    ``start`` or the baseline, and where the baseline came from. One runner serves both:
+    Newton–Krylov's scenario solve starts from the factors of J the baseline's solve ended
+    with. The runner, and any factors the scenario made, are freed on return."""
     run = model.solver.path_runner()
     elasticities = model.elasticities_of(resolved.sam)
     bounds = {"limits": limits, "progress": progress, "run": run}
-    base = _baseline(model, resolved, baseline_key(key, resolved), cache, elasticities, bounds)
+    base, source = _baseline(
+        model, resolved, baseline_key(key, resolved), cache, elasticities, bounds
+    )
     # Quota shares are shares of the baseline's delivered volumes.
     scen = model.solve(
         resolved.shocks,
@@ -183,7 +191,7 @@ def _solve_pair(
         elasticities=elasticities,
         **bounds,
     )
-    return base, scen
+    return base, scen, source
 
 
 def _baseline(
@@ -193,12 +201,18 @@ def _baseline(
     cache: ModelCache,
     elasticities: dict[str, np.ndarray],
     bounds: dict[str, object],
-) -> Equilibrium:
-    """The baseline equilibrium from the cache, or solved from the benchmark (within
-    ``bounds``, :meth:`CGEModel.solve`'s limits, progress and runner) and cached. Either
-    way a :class:`NewtonRunner` in ``bounds`` ends up with the factors of J at the
-    baseline's ``origin``."""
+) -> tuple[Equilibrium, str]:
+    """The baseline equilibrium and where it came from: the model cache ("memory"), the disk
+    cache ("disk cache", :mod:`fragcge.baseline_store`), or solved from the benchmark
+    (within ``bounds``, :meth:`CGEModel.solve`'s limits, progress and runner; "solved") and
+    cached in both. Either way a :class:`NewtonRunner` in ``bounds`` ends up with the factors
+    of J at the baseline's ``origin``."""
     run: Runner = bounds["run"]
+    source = "memory"
+    if key not in cache.baselines:
+        stored = _stored(model, resolved, key, elasticities)
+        if stored is not None:
+            cache.baselines[key], source = stored, "disk cache"
     if key in cache.baselines:
         cache.baselines.move_to_end(key)
         entry = cache.baselines[key]
@@ -206,14 +220,49 @@ def _baseline(
             kept = cache.factors[1] if cache.factors and cache.factors[0] == key else None
             run.start_from(model.evaluator, entry.origin, kept)
             cache.factors = (key, run.factors)
-        return entry.eq
-    eq = model.solve(resolved.baseline, elasticities=elasticities, **bounds)
-    origin = run.origin if isinstance(run, NewtonRunner) else None
-    cache.baselines[key] = Baseline(eq, origin)
-    cache.factors = None if origin is None else (key, run.factors)
+    else:
+        eq = model.solve(resolved.baseline, elasticities=elasticities, **bounds)
+        origin = run.origin if isinstance(run, NewtonRunner) else None
+        cache.baselines[key], source = Baseline(eq, origin), "solved"
+        cache.factors = None if origin is None else (key, run.factors)
+        _store(resolved, key, cache.baselines[key])
     while len(cache.baselines) > BASELINES_KEPT:
         cache.baselines.popitem(last=False)
-    return eq
+    return cache.baselines[key].eq, source
+
+
+def _store_path(resolved: ResolvedScenario, key: str) -> tuple[Path, str] | None:
+    """The disk cache entry of a baseline and its key; None without a cache folder, or for
+    data that did not come from files (no content hash to key it by)."""
+    folder = baseline_store.cache_folder()
+    if folder is None or not resolved.sam.digest:
+        return None
+    entry = baseline_store.entry_key(key)
+    return baseline_store.entry_path(folder, entry), entry
+
+
+def _stored(
+    model: CGEModel, resolved: ResolvedScenario, key: str, elasticities: dict[str, np.ndarray]
+) -> Baseline | None:
+    """The baseline from the disk cache if there is a valid entry for it."""
+    where = _store_path(resolved, key)
+    if where is None:
+        return None
+    theta = model.theta_for(resolved.baseline, elasticities=elasticities)
+    loaded = baseline_store.load(*where, model, theta)
+    return None if loaded is None else Baseline(*loaded)
+
+
+def _store(resolved: ResolvedScenario, key: str, baseline: Baseline) -> None:
+    """Write a solved baseline into the disk cache; a cache that cannot be written is a
+    warning naming it, not a failed solve."""
+    where = _store_path(resolved, key)
+    if where is None:
+        return
+    try:
+        baseline_store.save(*where, baseline.eq, baseline.origin)
+    except (OutputError, OSError) as exc:
+        warnings.warn(f"the baseline cache was not written: {exc}", stacklevel=2)
 
 
 def model_key(resolved: ResolvedScenario, quota: np.ndarray, solver: str = "auto") -> str:

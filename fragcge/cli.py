@@ -252,9 +252,13 @@ def _solve(args: argparse.Namespace) -> int:
     print(f"numeraire  {m.describe_numeraire()}")
     print(f"solver     {m.solver.label} ({m.solver.reason})")
     base, scen = run.base.result, run.scen.result
+    baseline = (
+        f"baseline {base.iterations}"
+        if run.baseline_source == "solved"
+        else f"baseline (from the {run.baseline_source}: {base.iterations} when solved)"
+    )
     print(
-        f"solved     baseline {base.iterations} and scenario {scen.iterations} "
-        f"{m.solver.label} iterations "
+        f"solved     {baseline} and scenario {scen.iterations} {m.solver.label} iterations "
         f"(status {scen.status}); largest scaled residual {scen.max_residual:.1e}, "
         f"Walras {run.scen.walras:.1e}"
     )
