@@ -27,7 +27,9 @@ from fragcge.model.terms import Kind, all_kinds
 
 class Evaluator:
     """The compiled system and the Jacobian's pattern; :meth:`at` evaluates F(x) and its
-    Jacobian at given parameters (rows 0..n−1 the square system, row n the dropped market)."""
+    Jacobian at given parameters (rows 0..n−1 the square system, row n the dropped market).
+    Its evaluations share one set of CasADi work buffers: not for concurrent use from
+    several threads (a batch's workers are processes, each with its own models)."""
 
     def __init__(self, system: System) -> None:
         self.system = system
@@ -69,6 +71,9 @@ class Evaluator:
         self._jac = casadi.Function(
             "J", [x, p], [casadi.mtimes(to_entries, casadi.vertcat(*gradients))]
         )
+        # Work memory for one call of each, made once: allocating it takes longer than a call.
+        self._f_buffer = self._f.buffer()
+        self._jac_buffer = self._jac.buffer()
 
     @property
     def nnz(self) -> int:
@@ -85,8 +90,7 @@ class Evaluator:
 
 
 class EvaluatorAt:
-    """F(x) and its Jacobian at one θ, whose parameter vector is computed once. Each holds
-    its own CasADi work buffers: not for concurrent use from several threads."""
+    """F(x) and its Jacobian at one θ, whose parameter vector is computed once."""
 
     def __init__(self, ev: Evaluator, theta: np.ndarray) -> None:
         self.ev = ev
@@ -96,17 +100,15 @@ class EvaluatorAt:
             np.add.at(const, g.rows, g.coefficients(theta))
         matrices = [g.param_matrix(theta).ravel(order="F") for g in ev._groups]
         self._p = np.concatenate([const, *matrices])
-        self._f = ev._f.buffer()
-        self._jac = ev._jac.buffer()
 
     def residuals(self, x: np.ndarray, include_dropped: bool = False) -> np.ndarray:
         """Scaled residuals of every equation (and of the dropped market when asked)."""
-        out = self._call(self._f, x, self.ev.n + 1)
+        out = self._call(self.ev._f_buffer, x, self.ev.n + 1)
         return out if include_dropped else out[: self.ev.n]
 
     def jacobian_values(self, x: np.ndarray) -> np.ndarray:
         """Values of the square system's Jacobian in the order of (jac_rows, jac_cols)."""
-        return self._call(self._jac, x, self.ev.nnz)
+        return self._call(self.ev._jac_buffer, x, self.ev.nnz)
 
     def _call(self, function: tuple, x: np.ndarray, size: int) -> np.ndarray:
         buffer, evaluate = function
