@@ -15,10 +15,12 @@ rename).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
+import re
 import zipfile
 from dataclasses import asdict
 from functools import cache
@@ -39,6 +41,14 @@ CACHE_ENV = "FRAGCGE_CACHE_DIR"
 
 ENTRY_FORMAT = 1
 """Version of an entry's layout; part of the key."""
+
+MAX_ENTRIES = 500
+"""Entries kept: writing one more deletes the least recently used beyond this (a Monte
+Carlo batch over elasticities writes one baseline per draw; an entry is about 16 KB at
+10 x 8 and 1 MB at 41 x 35)."""
+
+_ENTRY = re.compile(r"^[0-9a-f]{64}\.npz$")
+"""An entry's file name; nothing else in the folder is touched."""
 
 _CODE = (fragcge.model, fragcge.calibration)
 """The packages whose code decides a baseline's numbers."""
@@ -125,6 +135,8 @@ def load(
     except (TypeError, KeyError):
         return None
     result.max_residual = largest
+    with contextlib.suppress(OSError):
+        os.utime(path)  # used: the last to go when the folder is pruned
     return Equilibrium(x, result, float(residuals[n]), solved_at), origin
 
 
@@ -157,3 +169,15 @@ def save(path: Path, key: str, eq: Equilibrium, origin: Origin | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(path.parent)
     write_file(path, buffer.getvalue())
+    _prune(path.parent, MAX_ENTRIES)
+
+
+def _prune(folder: Path, keep: int) -> None:
+    """Delete the least recently used entries beyond ``keep`` (only files named as entries)."""
+    entries = []
+    for entry in folder.iterdir():
+        if _ENTRY.match(entry.name):
+            with contextlib.suppress(OSError):
+                entries.append((entry.stat().st_mtime_ns, entry.name, entry))
+    for _, _, entry in sorted(entries)[: max(0, len(entries) - keep)]:
+        entry.unlink(missing_ok=True)

@@ -5,6 +5,7 @@ is never trusted but solved again and rewritten."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -131,3 +132,28 @@ def test_an_unwritable_cache_warns_and_the_solve_goes_on(tmp_path, monkeypatch) 
     with pytest.warns(UserWarning, match="baseline cache was not written"):
         run = solve_loaded(scenario, ModelCache(), decompose=False)
     assert run.baseline_source == "solved" and blocker.read_text().startswith("a file")
+
+
+def test_the_least_recently_used_entries_beyond_the_limit_go(folder, monkeypatch) -> None:
+    """Writing an entry beyond MAX_ENTRIES deletes the oldest; a read counts as a use, and
+    files not named as entries are left alone."""
+    monkeypatch.setattr(baseline_store, "MAX_ENTRIES", 2)
+    scenario = load_scenario(SCENARIOS / "friendshoring.toml")
+    from dataclasses import replace
+
+    mine = folder / "baselines" / "notes.txt"
+    runs = [replace(scenario, closure=c) for c in ("default", "savings", "gov-share")]
+    solve_loaded(runs[0], ModelCache(), decompose=False)
+    (first,) = _entries(folder)
+    mine.write_text("not an entry")
+    os.utime(mine, ns=(1, 1))
+    solve_loaded(runs[1], ModelCache(), decompose=False)
+    (second,) = set(_entries(folder)) - {first}
+    os.utime(first, ns=(10**9, 10**9))
+    os.utime(second, ns=(2 * 10**9, 2 * 10**9))
+    # Reading the first makes it the most recently used.
+    assert solve_loaded(runs[0], ModelCache(), decompose=False).baseline_source == "disk cache"
+    solve_loaded(runs[2], ModelCache(), decompose=False)
+    left = _entries(folder)
+    assert len(left) == 2 and first in left and second not in left
+    assert mine.read_text() == "not an entry"
