@@ -4,8 +4,8 @@ Each term template becomes one small CasADi SX function of its own variables and
 parameters, mapped over all its instances; residual rows are sums of terms, so the
 residual is a scatter-add of the mapped values and the Jacobian a scatter of the mapped
 gradients into a fixed sparsity pattern. All templates and both scatters (constant sparse
-0/1 matrices) are fused into one CasADi MX function for F and one for the Jacobian's
-values, each of x and of one parameter vector, so an evaluation is one call. The calls go
+0/1 matrices) are fused into one CasADi MX function for F and one for F with the
+Jacobian's values, each of x and of one parameter vector, so an evaluation is one call. The calls go
 through CasADi's zero-copy buffers: converting a numpy vector of millions of entries to a
 CasADi matrix and back costs more than the evaluation (issue 13, item 5). Setting up costs
 one function per template (about twenty) and two MX graphs of a few nodes per template,
@@ -50,15 +50,17 @@ class Evaluator:
         x = casadi.MX.sym("x", n)
         sizes = [(g.p.shape[1] + 1) * len(g.rows) for g in self._groups]
         p = casadi.MX.sym("p", n + 1 + sum(sizes))
-        values, gradients, offset = [], [], n + 1
+        values, values_fj, gradients, offset = [], [], [], n + 1
         for g, size in zip(self._groups, sizes, strict=True):
             kind, count = kinds[g.kind], len(g.rows)
-            f, jac = _compile(kind, count)
+            f, fg = _compile(kind, count)
             xg = casadi.reshape(x[g.x.ravel().tolist()], kind.nx, count)
             pg = casadi.reshape(p[offset : offset + size], kind.np, count)
             offset += size
             values.append(casadi.vec(f(xg, pg)))
-            gradients.append(casadi.vec(jac(xg, pg)))
+            both = fg(xg, pg)
+            values_fj.append(casadi.vec(both[0, :]))
+            gradients.append(casadi.vec(both[1:, :]))
         term_rows = np.concatenate([g.rows for g in self._groups])
         to_rows = _ones(term_rows, np.arange(term_rows.size), (n + 1, term_rows.size))
         # Entries of the square system only, in the order of (jac_rows, jac_cols).
@@ -68,12 +70,19 @@ class Evaluator:
         self._f = casadi.Function(
             "F", [x, p], [p[: n + 1] + casadi.mtimes(to_rows, casadi.vertcat(*values))]
         )
-        self._jac = casadi.Function(
-            "J", [x, p], [casadi.mtimes(to_entries, casadi.vertcat(*gradients))]
+        # F and J in one pass over the terms: each template's value and gradient share their
+        # powers and logarithms, so this costs little more than J alone.
+        self._fj = casadi.Function(
+            "FJ",
+            [x, p],
+            [
+                p[: n + 1] + casadi.mtimes(to_rows, casadi.vertcat(*values_fj)),
+                casadi.mtimes(to_entries, casadi.vertcat(*gradients)),
+            ],
         )
         # Work memory for one call of each, made once: allocating it takes longer than a call.
         self._f_buffer = self._f.buffer()
-        self._jac_buffer = self._jac.buffer()
+        self._fj_buffer = self._fj.buffer()
 
     @property
     def nnz(self) -> int:
@@ -100,37 +109,67 @@ class EvaluatorAt:
             np.add.at(const, g.rows, g.coefficients(theta))
         matrices = [g.param_matrix(theta).ravel(order="F") for g in ev._groups]
         self._p = np.concatenate([const, *matrices])
+        self._kept: np.ndarray | None = None
+        self._kept_at: np.ndarray | None = None
 
     def residuals(self, x: np.ndarray, include_dropped: bool = False) -> np.ndarray:
         """Scaled residuals of every equation (and of the dropped market when asked)."""
-        out = self._call(self.ev._f_buffer, x, self.ev.n + 1)
-        return out if include_dropped else out[: self.ev.n]
-
-    def jacobian_values(self, x: np.ndarray) -> np.ndarray:
-        """Values of the square system's Jacobian in the order of (jac_rows, jac_cols)."""
-        return self._call(self.ev._jac_buffer, x, self.ev.nnz)
-
-    def _call(self, function: tuple, x: np.ndarray, size: int) -> np.ndarray:
-        buffer, evaluate = function
-        x = np.ascontiguousarray(x, dtype=float)
-        if x.shape != (self.ev.n,):
-            raise ValueError(f"x has shape {x.shape}, expected ({self.ev.n},)")
-        out = np.empty(size)
+        x = self._point(x)
+        out = np.empty(self.ev.n + 1)
+        buffer, evaluate = self.ev._f_buffer
         buffer.set_arg(0, memoryview(x))
         buffer.set_arg(1, memoryview(self._p))
         buffer.set_res(0, memoryview(out))
         evaluate()
-        return out
+        return out if include_dropped else out[: self.ev.n]
+
+    def residuals_then_jacobian(self, x: np.ndarray) -> np.ndarray:
+        """The square system's residuals at x, as :meth:`residuals`, with the Jacobian's
+        values computed in the same pass and kept for a :meth:`jacobian_values` at the same
+        x: a solver asks for J where it accepted a point after evaluating F there, and the
+        pass costs little more than J alone. The numbers are those of the two separate
+        calls, bit for bit."""
+        x = self._point(x)
+        residuals, self._kept = self._both(x)
+        self._kept_at = x.copy()
+        return residuals[: self.ev.n]
+
+    def jacobian_values(self, x: np.ndarray) -> np.ndarray:
+        """Values of the square system's Jacobian in the order of (jac_rows, jac_cols)."""
+        x = self._point(x)
+        if self._kept is not None and np.array_equal(self._kept_at, x):
+            values, self._kept, self._kept_at = self._kept, None, None
+            return values
+        return self._both(x)[1]
+
+    def _point(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=float)
+        if x.shape != (self.ev.n,):
+            raise ValueError(f"x has shape {x.shape}, expected ({self.ev.n},)")
+        return x
+
+    def _both(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        residuals, values = np.empty(self.ev.n + 1), np.empty(self.ev.nnz)
+        buffer, evaluate = self.ev._fj_buffer
+        buffer.set_arg(0, memoryview(x))
+        buffer.set_arg(1, memoryview(self._p))
+        buffer.set_res(0, memoryview(residuals))
+        buffer.set_res(1, memoryview(values))
+        evaluate()
+        return residuals, values
 
 
 def _compile(kind: Kind, count: int) -> tuple[casadi.Function, casadi.Function]:
-    """The template's value and gradient as CasADi functions mapped over count instances."""
+    """The template's value, and its value stacked on its gradient, as CasADi functions
+    mapped over count instances."""
     x = casadi.SX.sym("x", kind.nx)
     p = casadi.SX.sym("p", kind.np)
     expr = kind.f([x[k] for k in range(kind.nx)], [p[k] for k in range(kind.np)], casadi)
     f = casadi.Function(kind.name, [x, p], [expr])
-    jac = casadi.Function(kind.name + "_jac", [x, p], [casadi.jacobian(expr, x).T])
-    return f.map(count), jac.map(count)
+    fg = casadi.Function(
+        kind.name + "_fg", [x, p], [casadi.vertcat(expr, casadi.jacobian(expr, x).T)]
+    )
+    return f.map(count), fg.map(count)
 
 
 def _ones(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> casadi.DM:

@@ -179,3 +179,18 @@ def test_jacobian_equals_pyomo_derivatives(setup) -> None:
         f"d {labels[worst[0]]} / d {names[worst[1]]}: evaluator {got[worst]:.15g}, "
         f"Pyomo {expected[worst]:.15g}"
     )
+
+
+def test_residuals_then_jacobian_are_the_separate_calls_bit_for_bit(setup) -> None:
+    """The pass that computes F with J (Newton–Krylov's line search) gives the numbers of
+    residuals() and of a fresh jacobian_values(), and its J serves only the same point."""
+    model, x, theta = setup
+    ev = model.evaluator
+    f, jac = ev.at(theta).residuals(x), ev.at(theta).jacobian_values(x)
+    at = ev.at(theta)
+    assert np.array_equal(at.residuals_then_jacobian(x), f)
+    assert np.array_equal(at.jacobian_values(x.copy()), jac)
+    moved = x * 1.01
+    at.residuals_then_jacobian(x)
+    assert np.array_equal(at.jacobian_values(moved), ev.at(theta).jacobian_values(moved))
+    assert not np.array_equal(at.jacobian_values(moved), jac)
