@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.sparse.linalg import SuperLU
 
 from fragcge import baseline_store
 from fragcge.calibration.calibrate import calibrate
@@ -50,7 +51,7 @@ class ModelCache:
     datasets: dict[tuple, GlobalSAM] = field(default_factory=dict)
     models: dict[str, CGEModel] = field(default_factory=dict)
     baselines: OrderedDict[str, Baseline] = field(default_factory=OrderedDict)
-    factors: tuple[str, object] | None = None
+    factors: tuple[str, SuperLU] | None = None
     """(baseline key, SuperLU factors at that baseline's ``origin``)."""
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -116,8 +117,6 @@ def test_what_the_baseline_depends_on_changes_the_key(folder) -> None:
     """Other elasticities (a batch's draw) and another closure are other baselines."""
     scenario = load_scenario(SCENARIOS / "friendshoring.toml")
     solve_loaded(scenario, ModelCache(), decompose=False)
-    from dataclasses import replace
-
     other = replace(scenario, closure="savings")
     assert solve_loaded(other, ModelCache(), decompose=False).baseline_source == "solved"
     assert len(_entries(folder)) == 2
@@ -139,8 +138,6 @@ def test_the_least_recently_used_entries_beyond_the_limit_go(folder, monkeypatch
     files not named as entries are left alone."""
     monkeypatch.setattr(baseline_store, "MAX_ENTRIES", 2)
     scenario = load_scenario(SCENARIOS / "friendshoring.toml")
-    from dataclasses import replace
-
     mine = folder / "baselines" / "notes.txt"
     runs = [replace(scenario, closure=c) for c in ("default", "savings", "gov-share")]
     solve_loaded(runs[0], ModelCache(), decompose=False)
