@@ -1,18 +1,24 @@
 """Residuals and sparse Jacobian of the square system, compiled with CasADi, no ASL.
 
 Each term template becomes one small CasADi SX function of its own variables and
-parameters, mapped over all its instances; residual rows are sums of terms, so the
-residual is a scatter-add of the mapped values and the Jacobian a scatter of the mapped
-gradients into a fixed sparsity pattern. All templates and both scatters (constant sparse
-0/1 matrices) are fused into one CasADi MX function for F and one for F with the
-Jacobian's values, each of x and of one parameter vector, so an evaluation is one call. The calls go
-through CasADi's zero-copy buffers: converting a numpy vector of millions of entries to a
-CasADi matrix and back costs more than the evaluation (issue 13, item 5). Setting up costs
-one function per template (about twenty) and two MX graphs of a few nodes per template,
-whatever the model size (MX is kept: expanding to SX is at most 1.4 times faster to call
-at 41 × 35 but takes 9 s and 1.6 GB to build). Parameters are an argument:
-:meth:`Evaluator.at` builds the parameter vector of one θ, and a new scenario reuses
-everything else.
+parameters, returning its value and its gradient, mapped over all its instances; residual
+rows are sums of terms, so the residual is a scatter-add of the mapped values and the
+Jacobian a scatter of the mapped gradients into a fixed sparsity pattern. All templates
+and both scatters (constant sparse 0/1 matrices) are fused into one CasADi MX function of
+x, the constant terms and each template's parameter matrix, returning F and J's values: an
+evaluation is one call, and F with J costs little more than J alone (a template's value
+and gradient share their powers and logarithms). :meth:`EvaluatorAt.residuals` keeps the
+J it computed for a :meth:`EvaluatorAt.jacobian_values` at the same point: solvers ask for
+J where they accepted a point after evaluating F there. The call goes through CasADi's
+zero-copy buffers, made once per model: converting numpy vectors of millions of entries to
+CasADi matrices and back, and allocating work memory, cost more than the evaluation
+(issue 13, item 5). One function rather than separate F and J ones halves the work memory
+(at 60 × 40, 34 M doubles against 73 M); parameters are inputs, not slices of one vector,
+which would be copied. Setting up costs one function per template (about twenty) and an
+MX graph of a few nodes per template, whatever the model size (MX is kept: expanding to SX
+is at most 1.4 times faster to call at 41 × 35 but takes 9 s and 1.6 GB to build).
+Parameters are arguments: :meth:`Evaluator.at` builds the parameter matrices of one θ, and
+a new scenario reuses everything else.
 """
 
 from __future__ import annotations
@@ -28,8 +34,8 @@ from fragcge.model.terms import Kind, all_kinds
 class Evaluator:
     """The compiled system and the Jacobian's pattern; :meth:`at` evaluates F(x) and its
     Jacobian at given parameters (rows 0..n−1 the square system, row n the dropped market).
-    Its evaluations share one set of CasADi work buffers: not for concurrent use from
-    several threads (a batch's workers are processes, each with its own models)."""
+    Its evaluations share one CasADi work buffer: not for concurrent use from several
+    threads (a batch's workers are processes, each with its own models)."""
 
     def __init__(self, system: System) -> None:
         self.system = system
@@ -45,44 +51,34 @@ class Evaluator:
         self.jac_cols = (uniq % n).astype(np.int64)
         self._square = self.jac_rows < n
 
-        # Parameter vector: the constant terms by row (n + 1), then each group's (np × count)
-        # parameter matrix in column-major order.
+        # Inputs: x, the constant terms by row (n + 1), each group's (np × count) parameters.
         x = casadi.MX.sym("x", n)
-        sizes = [(g.p.shape[1] + 1) * len(g.rows) for g in self._groups]
-        p = casadi.MX.sym("p", n + 1 + sum(sizes))
-        values, values_fj, gradients, offset = [], [], [], n + 1
-        for g, size in zip(self._groups, sizes, strict=True):
+        const = casadi.MX.sym("const", n + 1)
+        params, values, gradients = [], [], []
+        for k, g in enumerate(self._groups):
             kind, count = kinds[g.kind], len(g.rows)
-            f, fg = _compile(kind, count)
+            pg = casadi.MX.sym(f"p{k}", kind.np, count)
             xg = casadi.reshape(x[g.x.ravel().tolist()], kind.nx, count)
-            pg = casadi.reshape(p[offset : offset + size], kind.np, count)
-            offset += size
-            values.append(casadi.vec(f(xg, pg)))
-            both = fg(xg, pg)
-            values_fj.append(casadi.vec(both[0, :]))
-            gradients.append(casadi.vec(both[1:, :]))
+            value, gradient = _compile(kind, count)(xg, pg)
+            params.append(pg)
+            values.append(casadi.vec(value))
+            gradients.append(casadi.vec(gradient))
         term_rows = np.concatenate([g.rows for g in self._groups])
         to_rows = _ones(term_rows, np.arange(term_rows.size), (n + 1, term_rows.size))
         # Entries of the square system only, in the order of (jac_rows, jac_cols).
         square_pos = np.cumsum(self._square) - 1
         kept = np.flatnonzero(self._square[slot])
         to_entries = _ones(square_pos[slot[kept]], kept, (self.nnz, slot.size))
-        self._f = casadi.Function(
-            "F", [x, p], [p[: n + 1] + casadi.mtimes(to_rows, casadi.vertcat(*values))]
-        )
-        # F and J in one pass over the terms: each template's value and gradient share their
-        # powers and logarithms, so this costs little more than J alone.
-        self._fj = casadi.Function(
+        fj = casadi.Function(
             "FJ",
-            [x, p],
+            [x, const, *params],
             [
-                p[: n + 1] + casadi.mtimes(to_rows, casadi.vertcat(*values_fj)),
+                const + casadi.mtimes(to_rows, casadi.vertcat(*values)),
                 casadi.mtimes(to_entries, casadi.vertcat(*gradients)),
             ],
         )
-        # Work memory for one call of each, made once: allocating it takes longer than a call.
-        self._f_buffer = self._f.buffer()
-        self._fj_buffer = self._fj.buffer()
+        # Work memory for a call, made once: allocating it takes longer than a call.
+        self._fj = fj.buffer()
 
     @property
     def nnz(self) -> int:
@@ -99,7 +95,7 @@ class Evaluator:
 
 
 class EvaluatorAt:
-    """F(x) and its Jacobian at one θ, whose parameter vector is computed once."""
+    """F(x) and its Jacobian at one θ, whose parameter matrices are computed once."""
 
     def __init__(self, ev: Evaluator, theta: np.ndarray) -> None:
         self.ev = ev
@@ -107,69 +103,45 @@ class EvaluatorAt:
         const = np.zeros(ev.n + 1)
         for g in ev._const:
             np.add.at(const, g.rows, g.coefficients(theta))
-        matrices = [g.param_matrix(theta).ravel(order="F") for g in ev._groups]
-        self._p = np.concatenate([const, *matrices])
-        self._kept: np.ndarray | None = None
-        self._kept_at: np.ndarray | None = None
+        # Column-major, as CasADi reads a matrix.
+        self._inputs = [const] + [g.param_matrix(theta).ravel(order="F") for g in ev._groups]
+        self._kept: tuple[np.ndarray, np.ndarray] | None = None
 
     def residuals(self, x: np.ndarray, include_dropped: bool = False) -> np.ndarray:
-        """Scaled residuals of every equation (and of the dropped market when asked)."""
-        x = self._point(x)
-        out = np.empty(self.ev.n + 1)
-        buffer, evaluate = self.ev._f_buffer
+        """Scaled residuals of every equation (and of the dropped market when asked). The
+        Jacobian's values at x, computed in the same pass, are kept for a
+        :meth:`jacobian_values` at the same x."""
+        x = np.array(x, dtype=float)  # a copy: the kept J is J at these values
+        if x.shape != (self.ev.n,):
+            raise ValueError(f"x has shape {x.shape}, expected ({self.ev.n},)")
+        out, values = np.empty(self.ev.n + 1), np.empty(self.ev.nnz)
+        buffer, evaluate = self.ev._fj
         buffer.set_arg(0, memoryview(x))
-        buffer.set_arg(1, memoryview(self._p))
+        for k, data in enumerate(self._inputs, start=1):
+            buffer.set_arg(k, memoryview(data))
         buffer.set_res(0, memoryview(out))
+        buffer.set_res(1, memoryview(values))
         evaluate()
+        self._kept = (x, values)
         return out if include_dropped else out[: self.ev.n]
-
-    def residuals_then_jacobian(self, x: np.ndarray) -> np.ndarray:
-        """The square system's residuals at x, as :meth:`residuals`, with the Jacobian's
-        values computed in the same pass and kept for a :meth:`jacobian_values` at the same
-        x: a solver asks for J where it accepted a point after evaluating F there, and the
-        pass costs little more than J alone. The numbers are those of the two separate
-        calls, bit for bit."""
-        x = self._point(x)
-        residuals, self._kept = self._both(x)
-        self._kept_at = x.copy()
-        return residuals[: self.ev.n]
 
     def jacobian_values(self, x: np.ndarray) -> np.ndarray:
         """Values of the square system's Jacobian in the order of (jac_rows, jac_cols)."""
-        x = self._point(x)
-        if self._kept is not None and np.array_equal(self._kept_at, x):
-            values, self._kept, self._kept_at = self._kept, None, None
-            return values
-        return self._both(x)[1]
-
-    def _point(self, x: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(x, dtype=float)
-        if x.shape != (self.ev.n,):
-            raise ValueError(f"x has shape {x.shape}, expected ({self.ev.n},)")
-        return x
-
-    def _both(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        residuals, values = np.empty(self.ev.n + 1), np.empty(self.ev.nnz)
-        buffer, evaluate = self.ev._fj_buffer
-        buffer.set_arg(0, memoryview(x))
-        buffer.set_arg(1, memoryview(self._p))
-        buffer.set_res(0, memoryview(residuals))
-        buffer.set_res(1, memoryview(values))
-        evaluate()
-        return residuals, values
+        if self._kept is None or not np.array_equal(self._kept[0], x):
+            self.residuals(x)
+        assert self._kept is not None
+        values, self._kept = self._kept[1], None
+        return values
 
 
-def _compile(kind: Kind, count: int) -> tuple[casadi.Function, casadi.Function]:
-    """The template's value, and its value stacked on its gradient, as CasADi functions
-    mapped over count instances."""
+def _compile(kind: Kind, count: int) -> casadi.Function:
+    """The template's value and gradient (two outputs) as a CasADi function mapped over
+    count instances."""
     x = casadi.SX.sym("x", kind.nx)
     p = casadi.SX.sym("p", kind.np)
     expr = kind.f([x[k] for k in range(kind.nx)], [p[k] for k in range(kind.np)], casadi)
-    f = casadi.Function(kind.name, [x, p], [expr])
-    fg = casadi.Function(
-        kind.name + "_fg", [x, p], [casadi.vertcat(expr, casadi.jacobian(expr, x).T)]
-    )
-    return f.map(count), fg.map(count)
+    fg = casadi.Function(kind.name, [x, p], [expr, casadi.jacobian(expr, x).T])
+    return fg.map(count)
 
 
 def _ones(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> casadi.DM:

@@ -319,10 +319,7 @@ def _run(
     wall = (options or {}).get("max_wall_time")
     opt = NewtonOptions() if wall is None else NewtonOptions(max_seconds=float(wall))
     floor = system.lower_bounds()
-    # F is evaluated with J at every point tried; J is then ready where a step is accepted.
-    out = newton_krylov(
-        at.residuals_then_jacobian, JacobianMatrix(at), x0, floor, opt, tick, factors
-    )
+    out = newton_krylov(at.residuals, JacobianMatrix(at), x0, floor, opt, tick, factors)
     res = at.residuals(out.x)
     max_res = float(np.max(np.abs(res))) if np.all(np.isfinite(res)) else float("inf")
     labels = system.variable_labels()

@@ -181,16 +181,22 @@ def test_jacobian_equals_pyomo_derivatives(setup) -> None:
     )
 
 
-def test_residuals_then_jacobian_are_the_separate_calls_bit_for_bit(setup) -> None:
-    """The pass that computes F with J (Newton–Krylov's line search) gives the numbers of
-    residuals() and of a fresh jacobian_values(), and its J serves only the same point."""
+def test_the_jacobian_kept_by_residuals_is_a_fresh_one_bit_for_bit(setup) -> None:
+    """residuals() keeps the J it computed in the same pass for jacobian_values() at the same
+    point: the numbers are those of a fresh evaluation, and another point gets its own."""
     model, x, theta = setup
     ev = model.evaluator
-    f, jac = ev.at(theta).residuals(x), ev.at(theta).jacobian_values(x)
+    fresh = ev.at(theta).jacobian_values(x)
     at = ev.at(theta)
-    assert np.array_equal(at.residuals_then_jacobian(x), f)
-    assert np.array_equal(at.jacobian_values(x.copy()), jac)
+    f = at.residuals(x)
+    assert np.array_equal(f, ev.at(theta).residuals(x))
+    assert np.array_equal(at.jacobian_values(x.copy()), fresh)
     moved = x * 1.01
-    at.residuals_then_jacobian(x)
+    at.residuals(x)
     assert np.array_equal(at.jacobian_values(moved), ev.at(theta).jacobian_values(moved))
-    assert not np.array_equal(at.jacobian_values(moved), jac)
+    assert not np.array_equal(at.jacobian_values(moved), fresh)
+    # The kept J is J at the values x had: changing the caller's array afterwards is seen.
+    point = x.copy()
+    at.residuals(point)
+    point *= 1.01
+    assert np.array_equal(at.jacobian_values(point), ev.at(theta).jacobian_values(moved))
