@@ -11,7 +11,8 @@ set-up, baseline and scenario solves), the model's size, the solver's iterations
 peak memory of the process; with --decomposition also the welfare decomposition's path of
 solves, and with --fresh-factors every Newton–Krylov solve of the decomposition's path
 factors J afresh instead of starting from the previous solve's factors (model/newton.py
-NewtonRunner), to measure what reuse saves. The full-table scenario is the shipped
+NewtonRunner), to measure what reuse saves; without it the scenario's solve starts from the
+baseline's factors, as in ``fragcge solve``. The full-table scenario is the shipped
 friendshoring.toml with its blocs written in WIOD countries: West = USA, the EU members,
 GBR, CAN, AUS, TWN, JPN, KOR; East = CHN, RUS; the rest non-aligned.
 """
@@ -69,7 +70,8 @@ def main() -> int:
     parser.add_argument(
         "--fresh-factors",
         action="store_true",
-        help="Newton–Krylov: factor J afresh in every solve of the decomposition's path",
+        help="Newton–Krylov: factor J afresh in every solve (the scenario's and the "
+        "decomposition's path's) instead of starting from the previous solve's factors",
     )
     args = parser.parse_args()
 
@@ -99,10 +101,14 @@ def main() -> int:
         if args.fresh_factors:
             model.solver = replace(model.solver, reuse_factors=False)
         t["model built"] = _clocks()
-        base = model.solve(resolved.baseline)
+        # As fragcge.api.solve_loaded: one runner for the pair, so that Newton–Krylov's
+        # scenario solve starts from the baseline's factors of J.
+        run = model.solver.path_runner()
+        base = model.solve(resolved.baseline, run=run)
         t["baseline solved"] = _clocks()
-        scen = model.solve(resolved.shocks, x0=base)
+        scen = model.solve(resolved.shocks, x0=base, run=run)
         t["scenario solved"] = _clocks()
+        del run  # its factors: the decomposition's path has its own
         if args.decomposition:
             welfare = report.welfare(model, base, scen, resolved.blocs)
             steps = decompose_welfare(model, base, scen, welfare).steps

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.sparse.linalg import SuperLU
 
+from fragcge import baseline_store
 from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.dataset import dataset_signature, load_dataset
 from fragcge.calibration.sam import GlobalSAM
+from fragcge.errors import OutputError
 from fragcge.model import decomposition, report
 from fragcge.model.cge import PATTERNED, CGEModel, Equilibrium
 from fragcge.model.nests import elasticity_pattern
+from fragcge.model.newton import NewtonRunner
 from fragcge.model.shocks import parameter_names
-from fragcge.model.solve import DEFAULT_LIMITS, ProgressLines, SolveLimits
+from fragcge.model.solve import DEFAULT_LIMITS, ProgressLines, Runner, SolveLimits
 from fragcge.scenarios.load import load_scenario
 from fragcge.scenarios.resolve import ResolvedScenario, resolve
 from fragcge.scenarios.spec import Scenario
@@ -26,14 +31,28 @@ BASELINES_KEPT = 4
 """Solved baselines a cache keeps, the most recently used: a sweep shares one baseline."""
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """A solved baseline, and for Newton–Krylov the point and θ at which its solve last
+    factored J (None: no factors, as with Ipopt): its scenarios' solves start from those
+    factors, made again from ``origin`` when they are not kept, so that a scenario's answer
+    does not depend on whether its baseline was solved in this process."""
+
+    eq: Equilibrium
+    origin: tuple[np.ndarray, np.ndarray] | None = None
+
+
 @dataclass
 class ModelCache:
-    """Loaded datasets, built models by :func:`model_key`, and their most recently used
-    solved baselines."""
+    """Loaded datasets, built models by :func:`model_key`, their most recently used solved
+    baselines, and the factors of J of the most recently used one (one set: at 41 x 35
+    about 19 M entries)."""
 
     datasets: dict[tuple, GlobalSAM] = field(default_factory=dict)
     models: dict[str, CGEModel] = field(default_factory=dict)
-    baselines: OrderedDict[str, Equilibrium] = field(default_factory=OrderedDict)
+    baselines: OrderedDict[str, Baseline] = field(default_factory=OrderedDict)
+    factors: tuple[str, SuperLU] | None = None
+    """(baseline key, SuperLU factors at that baseline's ``origin``)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +82,9 @@ class SolvedScenario:
     decomposition was not asked for (welfare has EV, EV % and real income only)."""
     limits: SolveLimits = DEFAULT_LIMITS
     """The bounds every solve of this run was made within."""
+    baseline_source: str = "solved"
+    """Where the baseline came from: "solved", "memory" (this process's model cache) or
+    "disk cache" (:mod:`fragcge.baseline_store`)."""
 
     @property
     def name(self) -> str:
@@ -127,23 +149,17 @@ def solve_loaded(
             imbalances=scenario.imbalances,
         )
     model = cache.models[key]
-    elasticities = model.elasticities_of(resolved.sam)
     limits = SolveLimits() if limits is None else limits
-    bounds = {"limits": limits, "progress": progress}
-    base = _baseline(model, resolved, baseline_key(key, resolved), cache, elasticities, bounds)
     near = start is not None and start.model == key
-    # Quota shares are shares of the baseline's delivered volumes.
-    scen = model.solve(
-        resolved.shocks,
-        x0=start.eq if near else base,
-        quota_reference=report.route_flows(model, base)["V"],
-        elasticities=elasticities,
-        **bounds,
+    base, scen, source = _solve_pair(
+        model, resolved, key, cache, start.eq if near else None, limits, progress
     )
     welfare = report.welfare(model, base, scen, resolved.blocs)
     steps = None
     if decompose:
-        decomposed = decomposition.decompose_welfare(model, base, scen, welfare, **bounds)
+        decomposed = decomposition.decompose_welfare(
+            model, base, scen, welfare, limits=limits, progress=progress
+        )
         welfare, steps = decomposed.welfare, decomposed.steps
     tables = {
         "welfare": welfare,
@@ -151,7 +167,37 @@ def solve_loaded(
         "trade": report.trade(model, base, scen),
         "output": report.output(model, base, scen),
     }
-    return SolvedScenario(resolved, model, base, scen, tables, key, near, steps, limits)
+    return SolvedScenario(resolved, model, base, scen, tables, key, near, steps, limits, source)
+
+
+def _solve_pair(
+    model: CGEModel,
+    resolved: ResolvedScenario,
+    key: str,
+    cache: ModelCache,
+    start: Equilibrium | None,
+    limits: SolveLimits,
+    progress: ProgressLines | None,
+) -> tuple[Equilibrium, Equilibrium, str]:
+    """The baseline (from the caches, or solved and cached), the scenario, solved from
+    ``start`` or the baseline, and where the baseline came from. One runner serves both:
+    Newton–Krylov's scenario solve starts from the factors of J the baseline's solve ended
+    with. The runner, and any factors the scenario made, are freed on return."""
+    run = model.solver.path_runner()
+    elasticities = model.elasticities_of(resolved.sam)
+    bounds = {"limits": limits, "progress": progress, "run": run}
+    base, source = _baseline(
+        model, resolved, baseline_key(key, resolved), cache, elasticities, bounds
+    )
+    # Quota shares are shares of the baseline's delivered volumes.
+    scen = model.solve(
+        resolved.shocks,
+        x0=base if start is None else start,
+        quota_reference=report.route_flows(model, base)["V"],
+        elasticities=elasticities,
+        **bounds,
+    )
+    return base, scen, source
 
 
 def _baseline(
@@ -161,16 +207,68 @@ def _baseline(
     cache: ModelCache,
     elasticities: dict[str, np.ndarray],
     bounds: dict[str, object],
-) -> Equilibrium:
-    """The baseline equilibrium from the cache, or solved from the benchmark (within
-    ``bounds``, :meth:`CGEModel.solve`'s limits and progress) and cached."""
+) -> tuple[Equilibrium, str]:
+    """The baseline equilibrium and where it came from: the model cache ("memory"), the disk
+    cache ("disk cache", :mod:`fragcge.baseline_store`), or solved from the benchmark
+    (within ``bounds``, :meth:`CGEModel.solve`'s limits, progress and runner; "solved") and
+    cached in both. Either way a :class:`NewtonRunner` in ``bounds`` ends up with the factors
+    of J at the baseline's ``origin``."""
+    run: Runner = bounds["run"]
+    source = "memory"
+    if key not in cache.baselines:
+        stored = _stored(model, resolved, key, elasticities)
+        if stored is not None:
+            cache.baselines[key], source = stored, "disk cache"
     if key in cache.baselines:
         cache.baselines.move_to_end(key)
+        entry = cache.baselines[key]
+        if isinstance(run, NewtonRunner) and entry.origin is not None:
+            kept = cache.factors[1] if cache.factors and cache.factors[0] == key else None
+            run.start_from(model.evaluator, entry.origin, kept)
+            cache.factors = (key, run.factors)
     else:
-        cache.baselines[key] = model.solve(resolved.baseline, elasticities=elasticities, **bounds)
-        while len(cache.baselines) > BASELINES_KEPT:
-            cache.baselines.popitem(last=False)
-    return cache.baselines[key]
+        eq = model.solve(resolved.baseline, elasticities=elasticities, **bounds)
+        origin = run.origin if isinstance(run, NewtonRunner) else None
+        cache.baselines[key], source = Baseline(eq, origin), "solved"
+        cache.factors = None if origin is None else (key, run.factors)
+        _store(resolved, key, cache.baselines[key])
+    while len(cache.baselines) > BASELINES_KEPT:
+        cache.baselines.popitem(last=False)
+    return cache.baselines[key].eq, source
+
+
+def _store_path(resolved: ResolvedScenario, key: str) -> tuple[Path, str] | None:
+    """The disk cache entry of a baseline and its key; None without a cache folder, or for
+    data that did not come from files (no content hash to key it by)."""
+    folder = baseline_store.cache_folder()
+    if folder is None or not resolved.sam.digest:
+        return None
+    entry = baseline_store.entry_key(key)
+    return baseline_store.entry_path(folder, entry), entry
+
+
+def _stored(
+    model: CGEModel, resolved: ResolvedScenario, key: str, elasticities: dict[str, np.ndarray]
+) -> Baseline | None:
+    """The baseline from the disk cache if there is a valid entry for it."""
+    where = _store_path(resolved, key)
+    if where is None:
+        return None
+    theta = model.theta_for(resolved.baseline, elasticities=elasticities)
+    loaded = baseline_store.load(*where, model, theta)
+    return None if loaded is None else Baseline(*loaded)
+
+
+def _store(resolved: ResolvedScenario, key: str, baseline: Baseline) -> None:
+    """Write a solved baseline into the disk cache; a cache that cannot be written is a
+    warning naming it, not a failed solve."""
+    where = _store_path(resolved, key)
+    if where is None:
+        return
+    try:
+        baseline_store.save(*where, baseline.eq, baseline.origin)
+    except (OutputError, OSError) as exc:
+        warnings.warn(f"the baseline cache was not written: {exc}", stacklevel=2)
 
 
 def model_key(resolved: ResolvedScenario, quota: np.ndarray, solver: str = "auto") -> str:

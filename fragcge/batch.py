@@ -88,8 +88,12 @@ def run_batch(
     on_run: Callable[[Outcome], None] | None = None,
     executor: str = "local",
     scheduler: str | None = None,
+    solver: str = "auto",
 ) -> BatchResult:
     """Solve a batch file's runs not yet in out_dir (default results/<name>), then its tables.
+
+    Every run is solved with ``solver`` ("ipopt", "newton" or "auto": by the model's size;
+    model/solver_choice.py); each run's manifest and batch.json record it.
 
     ``on_run`` is called with each run's outcome as it finishes (skipped runs first). Raises
     ScenarioError on a bad batch file; a run that fails is recorded in failures.csv and the
@@ -104,7 +108,7 @@ def run_batch(
     batch = load_batch(batch_path)
     out = claim(Path("results") / batch.name if out_dir is None else Path(out_dir), "batch")
     with locked(out):
-        return _run_batch(batch, out, workers, on_run, executor, scheduler, t0)
+        return _run_batch(batch, out, workers, on_run, executor, scheduler, solver, t0)
 
 
 def _run_batch(
@@ -114,6 +118,7 @@ def _run_batch(
     on_run: Callable[[Outcome], None] | None,
     executor: str,
     scheduler: str | None,
+    solver: str,
     t0: float,
 ) -> BatchResult:
     """run_batch's work once the output folder is claimed and locked."""
@@ -127,12 +132,14 @@ def _run_batch(
         on_run,
         executor,
         scheduler,
+        solver,
     )
     result = BatchResult(batch.name, out, outcomes)
     result.interrupted = interrupted
     _write_tables(batch, result)
     result.seconds = time.perf_counter() - t0
-    _write_record(batch, result, len(runs), workers, executor if scheduler is None else scheduler)
+    where = executor if scheduler is None else scheduler
+    _write_record(batch, result, len(runs), workers, where, solver)
     if interrupted:
         raise BatchInterrupted(result)
     return result
@@ -147,9 +154,11 @@ def solve_runs(
     on_run: Callable[[Outcome], None] | None,
     executor: str,
     scheduler: str | None,
+    solver: str = "auto",
 ) -> tuple[list[Outcome], bool]:
     """Solve and write into ``out/runs/`` the runs not solved there yet, each the scenario
-    ``scenario_of(run)``, in the strands of :mod:`fragcge.schedule` on the executor asked for.
+    ``scenario_of(run)`` solved with ``solver``, in the strands of :mod:`fragcge.schedule` on
+    the executor asked for.
 
     The outcomes, in the order of ``runs`` (a run with none was not reached: Ctrl-C), and
     whether the runs were interrupted; the caller writes its tables from the runs on disk
@@ -175,7 +184,9 @@ def solve_runs(
             try:
                 # Each worker keeps its models and baselines across the runs it is given.
                 pool = make_executor(executor, workers, scheduler, ModelCache)
-                _solve_strands(pool, scenario_of, decomposition, out, todo, schedule, finish)
+                _solve_strands(
+                    pool, scenario_of, decomposition, out, todo, schedule, finish, solver
+                )
             except KeyboardInterrupt:
                 interrupted = True
             finally:
@@ -201,6 +212,7 @@ def _solve_strands(
     strands: list[list[BatchRun]],
     schedule: Schedule,
     finish: Callable[[Outcome], None],
+    solver: str,
 ) -> None:
     """Solve each strand's runs in order, strands side by side, one run per strand at a time."""
     solved: list[list[tuple[BatchRun, Solved]]] = [[] for _ in strands]
@@ -214,7 +226,7 @@ def _solve_strands(
         start = next((s for r, s in solved[k] if r is near), None)
         attempts[run.id] = attempts.get(run.id, 0) + 1
         started = None if near is None else near.id
-        task = (scenario_of(run), decomposition, run, out, start, started)
+        task = (scenario_of(run), decomposition, solver, run, out, start, started)
         pending[pool.submit(_solve_task, *task)] = k
 
     def advance(k: int) -> None:
@@ -292,17 +304,18 @@ def _solve_task(
     models: ModelCache,
     scenario: Scenario,
     decomposition: bool,
+    solver: str,
     run: BatchRun,
     out: Path,
     start: Solved | None,
     started: str | None,
 ) -> tuple[Outcome, Solved | None]:
-    """Solve and write one run, ``scenario``, in a worker with its ``models``, from ``start``
-    (the equilibrium of run ``started``) or its baseline, with the welfare decomposition when
-    ``decomposition``; a FragcgeError (SolveError too) is a failed run."""
+    """Solve and write one run, ``scenario``, in a worker with its ``models`` and ``solver``,
+    from ``start`` (the equilibrium of run ``started``) or its baseline, with the welfare
+    decomposition when ``decomposition``; a FragcgeError (SolveError too) is a failed run."""
     t0 = time.perf_counter()
     try:
-        solved = solve_loaded(scenario, models, start, decompose=decomposition)
+        solved = solve_loaded(scenario, models, start, solver=solver, decompose=decomposition)
     except FragcgeError as exc:
         return Outcome(run, "failed", time.perf_counter() - t0, str(exc)), None
     place = {
@@ -402,7 +415,7 @@ def _csv(table: pd.DataFrame, path: Path) -> None:
 
 
 def _write_record(
-    batch: Batch, result: BatchResult, runs: int, workers: int, executor: str
+    batch: Batch, result: BatchResult, runs: int, workers: int, executor: str, solver: str
 ) -> None:
     record = {
         "name": batch.name,
@@ -415,6 +428,7 @@ def _write_record(
         "failed": result.count("failed"),
         "workers": workers,
         "executor": executor,
+        "solver": solver,
         "interrupted": result.interrupted,
         "seconds": round(result.seconds, 3),
     }

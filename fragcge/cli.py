@@ -87,13 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         f"{DEFAULT_LIMITS.time_budget:g}; one run of the solver at most "
         f"{DEFAULT_LIMITS.max_wall_time:g})",
     )
-    solve.add_argument(
-        "--solver",
-        choices=("ipopt", "newton", "auto"),
-        default="auto",
-        help="ipopt (the reference), newton (Newton–Krylov, for large models) or auto "
-        "(by the model's size; the default)",
-    )
+    _add_solver_argument(solve)
     solve.set_defaults(run=_solve)
     batch = sub.add_parser("batch", help="solve every run of a batch file (sweep, uncertainty)")
     batch.add_argument("batch", type=Path, help="batch file (.toml)")
@@ -112,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="tcp://HOST:PORT",
         help="a running Dask scheduler to send the runs to (implies --executor dask)",
     )
+    _add_solver_argument(batch)
     batch.set_defaults(run=_batch)
     risk = sub.add_parser(
         "risk", help="expected welfare of worlds under disruption events (a risk file)"
@@ -162,6 +157,7 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="benchmark replication, homogeneity and Walras' law on a dataset"
     )
     check.add_argument("--data", default=DEFAULT_DATA, help="dataset name or folder")
+    _add_solver_argument(check)
     check.set_defaults(run=_check)
     data = sub.add_parser("data", help="datasets")
     data_sub = data.add_subparsers(metavar="ACTION")
@@ -238,6 +234,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _add_solver_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--solver",
+        choices=("ipopt", "newton", "auto"),
+        default="auto",
+        help="ipopt (the reference), newton (Newton–Krylov, for large models) or auto "
+        "(by the model's size; the default)",
+    )
+
+
 def _add_import_parsers(data_sub: argparse._SubParsersAction) -> None:
     """`fragcge data import KIND SOURCE --out DIR [--regions MAP] [--sectors MAP]`."""
     from fragcge.calibration.importers import IMPORTERS
@@ -299,9 +305,13 @@ def _solve(args: argparse.Namespace) -> int:
     print(f"numeraire  {m.describe_numeraire()}")
     print(f"solver     {m.solver.label} ({m.solver.reason})")
     base, scen = run.base.result, run.scen.result
+    baseline = (
+        f"baseline {base.iterations}"
+        if run.baseline_source == "solved"
+        else f"baseline (from the {run.baseline_source}: {base.iterations} when solved)"
+    )
     print(
-        f"solved     baseline {base.iterations} and scenario {scen.iterations} "
-        f"{m.solver.label} iterations "
+        f"solved     {baseline} and scenario {scen.iterations} {m.solver.label} iterations "
         f"(status {scen.status}); largest scaled residual {scen.max_residual:.1e}, "
         f"Walras {run.scen.walras:.1e}"
     )
@@ -348,7 +358,13 @@ def _batch(args: argparse.Namespace) -> int:
     progress = Progress(len(expand(load_batch(args.batch))))
     try:
         result = run_batch(
-            args.batch, args.out, args.workers, progress, args.executor, args.scheduler
+            args.batch,
+            args.out,
+            args.workers,
+            progress,
+            args.executor,
+            args.scheduler,
+            args.solver,
         )
     except BatchInterrupted as stop:
         progress.close()
@@ -434,12 +450,13 @@ def _check(args: argparse.Namespace) -> int:
     from fragcge.model.checks import run_checks
 
     sam = load_dataset(args.data)
-    model = CGEModel(calibrate(sam))
+    model = CGEModel(calibrate(sam), solver=args.solver)
     print(
         f"dataset    {sam.name} ({dataset_origin(sam)}): {model.system.n} variables, "
         f"{model.evaluator.nnz} non-zeros"
     )
     print(f"numeraire  {model.describe_numeraire()}")
+    print(f"solver     {model.solver.label} ({model.solver.reason})")
     checks = run_checks(model)
     for c in checks:
         print(f"{'PASS' if c.passed else 'FAIL'}  {c.name:<22} {c.detail}")

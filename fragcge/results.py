@@ -200,7 +200,7 @@ def manifest(run: SolvedScenario) -> dict[str, object]:
             "why": model.solver.reason,
             **({"hessian": HESSIAN} if model.solver.method == "ipopt" else {}),
             "limits": run.limits.record(),
-            "baseline": _solver(run.base),
+            "baseline": {**_solver(run.base), "source": run.baseline_source},
             "scenario": _solver(run.scen),
         },
         "versions": versions(),

@@ -21,7 +21,14 @@ from fragcge.model.nests import (
     model_elasticities,
 )
 from fragcge.model.shocks import ShockSet
-from fragcge.model.solve import DEFAULT_LIMITS, ProgressLines, SolveLimits, SolveResult, solve
+from fragcge.model.solve import (
+    DEFAULT_LIMITS,
+    ProgressLines,
+    Runner,
+    SolveLimits,
+    SolveResult,
+    solve,
+)
 from fragcge.model.solver_choice import choose_solver
 from fragcge.model.system import Numeraire, System
 
@@ -119,9 +126,13 @@ class CGEModel:
         elasticities: dict[str, np.ndarray] | None = None,
         limits: SolveLimits = DEFAULT_LIMITS,
         progress: ProgressLines | None = None,
+        run: Runner | None = None,
     ) -> Equilibrium:
         """Solve at the parameters :meth:`theta_for` gives, from x0 (default: the benchmark),
-        within ``limits``; ``progress`` receives the progress lines of a long solve.
+        within ``limits``; ``progress`` receives the progress lines of a long solve. ``run``
+        is the solver's runner (default the model's :attr:`solver`'s ``run``; a
+        ``solver.path_runner()`` shared by several solves hands Newton–Krylov's factors of J
+        from one to the next).
 
         The parameters start at x0's own, and from the benchmark at the benchmark's (with the
         target elasticities: the benchmark is an equilibrium for any), so that should the full
@@ -145,7 +156,7 @@ class CGEModel:
             target,
             limits,
             progress=progress,
-            run=self.solver.run,
+            run=self.solver.run if run is None else run,
         )
         walras = self.evaluator.at(result.theta).residuals(result.x, include_dropped=True)[-1]
         return Equilibrium(result.x, result, float(walras), result.theta)

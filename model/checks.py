@@ -6,9 +6,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from fragcge.model.cge import CGEModel
+from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.shocks import ShockSet
-from fragcge.model.solve import RESIDUAL_TOL, run_ipopt
+from fragcge.model.solve import RESIDUAL_TOL
 from fragcge.model.system import VALUES
 
 NUMERAIRE_SCALE = 2.5
@@ -54,24 +54,26 @@ def check_shock(model: CGEModel) -> ShockSet:
 
 
 def replication(model: CGEModel) -> Check:
-    """At the benchmark every scaled residual is < 1e-8 and Ipopt stops after 0–1 iterations."""
+    """At the benchmark every scaled residual is < 1e-8 and the model's solver (Ipopt or
+    Newton–Krylov) stops after 0–1 iterations."""
     theta = model.theta_for(ShockSet.benchmark(model.cal.sam))
     x0 = model.benchmark()
     worst = float(np.max(np.abs(model.residuals(x0, theta))))
-    res = run_ipopt(model.system, model.evaluator, x0, theta)
+    res = model.solver.run(model.system, model.evaluator, x0, theta, None, None)
     ok = worst < RESIDUAL_TOL and res.ok and res.iterations <= 1
     return Check(
         "benchmark replication",
         ok,
         worst,
-        f"largest scaled residual {worst:.2e}, Ipopt iterations {res.iterations}",
+        f"largest scaled residual {worst:.2e}, {model.solver.label} iterations {res.iterations}",
     )
 
 
-def homogeneity(model: CGEModel, shocks: ShockSet) -> Check:
-    """Numeraire ×2.5: prices and incomes ×2.5, quantities unchanged (to 1e-8, relative)."""
+def homogeneity(model: CGEModel, shocks: ShockSet, solved: Equilibrium | None = None) -> Check:
+    """Numeraire ×2.5: prices and incomes ×2.5, quantities unchanged (to 1e-8, relative).
+    ``solved``, the equilibrium at ``shocks`` if already solved, saves solving it again."""
     s = model.system
-    one = model.solve(shocks)
+    one = model.solve(shocks) if solved is None else solved
     scaled = model.solve(shocks, x0=one, extra={"pnum": NUMERAIRE_SCALE})
     factor = np.ones(s.n)
     for name, _ in s.pairs:
@@ -90,9 +92,10 @@ def homogeneity(model: CGEModel, shocks: ShockSet) -> Check:
     )
 
 
-def walras(model: CGEModel, shocks: ShockSet) -> Check:
-    """At a shocked solution, the dropped market equation holds (< 1e-8 scaled)."""
-    eq = model.solve(shocks)
+def walras(model: CGEModel, shocks: ShockSet, solved: Equilibrium | None = None) -> Check:
+    """At a shocked solution, the dropped market equation holds (< 1e-8 scaled).
+    ``solved``, the equilibrium at ``shocks`` if already solved, saves solving it again."""
+    eq = model.solve(shocks) if solved is None else solved
     block, _, _ = model.system.dropped
     label = model.system.dropped_label()
     return Check(
@@ -104,6 +107,9 @@ def walras(model: CGEModel, shocks: ShockSet) -> Check:
 
 
 def run_checks(model: CGEModel) -> list[Check]:
-    """Replication, homogeneity and Walras' law, in order."""
+    """Replication, homogeneity and Walras' law, in order, with the model's solver; the
+    check shock is solved once for the last two."""
     shocks = check_shock(model)
-    return [replication(model), homogeneity(model, shocks), walras(model, shocks)]
+    first = replication(model)
+    solved = model.solve(shocks)
+    return [first, homogeneity(model, shocks, solved), walras(model, shocks, solved)]

@@ -82,6 +82,9 @@ class NewtonResult:
     seconds: float = 0.0
     factors: SuperLU | None = None
     """The last factorisation used (fresh or the one given to start with), for a next run."""
+    factored_at: np.ndarray | None = None
+    """The point whose Jacobian ``factors`` are, when this run made them (None: the ones
+    given to start with)."""
 
     @property
     def converged(self) -> bool:
@@ -149,6 +152,7 @@ def newton_krylov(
             except RuntimeError:  # SuperLU: "Factor is exactly singular"
                 return stop(SINGULAR)
             out.factorizations += 1
+            out.factored_at = out.x.copy()
             step = _line_search(residual, out.x, f, norm, lu.solve(-f), floor, opt)
             if step is None:
                 return stop(LINE_SEARCH_FAILED)
@@ -252,18 +256,22 @@ class NewtonRunner:
     factorisation of J of each run to the next as its GMRES preconditioner.
 
     The runs of a model share J's sparsity, and along a path of warm-started solves (the
-    welfare decomposition's) each starts near the last one, so the old factors
-    precondition well and the fresh factorisation (seconds at 41 × 35) is skipped until
-    GMRES stalls on them. The answer is the same equilibrium to the tolerance: only the
-    linear solves differ. State: ``factors`` and the evaluator whose Jacobian they factor
-    (factors of another evaluator's J are not used); the factors take memory (about 19 M
-    entries at 41 × 35) as long as the runner lives. One per sequence of solves
+    welfare decomposition's, or a baseline then its scenario) each starts near the last one,
+    so the old factors precondition well and the fresh factorisation (seconds at 41 × 35)
+    is skipped until GMRES stalls on them. The answer is the same equilibrium to the
+    tolerance: only the linear solves differ. State: ``factors``, the evaluator whose
+    Jacobian they factor (factors of another evaluator's J are not used) and ``origin``,
+    the point and θ they were made at, from which :meth:`start_from` makes the same factors
+    again, so that a solve's answer depends on where its factors come from, not on which
+    solves ran before in the process. The factors take memory (about 19 M entries at
+    41 × 35) as long as the runner lives. One per sequence of solves
     (:meth:`fragcge.model.solver_choice.SolverChoice.path_runner`); not for concurrent use.
     """
 
     def __init__(self) -> None:
         self.factors: SuperLU | None = None
         self.evaluator: Evaluator | None = None
+        self.origin: tuple[np.ndarray, np.ndarray] | None = None
 
     def __call__(
         self,
@@ -276,9 +284,24 @@ class NewtonRunner:
     ) -> SolveResult:
         """One Newton–Krylov solve, as :func:`run_newton`, from the kept factors."""
         kept = self.factors if self.evaluator is ev else None
-        result, self.factors = _run(system, ev, x0, theta, options, tick, kept)
-        self.evaluator = ev if self.factors is not None else None
+        result, self.factors, factored_at = _run(system, ev, x0, theta, options, tick, kept)
+        if factored_at is not None:
+            self.origin = (factored_at, theta)
+        if self.factors is None:
+            self.evaluator, self.origin = None, None
+        else:
+            self.evaluator = ev
         return result
+
+    def start_from(
+        self, ev: Evaluator, origin: tuple[np.ndarray, np.ndarray], factors: SuperLU | None
+    ) -> None:
+        """Keep the factors of ev's J at ``origin`` (x, θ): ``factors`` when given (they must
+        be those), else made afresh (the same numbers: SuperLU is deterministic)."""
+        if factors is None:
+            x, theta = origin
+            factors = factorize(JacobianMatrix(ev.at(theta))(x))
+        self.factors, self.evaluator, self.origin = factors, ev, origin
 
 
 def _run(
@@ -289,8 +312,9 @@ def _run(
     options: dict[str, object] | None,
     tick: Tick | None,
     factors: SuperLU | None,
-) -> tuple[SolveResult, SuperLU | None]:
-    """run_newton's work, starting from ``factors`` if given; also the last factors."""
+) -> tuple[SolveResult, SuperLU | None, np.ndarray | None]:
+    """run_newton's work, starting from ``factors`` if given; also the last factors and
+    the point they were made at if this run made them."""
     at = ev.at(theta)
     wall = (options or {}).get("max_wall_time")
     opt = NewtonOptions() if wall is None else NewtonOptions(max_seconds=float(wall))
@@ -315,4 +339,4 @@ def _run(
         factorizations=out.factorizations,
         krylov_iterations=out.krylov_iterations,
     )
-    return result, out.factors
+    return result, out.factors, out.factored_at

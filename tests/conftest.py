@@ -8,9 +8,20 @@ from pathlib import Path
 import pytest
 
 from fragcge.api import ModelCache, SolvedScenario, solve_loaded
+from fragcge.baseline_store import CACHE_ENV
 from fragcge.scenarios.load import load_scenario
 
 SHIPPED_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def baseline_cache_folder(tmp_path_factory) -> Path:
+    """Solved baselines go to a folder of this session, never to the user's cache (worker
+    processes inherit the variable)."""
+    folder = tmp_path_factory.mktemp("fragcge-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")

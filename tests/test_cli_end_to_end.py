@@ -146,6 +146,16 @@ def test_check_passes_on_default_data() -> None:
     assert text.count("PASS") == 3 and "FAIL" not in text
 
 
+def test_check_runs_with_the_solver_asked_for() -> None:
+    """`fragcge check --solver newton` runs all three checks with Newton–Krylov and says so;
+    the default (auto) keeps Ipopt on the default data."""
+    text = _run_ok(["check", "--solver", "newton"])
+    assert "solver     Newton–Krylov (asked for: solver = newton)" in text
+    assert "Newton–Krylov iterations 0" in text
+    assert text.count("PASS") == 3 and "FAIL" not in text
+    assert "solver     Ipopt (auto:" in _run_ok(["check"])
+
+
 def test_check_refuses_a_broken_dataset(tmp_path, capsys) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(DATASET, broken)
