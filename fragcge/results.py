@@ -22,6 +22,7 @@ from fragcge.model.decomposition import (
     RESIDUAL_SHARE,
 )
 from fragcge.model.nests import elasticity_values, model_elasticities
+from fragcge.model.report import REAL_INCOME
 from fragcge.model.solve import HESSIAN, RESIDUAL_TOL
 from fragcge.output_folder import replacing
 from fragcge.scenarios.provenance import scenario_record
@@ -213,10 +214,14 @@ def manifest(run: SolvedScenario) -> dict[str, object]:
 
 
 def welfare_table(df: pd.DataFrame, unit: str) -> str:
-    """The welfare table as text: region, bloc, EV, EV % of income; blocs and WORLD last."""
-    lines = [f"{'region':<12}{'bloc':<12}{'EV (' + unit + ')':>22}{'EV %':>10}"]
-    for k, row in enumerate(df.itertuples(index=False)):
-        if row.region in set(df.bloc) and k and df.region.iloc[k - 1] not in set(df.bloc):
-            lines.append("-" * 56)
-        lines.append(f"{row.region:<12}{row.bloc:<12}{row.ev:>22,.1f}{row.ev_pct:>10.3f}")
+    """The welfare table as text: region, bloc, EV, EV % of income and, where the table has
+    it, the change in real income (%); blocs and WORLD last."""
+    real = REAL_INCOME in df.columns
+    header = f"{'region':<12}{'bloc':<12}{'EV (' + unit + ')':>22}{'EV %':>10}"
+    lines = [header + (f"{'real income %':>16}" if real else "")]
+    for k, row in enumerate(df.to_dict("records")):
+        if row["region"] in set(df.bloc) and k and df.region.iloc[k - 1] not in set(df.bloc):
+            lines.append("-" * len(lines[0]))
+        line = f"{row['region']:<12}{row['bloc']:<12}{row['ev']:>22,.1f}{row['ev_pct']:>10.3f}"
+        lines.append(line + (f"{row[REAL_INCOME]:>16.3f}" if real else ""))
     return "\n".join(lines)
