@@ -10,6 +10,7 @@ A batch file names one scenario and varies it::
     [sweep]                              # outer product of the lists, or zip = true
     "shock.1.rate" = [0.1, 0.2, 0.3]     # the first [[shock]]'s rate
     "elasticities.esubm.scale" = [1.0, 2.0]
+    "factor_supply.lab" = [0.0, 0.5]     # eta of a factor, as the scenario's [factor_supply]
 
     [uncertainty]
     method = "quadrature"                # or "montecarlo" (the default): draws, seed (0)
@@ -24,6 +25,11 @@ systematic sensitivity convention): every sector's value, including sectors the 
 sets, is multiplied by the same draw, on top of any swept scale. Sweeps and draws change
 only the named scenario file, not its baselines; ``resolve`` solves the baselines with the
 scenario's elasticities, so a draw moves them too. Every sweep point runs with every draw.
+
+A swept ``factor_supply.FACTOR`` (or ``factor_supply.REGION.FACTOR``) is that line of the
+scenario's ``[factor_supply]`` table set to the swept eta (calibration/factor_supply.py):
+as there, a region's own value wins over the all-region one. Its codes are checked against
+the scenario's dataset when the batch file is loaded.
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
+from fragcge.calibration import factor_supply
+from fragcge.calibration.dataset import load_dataset
+from fragcge.calibration.sam import GlobalSAM
 from fragcge.errors import ScenarioError
 from fragcge.output_folder import is_folder_name
 from fragcge.scenarios import fields
@@ -170,7 +179,9 @@ def load_batch(path: str | Path) -> Batch:
     if not target.is_file():
         raise ScenarioError(f"{where}: no scenario file {target}")
     scenario = load_scenario(target)
-    sweep = _sweep(doc["sweep"], source, scenario) if "sweep" in doc else None
+    sweep = None
+    if "sweep" in doc:
+        sweep = _sweep(doc["sweep"], source, scenario, load_dataset(scenario.data))
     uncertainty = _uncertainty(doc["uncertainty"], source) if "uncertainty" in doc else None
     if sweep is None and uncertainty is None:
         raise ScenarioError(
@@ -235,15 +246,20 @@ def apply_run(scenario: Scenario, run: BatchRun) -> Scenario:
     return scenario
 
 
-def sweep_keys(scenario: Scenario) -> list[str]:
-    """The keys of ``scenario`` a sweep may vary."""
+def sweep_keys(scenario: Scenario, sam: GlobalSAM | None = None) -> list[str]:
+    """The keys of ``scenario`` a sweep may vary; with its dataset ``sam``, the factor supply
+    elasticities of its factors too (``factor_supply.FACTOR``, ``factor_supply.REGION.FACTOR``)."""
     keys = [
         f"shock.{n}.{field}"
         for n, shock in enumerate(scenario.shocks, 1)
         for field in instrument_of(shock).sweepable
     ]
     keys += [f"elasticities.{name}.scale" for name in SECTOR_ELASTICITIES]
-    return keys + [f"elasticities.{name}" for name in SCALAR_ELASTICITIES]
+    keys += [f"elasticities.{name}" for name in SCALAR_ELASTICITIES]
+    if sam is not None:
+        keys += [f"{factor_supply.TABLE}.{f}" for f in sam.factors]
+        keys += [f"{factor_supply.TABLE}.{r}.{f}" for r in sam.regions for f in sam.factors]
+    return keys
 
 
 def _run_id(chain: str, overrides: dict[str, float], multipliers: dict[str, float]) -> str:
@@ -259,6 +275,8 @@ def _override(scenario: Scenario, key: str, value: float) -> Scenario:
         index = int(parts[1]) - 1
         shocks[index] = replace(shocks[index], **{parts[2]: value})
         return replace(scenario, shocks=tuple(shocks))
+    if parts[0] == factor_supply.TABLE:
+        return _with_factor_supply(scenario, parts[1:], value)
     if len(parts) == 2:
         return _with_elasticity(scenario, ScalarElasticity(parts[1], value))
     return _with_elasticity(scenario, replace(_sector_elasticity(scenario, parts[1]), scale=value))
@@ -272,6 +290,17 @@ def _sector_elasticity(scenario: Scenario, name: str) -> SectorElasticity:
     return SectorElasticity(name, None, {})
 
 
+def _with_factor_supply(scenario: Scenario, codes: list[str], eta: float) -> Scenario:
+    """``scenario`` with its [factor_supply] line ``FACTOR = eta`` (codes [FACTOR]) or
+    [factor_supply.REGION] line (codes [REGION, FACTOR]) set to ``eta``, all-region lines
+    first as ``factor_supply.parse`` orders them (so a region's own value still wins)."""
+    region = codes[0] if len(codes) == 2 else None
+    new = factor_supply.Setting(codes[-1], region, eta)
+    kept = [s for s in scenario.factor_supply if (s.factor, s.region) != (new.factor, region)]
+    settings = sorted([*kept, new], key=lambda s: s.region is not None)
+    return replace(scenario, factor_supply=tuple(settings))
+
+
 def _with_elasticity(scenario: Scenario, new: SectorElasticity | ScalarElasticity) -> Scenario:
     kept = [e for e in scenario.elasticities if e.name != new.name]
     # Sorted by name, as load_scenario keeps them, so equal overrides compare equal.
@@ -279,7 +308,7 @@ def _with_elasticity(scenario: Scenario, new: SectorElasticity | ScalarElasticit
     return replace(scenario, elasticities=elasticities)
 
 
-def _sweep(table: dict, source: SourceFile, scenario: Scenario) -> Sweep:
+def _sweep(table: dict, source: SourceFile, scenario: Scenario, sam: GlobalSAM) -> Sweep:
     zipped = table.get("zip", False)
     if not isinstance(zipped, bool):
         raise ScenarioError(
@@ -288,9 +317,10 @@ def _sweep(table: dict, source: SourceFile, scenario: Scenario) -> Sweep:
     lists = _flatten({k: v for k, v in table.items() if k != "zip"})
     if not lists:
         raise ScenarioError(
-            f"{source.where('sweep')}: no key to sweep; allowed: " + ", ".join(sweep_keys(scenario))
+            f"{source.where('sweep')}: no key to sweep; allowed: "
+            + ", ".join(sweep_keys(scenario, sam))
         )
-    allowed = sweep_keys(scenario)
+    allowed = sweep_keys(scenario, sam)
     values: dict[str, tuple[float, ...]] = {}
     for key, raw in lists.items():
         where = source.where("sweep", key)
@@ -335,6 +365,10 @@ def _swept_value(scenario: Scenario, key: str, value: object, where: str) -> flo
     if parts[0] == "shock":
         shock = scenario.shocks[int(parts[1]) - 1]
         instrument_of(shock).sweepable[parts[2]](shock, number, where)
+    elif parts[0] == factor_supply.TABLE:
+        _, problems = factor_supply.parse({parts[-1]: number})
+        if problems:
+            raise ScenarioError(f"{where}: {problems[0].message}")
     elif parts[-1] == "scale" and number <= 0:
         raise ScenarioError(f"{where}: scale = {number:g} must be > 0")
     elif number < 0:
