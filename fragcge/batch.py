@@ -37,7 +37,14 @@ from fragcge.model.report import REAL_INCOME
 from fragcge.output_folder import claim, locked, write_file
 from fragcge.reports.batch_figures import batch_figures
 from fragcge.results import FLOAT_FORMAT, write_run
-from fragcge.scenarios.batch_file import Batch, BatchRun, apply_run, expand, load_batch
+from fragcge.scenarios.batch_file import (
+    Batch,
+    BatchRun,
+    apply_run,
+    expand,
+    load_batch,
+    parameter_column,
+)
 from fragcge.scenarios.design import summarise
 from fragcge.scenarios.spec import Scenario
 from fragcge.schedule import Schedule
@@ -359,10 +366,10 @@ def _write_tables(batch: Batch, result: BatchResult) -> None:
     if batch.uncertainty is not None:
 
         def place(run: BatchRun) -> dict[str, object]:
-            scales = {_scale(name): m for name, m in run.multipliers.items()}
+            scales = {parameter_column(name): m for name, m in run.multipliers.items()}
             return {"id": run.id, "weight": run.weight, **run.overrides, **scales}
 
-        scales = [_scale(name) for name in batch.uncertainty.parameters]
+        scales = [parameter_column(name) for name in batch.uncertainty.parameters]
         table = _per_run(done, welfare, place, ["id", "weight", *keys, *scales])
         _csv(table, result.out / "runs.csv")
     failures = [
@@ -375,11 +382,6 @@ def _write_tables(batch: Batch, result: BatchResult) -> None:
     )
     if not result.interrupted:  # drawing takes seconds; Ctrl-C should not wait for it
         batch_figures(result.out, keys, batch.uncertainty is not None, weighted=quadrature)
-
-
-def _scale(name: str) -> str:
-    """The column of an elasticity's multiplier, named as the sweep key that sets it."""
-    return f"elasticities.{name}.scale"
 
 
 def _per_run(

@@ -28,8 +28,10 @@ scenario's elasticities, so a draw moves them too. Every sweep point runs with e
 
 A swept ``factor_supply.FACTOR`` (or ``factor_supply.REGION.FACTOR``) is that line of the
 scenario's ``[factor_supply]`` table set to the swept eta (calibration/factor_supply.py):
-as there, a region's own value wins over the all-region one. Its codes are checked against
-the scenario's dataset when the batch file is loaded.
+as there, a region's own value wins over the all-region one. An uncertain
+``[uncertainty.factor_supply.FACTOR]`` (or ``.REGION.FACTOR``) draws that line's value
+itself (``scope = "value"``: eta is often 0, which no multiplier moves). Codes are checked
+against the scenario's dataset when the batch file is loaded.
 """
 
 from __future__ import annotations
@@ -80,6 +82,9 @@ PARAMETER_KEYS = {
     "normal": ("distribution", "lower", "upper", "mean", "sd", "scope"),
 }
 SCOPES = ("scale",)
+"""The scope of an uncertain elasticity: a multiplier of every sector's value."""
+ETA_SCOPES = ("value",)
+"""The scope of an uncertain factor supply elasticity: the drawn value is eta."""
 DEFAULT_SEED = 0
 MAX_RUNS = 100_000
 """Runs a batch may have: at about a second of a core each, 100,000 runs are a day on two
@@ -179,10 +184,15 @@ def load_batch(path: str | Path) -> Batch:
     if not target.is_file():
         raise ScenarioError(f"{where}: no scenario file {target}")
     scenario = load_scenario(target)
-    sweep = None
-    if "sweep" in doc:
-        sweep = _sweep(doc["sweep"], source, scenario, load_dataset(scenario.data))
-    uncertainty = _uncertainty(doc["uncertainty"], source) if "uncertainty" in doc else None
+    sam = load_dataset(scenario.data)
+    sweep = _sweep(doc["sweep"], source, scenario, sam) if "sweep" in doc else None
+    uncertainty = _uncertainty(doc["uncertainty"], source, sam) if "uncertainty" in doc else None
+    for name in uncertainty.parameters if uncertainty and sweep else ():
+        if name in sweep.keys:
+            raise ScenarioError(
+                f"{source.where('sweep', name)}: {name} is both swept and uncertain; a drawn "
+                "eta replaces the swept one, so keep one of the two"
+            )
     if sweep is None and uncertainty is None:
         raise ScenarioError(
             f"{path}: a batch needs a [sweep] table, an [uncertainty] table or both"
@@ -236,6 +246,9 @@ def apply_run(scenario: Scenario, run: BatchRun) -> Scenario:
     for key, value in run.overrides.items():
         scenario = _override(scenario, key, value)
     for name, factor in run.multipliers.items():
+        if _is_eta(name):
+            scenario = _with_factor_supply(scenario, name.split(".")[1:], factor)
+            continue
         current = _sector_elasticity(scenario, name)
         scaled = SectorElasticity(
             name,
@@ -260,6 +273,17 @@ def sweep_keys(scenario: Scenario, sam: GlobalSAM | None = None) -> list[str]:
         keys += [f"{factor_supply.TABLE}.{f}" for f in sam.factors]
         keys += [f"{factor_supply.TABLE}.{r}.{f}" for r in sam.regions for f in sam.factors]
     return keys
+
+
+def parameter_column(name: str) -> str:
+    """The runs.csv column of an uncertain parameter, named as the sweep key that sets it:
+    ``elasticities.NAME.scale`` (a multiplier), or ``factor_supply…`` (eta itself)."""
+    return name if _is_eta(name) else f"elasticities.{name}.scale"
+
+
+def _is_eta(name: str) -> bool:
+    """Whether an uncertain parameter's name is a factor supply elasticity's."""
+    return name.startswith(f"{factor_supply.TABLE}.")
 
 
 def _run_id(chain: str, overrides: dict[str, float], multipliers: dict[str, float]) -> str:
@@ -376,11 +400,12 @@ def _swept_value(scenario: Scenario, key: str, value: object, where: str) -> flo
     return number
 
 
-def _uncertainty(table: dict, source: SourceFile) -> Uncertainty:
+def _uncertainty(table: dict, source: SourceFile, sam: GlobalSAM) -> Uncertainty:
     at = source.where
     for key, value in table.items():
         if not isinstance(value, dict) and key not in UNCERTAINTY_KEYS:
             names = [*UNCERTAINTY_KEYS, *(f"[uncertainty.{e}]" for e in SECTOR_ELASTICITIES)]
+            names.append(f"[uncertainty.{factor_supply.TABLE}.FACTOR]")
             raise unknown(at("uncertainty", line_of=key), "key", key, names)
     method = fields.text(table.get("method", "montecarlo"), at("uncertainty", "method"))
     if method not in METHODS:
@@ -402,10 +427,9 @@ def _uncertainty(table: dict, source: SourceFile) -> Uncertainty:
         seed = _integer(table.get("seed", DEFAULT_SEED), at("uncertainty", "seed"))
         if seed < 0:
             raise ScenarioError(f"{at('uncertainty', 'seed')}: seed = {seed} must be >= 0")
-    parameters = {
-        name: _parameter(name, table[name], source)
-        for name in sorted(k for k, v in table.items() if isinstance(v, dict))
-    }
+    tables = {k: v for k, v in table.items() if isinstance(v, dict)}
+    tables |= _eta_tables(tables.pop(factor_supply.TABLE, {}), source, sam)
+    parameters = {name: _parameter(name, tables[name], source) for name in sorted(tables)}
     if not parameters:
         raise ScenarioError(
             f"{at('uncertainty')}: no uncertain parameter; add a table such as "
@@ -415,7 +439,12 @@ def _uncertainty(table: dict, source: SourceFile) -> Uncertainty:
     if method == "quadrature":
         lowest = uncertainty.design()[0].min(axis=0)
         for name, low in zip(parameters, lowest, strict=True):
-            if low <= 0:
+            if _is_eta(name) and low < 0:
+                raise ScenarioError(
+                    f"{at(f'uncertainty.{name}')}: a quadrature point puts {name} at "
+                    f"{low:g}, but {factor_supply.RULE}; narrow the distribution"
+                )
+            if not _is_eta(name) and low <= 0:
                 raise ScenarioError(
                     f"{at(f'uncertainty.{name}')}: a quadrature point puts the {name} scale at "
                     f"{low:g}, but a scale must be > 0; narrow the distribution"
@@ -423,11 +452,45 @@ def _uncertainty(table: dict, source: SourceFile) -> Uncertainty:
     return uncertainty
 
 
+def _eta_tables(table: dict, source: SourceFile, sam: GlobalSAM) -> dict[str, dict]:
+    """[uncertainty.factor_supply.FACTOR] and [uncertainty.factor_supply.REGION.FACTOR]
+    tables by parameter name (``factor_supply.FACTOR``…), codes checked against ``sam``."""
+    out = {}
+    section = f"uncertainty.{factor_supply.TABLE}"
+    for key, value in table.items():
+        _table_of(value, source.where(section, key), f"{section}.{key}")
+        if key in sam.factors:
+            out[f"{factor_supply.TABLE}.{key}"] = value
+        elif key in sam.regions:
+            for factor, parameter in value.items():
+                where = source.where(f"{section}.{key}", factor)
+                if factor not in sam.factors:
+                    raise unknown(where, "factor", factor, sam.factors)
+                _table_of(parameter, where, f"{section}.{key}.{factor}")
+                out[f"{factor_supply.TABLE}.{key}.{factor}"] = parameter
+        else:
+            codes = [*sam.factors, *sam.regions]
+            raise unknown(source.where(f"{section}.{key}"), "factor or region", key, codes)
+    return out
+
+
+def _table_of(value: object, where: str, section: str) -> None:
+    """Refuse a value that is not a table: an uncertain parameter is [section] with its
+    distribution and bounds."""
+    if not isinstance(value, dict):
+        raise ScenarioError(
+            f"{where}: expected a table [{section}] with distribution, lower and upper, "
+            f"got {value!r}"
+        )
+
+
 def _parameter(name: str, table: dict, source: SourceFile) -> Distribution:
     section = f"uncertainty.{name}"
     at = source.where
-    if name not in SECTOR_ELASTICITIES:
-        raise unknown(at(section), "uncertain parameter", name, SECTOR_ELASTICITIES)
+    eta = _is_eta(name)
+    if name not in SECTOR_ELASTICITIES and not eta:
+        allowed = [*SECTOR_ELASTICITIES, f"{factor_supply.TABLE}.FACTOR"]
+        raise unknown(at(section), "uncertain parameter", name, allowed)
     if "distribution" not in table:
         raise ScenarioError(
             f"{at(section)}: missing key distribution; allowed: " + ", ".join(DISTRIBUTIONS)
@@ -436,9 +499,10 @@ def _parameter(name: str, table: dict, source: SourceFile) -> Distribution:
     if kind not in DISTRIBUTIONS:
         raise unknown(at(section, "distribution"), "distribution", kind, DISTRIBUTIONS)
     fields.check_keys(table, PARAMETER_KEYS[kind], source, section)
-    scope = fields.text(table.get("scope", "scale"), at(section, "scope"))
-    if scope not in SCOPES:
-        raise unknown(at(section, "scope"), "scope", scope, SCOPES)
+    scopes = ETA_SCOPES if eta else SCOPES
+    scope = fields.text(table.get("scope", scopes[0]), at(section, "scope"))
+    if scope not in scopes:
+        raise unknown(at(section, "scope"), "scope", scope, scopes)
     needed = [k for k in PARAMETER_KEYS[kind] if k not in ("distribution", "scope", "mode")]
     numbers = {}
     for key in needed:
@@ -446,7 +510,12 @@ def _parameter(name: str, table: dict, source: SourceFile) -> Distribution:
             raise ScenarioError(f"{at(section)}: missing key {key} (distribution = {kind!r})")
         numbers[key] = fields.number(table[key], at(section, key))
     lower, upper = numbers["lower"], numbers["upper"]
-    if not 0 < lower < upper:
+    if eta and not 0 <= lower < upper:
+        raise ScenarioError(
+            f"{at(section, 'lower')}: bounds of a factor supply elasticity must satisfy "
+            f"0 <= lower < upper, got lower = {lower:g}, upper = {upper:g}"
+        )
+    if not eta and not 0 < lower < upper:
         raise ScenarioError(
             f"{at(section, 'lower')}: bounds of a scale must satisfy 0 < lower < upper, "
             f"got lower = {lower:g}, upper = {upper:g}"

@@ -1,4 +1,4 @@
-"""A batch sweeps the factor supply elasticity eta like a scenario key: each swept eta gives
+"""A batch sweeps or draws the factor supply elasticity eta like a scenario key: each eta gives
 the equilibrium of the scenario file written with that eta in its [factor_supply] table, a
 region's own line still wins over a swept all-region value, and a bad key or value is named.
 """
@@ -127,3 +127,71 @@ def test_a_bad_factor_supply_sweep_is_named(folder: Path, sweep: str, fragments)
     assert "bad.toml:" in message and "[sweep]" in message
     for fragment in fragments:
         assert fragment in message
+
+
+UNCERTAIN_LAB = """[uncertainty]
+method = "montecarlo"
+draws = 3
+seed = 4
+
+[uncertainty.factor_supply.lab]
+distribution = "uniform"
+lower = 0.1
+upper = 0.9
+"""
+
+
+def test_a_drawn_eta_is_the_scenario_written_with_that_eta(folder: Path) -> None:
+    """An uncertain eta draws the [factor_supply] line's value itself: each draw gives the
+    equilibrium of the scenario written with it (1e-10), and runs.csv lists the draws under
+    the sweep key's name."""
+    path = folder / "drawn.toml"
+    path.write_text(f'[batch]\nname = "drawn"\nscenario = "scenario.toml"\n\n{UNCERTAIN_LAB}')
+    batch = load_batch(path)
+    runs = expand(batch)
+    draws = [run.multipliers["factor_supply.lab"] for run in runs]
+    assert len(set(draws)) == 3 and all(0.1 <= d <= 0.9 for d in draws)
+    for run, eta in zip(runs[:2], draws, strict=False):
+        swept = solve_loaded(apply_run(batch.scenario, run), decompose=False)
+        lines = f"cap = 0.3\nlab = {eta!r}\n[factor_supply.R3]\nlab = 0.2"
+        written = solve_scenario(_scenario_with(folder, "drawn-written", lines))
+        np.testing.assert_array_equal(swept.resolved.sam.eta, written.resolved.sam.eta)
+        np.testing.assert_allclose(swept.scen.x, written.scen.x, rtol=0, atol=1e-10)
+    out = folder / "drawn-out"
+    result = run_batch(path, out, workers=1)
+    assert [o.status for o in result.outcomes] == ["solved"] * 3
+    table = pd.read_csv(out / "runs.csv")
+    by_run = table.groupby("id")["factor_supply.lab"].first()
+    assert by_run.to_dict() == pytest.approx(
+        {run.id: eta for run, eta in zip(runs, draws, strict=True)}
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        (
+            UNCERTAIN_LAB.replace("factor_supply.lab]", "factor_supply.land]"),
+            ["unknown factor or region 'land'", "lab, cap, res, R1, R2, R3"],
+        ),
+        (
+            UNCERTAIN_LAB.replace("factor_supply.lab]", "factor_supply.R3.land]"),
+            ["unknown factor 'land'"],
+        ),
+        (UNCERTAIN_LAB + 'scope = "scale"\n', ["unknown scope 'scale'", "allowed: value"]),
+        (UNCERTAIN_LAB.replace("lower = 0.1", "lower = -0.1"), ["0 <= lower < upper"]),
+        (
+            '[sweep]\n"factor_supply.lab" = [0.2]\n' + UNCERTAIN_LAB,
+            ["factor_supply.lab is both swept and uncertain"],
+        ),
+    ],
+)
+def test_a_bad_uncertain_eta_is_named(folder: Path, text: str, fragments) -> None:
+    path = folder / "bad-drawn.toml"
+    path.write_text(f'[batch]\nname = "bad"\nscenario = "scenario.toml"\n\n{text}')
+    with pytest.raises(ScenarioError) as err:
+        load_batch(path)
+    message = str(err.value)
+    assert "bad-drawn.toml:" in message
+    for fragment in fragments:
+        assert fragment in message, message
