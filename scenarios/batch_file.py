@@ -151,7 +151,8 @@ class BatchRun:
 
 
 def load_batch(path: str | Path) -> Batch:
-    """Read a batch file and the scenario it names, checking every key and value."""
+    """Read a batch file and the scenario it names, checking every key and value (factor and
+    region codes of factor supply keys against the scenario's dataset, loaded for that)."""
     path = Path(path)
     source = SourceFile.read(path)
     try:
