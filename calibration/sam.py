@@ -61,6 +61,10 @@ class GlobalSAM:
     """Factor supply elasticities [f, r] (dataset.toml's [factor_supply]): the supply of
     factor f in region r is its endowment times (pf/pc)**eta. None reads as every one 0,
     a fixed supply."""
+    nest_elasticities: dict[str, np.ndarray] = field(default_factory=dict)
+    """Values a scenario gives to elasticities that nests declare beyond the registry
+    (``Nests.elasticities``: no dataset file carries them), by name: one per sector or one
+    number (1-d). An elasticity left out has its declared default."""
 
     def __post_init__(self) -> None:
         if self.eta is None:

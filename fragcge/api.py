@@ -18,8 +18,8 @@ from fragcge.calibration.dataset import dataset_signature, load_dataset
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.errors import OutputError
 from fragcge.model import decomposition, report
-from fragcge.model.cge import PATTERNED, CGEModel, Equilibrium
-from fragcge.model.nests import elasticity_pattern
+from fragcge.model.cge import CGEModel, Equilibrium
+from fragcge.model.nests import NESTS, Nests, elasticity_pattern
 from fragcge.model.newton import NewtonRunner
 from fragcge.model.shocks import parameter_names
 from fragcge.model.solve import DEFAULT_LIMITS, ProgressLines, Runner, SolveLimits
@@ -120,6 +120,7 @@ def solve_loaded(
     progress: ProgressLines | None = None,
     solver: str = "auto",
     decompose: bool = True,
+    nests: Nests = NESTS,
 ) -> SolvedScenario:
     """Solve a loaded scenario and its baseline, reusing a model and baseline from the cache.
 
@@ -132,14 +133,17 @@ def solve_loaded(
     A model solves with the ``solver`` it was built with, which is part of its key.
     ``decompose`` False skips the welfare decomposition (its path of five or more solves):
     the welfare table then has EV, EV % and real income only, the same numbers as with it.
+    ``nests`` are the model's nest trees (``model/nests.py``); the scenario must have been
+    loaded with the same (``load_scenario(path, nests)``) when it sets an elasticity they
+    declare.
     """
     cache = ModelCache() if cache is None else cache
     data = dataset_signature(scenario.data)
     if data not in cache.datasets:
         cache.datasets[data] = load_dataset(scenario.data)
-    resolved = resolve(scenario, cache.datasets[data])
+    resolved = resolve(scenario, cache.datasets[data], nests)
     quota = np.isfinite(resolved.shocks.quota)
-    key = model_key(resolved, quota, solver)
+    key = model_key(resolved, quota, solver, nests)
     if key not in cache.models:
         cache.models[key] = CGEModel(
             calibrate(resolved.sam),
@@ -147,6 +151,7 @@ def solve_loaded(
             quota=quota,
             solver=solver,
             imbalances=scenario.imbalances,
+            nests=nests,
         )
     model = cache.models[key]
     limits = SolveLimits() if limits is None else limits
@@ -187,7 +192,7 @@ def _solve_pair(
     elasticities = model.elasticities_of(resolved.sam)
     bounds = {"limits": limits, "progress": progress, "run": run}
     base, source = _baseline(
-        model, resolved, baseline_key(key, resolved), cache, elasticities, bounds
+        model, resolved, baseline_key(key, elasticities, resolved), cache, elasticities, bounds
     )
     # Quota shares are shares of the baseline's delivered volumes.
     scen = model.solve(
@@ -271,24 +276,32 @@ def _store(resolved: ResolvedScenario, key: str, baseline: Baseline) -> None:
         warnings.warn(f"the baseline cache was not written: {exc}", stacklevel=2)
 
 
-def model_key(resolved: ResolvedScenario, quota: np.ndarray, solver: str = "auto") -> str:
+def model_key(
+    resolved: ResolvedScenario, quota: np.ndarray, solver: str = "auto", nests: Nests = NESTS
+) -> str:
     """sha256 of what a built model's equations depend on, beyond its mutable parameters, and
     of the solver method asked for."""
     sam = resolved.sam
     scenario = resolved.scenario
     text = f"{sam.digest}\0{scenario.closure}\0{scenario.imbalances}\0{solver}\n"
     digest = hashlib.sha256(text.encode())
-    digest.update(elasticity_pattern(sam))
+    if nests != NESTS:
+        # The built-in trees leave the key as it was; others (frozen records) by their repr.
+        digest.update(repr(nests).encode())
+    digest.update(elasticity_pattern(sam, nests))
     digest.update(np.ascontiguousarray(quota).tobytes())
     return digest.hexdigest()
 
 
-def baseline_key(model: str, resolved: ResolvedScenario) -> str:
-    """sha256 of what a baseline depends on: the model, the elasticities (substitution and
-    factor supply), the baseline shocks."""
+def baseline_key(
+    model: str, elasticities: dict[str, np.ndarray], resolved: ResolvedScenario
+) -> str:
+    """sha256 of what a baseline depends on: the model, the ``elasticities`` it solves with
+    (:meth:`CGEModel.elasticities_of`: substitution, nest-declared and factor supply), the
+    baseline shocks."""
     digest = hashlib.sha256(model.encode())
-    for name in PATTERNED:
-        digest.update(np.ascontiguousarray(getattr(resolved.sam, name), dtype=float).tobytes())
+    for name in elasticities:
+        digest.update(np.ascontiguousarray(elasticities[name], dtype=float).tobytes())
     for name in parameter_names():
         digest.update(np.ascontiguousarray(resolved.baseline.level(name), dtype=float).tobytes())
     return digest.hexdigest()

@@ -19,6 +19,7 @@ run_batch with workers > 1 needs the usual ``if __name__ == "__main__":`` guard)
 from __future__ import annotations
 
 import json
+import math
 import time
 import traceback
 from collections.abc import Callable
@@ -32,15 +33,24 @@ from fragcge import interrupt
 from fragcge.api import ModelCache, Solved, solve_loaded
 from fragcge.errors import FragcgeError
 from fragcge.executors import Executor, make_executor
+from fragcge.model.report import REAL_INCOME
 from fragcge.output_folder import claim, locked, write_file
 from fragcge.reports.batch_figures import batch_figures
 from fragcge.results import FLOAT_FORMAT, write_run
-from fragcge.scenarios.batch_file import Batch, BatchRun, apply_run, expand, load_batch
+from fragcge.scenarios.batch_file import (
+    Batch,
+    BatchRun,
+    apply_run,
+    expand,
+    load_batch,
+    parameter_column,
+)
 from fragcge.scenarios.design import summarise
 from fragcge.scenarios.spec import Scenario
 from fragcge.schedule import Schedule
 
-MEASURES = ("ev", "ev_pct")
+MEASURES = ("ev", "ev_pct", REAL_INCOME)
+"""welfare.csv's measures the batch tables summarise and list per run."""
 STATISTICS = ("mean", "sd", "p5", "p95")
 EXECUTORS = ("local", "dask")
 ATTEMPTS = 2
@@ -354,6 +364,9 @@ def _write_tables(batch: Batch, result: BatchResult) -> None:
             row.update(region=region, bloc=bloc, runs=len(members))
             for measure in MEASURES:
                 values = [float(welfare[run.id][measure].iloc[k]) for run in members]
+                if any(math.isnan(v) for v in values):  # a run written before the measure
+                    row.update({f"{measure}_{s}": math.nan for s in STATISTICS})
+                    continue
                 stats = summarise(values, weights)
                 row.update({f"{measure}_{s}": getattr(stats, s) for s in STATISTICS})
             rows.append(row)
@@ -366,10 +379,10 @@ def _write_tables(batch: Batch, result: BatchResult) -> None:
     if batch.uncertainty is not None:
 
         def place(run: BatchRun) -> dict[str, object]:
-            scales = {_scale(name): m for name, m in run.multipliers.items()}
+            scales = {parameter_column(name): m for name, m in run.multipliers.items()}
             return {"id": run.id, "weight": run.weight, **run.overrides, **scales}
 
-        scales = [_scale(name) for name in batch.uncertainty.parameters]
+        scales = [parameter_column(name) for name in batch.uncertainty.parameters]
         table = _per_run(done, welfare, place, ["id", "weight", *keys, *scales])
         _csv(table, result.out / "runs.csv")
     failures = [
@@ -382,11 +395,6 @@ def _write_tables(batch: Batch, result: BatchResult) -> None:
     )
     if not result.interrupted:  # drawing takes seconds; Ctrl-C should not wait for it
         batch_figures(result.out, keys, batch.uncertainty is not None, weighted=quadrature)
-
-
-def _scale(name: str) -> str:
-    """The column of an elasticity's multiplier, named as the sweep key that sets it."""
-    return f"elasticities.{name}.scale"
 
 
 def _per_run(
@@ -407,7 +415,13 @@ def _per_run(
 
 
 def _welfare(out: Path, run: BatchRun) -> pd.DataFrame:
-    return pd.read_csv(run_dir(out, run) / "welfare.csv", keep_default_na=False)
+    """A run's welfare.csv; a measure it was written without (a run of a resumed batch solved
+    before real_income_pct existed) is a column of NaN, an empty cell in the tables."""
+    welfare = pd.read_csv(run_dir(out, run) / "welfare.csv", keep_default_na=False)
+    for measure in MEASURES:
+        if measure not in welfare.columns:
+            welfare[measure] = math.nan
+    return welfare
 
 
 def _csv(table: pd.DataFrame, path: Path) -> None:

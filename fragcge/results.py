@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from fragcge.api import SolvedScenario
-from fragcge.calibration.elasticity_registry import SCALAR_ELASTICITIES, SECTOR_ELASTICITIES
 from fragcge.model.cge import Equilibrium
 from fragcge.model.closures import IMBALANCE_RULES
 from fragcge.model.decomposition import (
@@ -22,6 +21,8 @@ from fragcge.model.decomposition import (
     RELIABLE,
     RESIDUAL_SHARE,
 )
+from fragcge.model.nests import elasticity_values, model_elasticities
+from fragcge.model.report import REAL_INCOME
 from fragcge.model.solve import HESSIAN, RESIDUAL_TOL
 from fragcge.output_folder import replacing
 from fragcge.scenarios.provenance import scenario_record
@@ -98,13 +99,18 @@ def _unreliable(welfare: pd.DataFrame) -> list[str]:
 
 
 def _elasticities(run: SolvedScenario) -> dict[str, object]:
-    # The scenario's own: a model reused across a batch was built with another run's.
+    """Every elasticity the model solved with (the registry's, then those its nests declare),
+    per sector (a sector → value table) or one number: the scenario's own, since a model
+    reused across a batch was built with another run's."""
     sam = run.resolved.sam
+    declared = model_elasticities(run.model.nests)
+    values = {e.name: elasticity_values(sam, e).tolist() for e in declared}
     per_sector = {
-        name: dict(zip(sam.sectors, np.asarray(getattr(sam, name), float).tolist(), strict=True))
-        for name in SECTOR_ELASTICITIES
+        e.name: dict(zip(sam.sectors, values[e.name], strict=True))
+        for e in declared
+        if e.per_sector
     }
-    return {**per_sector, **{name: getattr(sam, name) for name in SCALAR_ELASTICITIES}}
+    return {**per_sector, **{e.name: values[e.name][0] for e in declared if not e.per_sector}}
 
 
 def _factor_supply(run: SolvedScenario) -> dict[str, object]:
@@ -208,10 +214,14 @@ def manifest(run: SolvedScenario) -> dict[str, object]:
 
 
 def welfare_table(df: pd.DataFrame, unit: str) -> str:
-    """The welfare table as text: region, bloc, EV, EV % of income; blocs and WORLD last."""
-    lines = [f"{'region':<12}{'bloc':<12}{'EV (' + unit + ')':>22}{'EV %':>10}"]
-    for k, row in enumerate(df.itertuples(index=False)):
-        if row.region in set(df.bloc) and k and df.region.iloc[k - 1] not in set(df.bloc):
-            lines.append("-" * 56)
-        lines.append(f"{row.region:<12}{row.bloc:<12}{row.ev:>22,.1f}{row.ev_pct:>10.3f}")
+    """The welfare table as text: region, bloc, EV, EV % of income and, where the table has
+    it, the change in real income (%); blocs and WORLD last."""
+    real = REAL_INCOME in df.columns
+    header = f"{'region':<12}{'bloc':<12}{'EV (' + unit + ')':>22}{'EV %':>10}"
+    lines = [header + (f"{'real income %':>16}" if real else "")]
+    for k, row in enumerate(df.to_dict("records")):
+        if row["region"] in set(df.bloc) and k and df.region.iloc[k - 1] not in set(df.bloc):
+            lines.append("-" * len(lines[0]))
+        line = f"{row['region']:<12}{row['bloc']:<12}{row['ev']:>22,.1f}{row['ev_pct']:>10.3f}"
+        lines.append(line + (f"{row[REAL_INCOME]:>16.3f}" if real else ""))
     return "\n".join(lines)

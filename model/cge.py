@@ -11,7 +11,6 @@ import numpy as np
 from fragcge.calibration.calibrate import Calibration
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.model.closures import Closure, close, get_closure, with_imbalances
-from fragcge.model.equations import ELASTICITIES
 from fragcge.model.evaluator import Evaluator
 from fragcge.model.nests import (
     NESTS,
@@ -34,11 +33,6 @@ from fragcge.model.system import Numeraire, System
 
 if TYPE_CHECKING:
     from fragcge.model.pyomo_model import PyomoModel
-
-PATTERNED = (*ELASTICITIES, "eta")
-"""The parameters of a dataset whose zeros and ones :func:`elasticity_pattern` records: the
-substitution elasticities a dataset carries and the factor supply elasticities eta. The
-benchmark is an equilibrium at any of their values."""
 
 
 @dataclass
@@ -100,9 +94,10 @@ class CGEModel:
         return self.system.start()
 
     def elasticities_of(self, sam: GlobalSAM) -> dict[str, np.ndarray]:
-        """sam's elasticities by name (:data:`PATTERNED`: the substitution elasticities and
-        the factor supply elasticities eta), for :meth:`solve`; they must fit this model's
-        equations.
+        """sam's elasticities by name, for :meth:`solve`: the substitution elasticities (the
+        registry's and those the nests declare) and the factor supply elasticities eta, whose
+        zeros and ones :func:`elasticity_pattern` records (the benchmark is an equilibrium at
+        any of their values); they must fit this model's equations.
 
         Raises ValueError where sam puts σ = 1 or 0, esubt = esubc, or eta = 0 elsewhere
         than the data did: those cells have a different functional form and need a model of

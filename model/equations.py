@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from fragcge.calibration.elasticity_registry import NAMES
 from fragcge.model.closures import income_net_of_transfers
 from fragcge.model.nest_terms import ces_children, demands, nest_prices, sigma_columns
 from fragcge.model.nests import NESTS
@@ -32,8 +31,6 @@ FIXED_LEVEL = {t.agent: t.fixed_level for t in NESTS.final if t.fixed_level}
 """Parameters that set G and I where the closure keeps them exogenous."""
 FIN_PRICE = {t.agent: t.root.price for t in NESTS.final}
 """Each final agent's price (its nest tree's root)."""
-ELASTICITIES = NAMES
-"""Every substitution elasticity of the data (the registry's): mutable parameters of the model."""
 
 
 def firm_prices(sys: EquationSpace) -> None:

@@ -145,7 +145,10 @@ def model_elasticities(nests: Nests) -> tuple[Elasticity, ...]:
 
 def elasticity_values(sam: GlobalSAM, e: Elasticity) -> np.ndarray:
     """An elasticity's values in the data (at least 1-d): the dataset's, or, for one no
-    dataset carries yet, its default (per sector if it is per sector)."""
+    dataset carries yet (a nest's), the scenario's (``sam.nest_elasticities``) or its
+    default (per sector if it is per sector)."""
+    if e.name in sam.nest_elasticities:
+        return np.atleast_1d(np.asarray(sam.nest_elasticities[e.name], dtype=float))
     if hasattr(sam, e.name):
         return np.atleast_1d(np.asarray(getattr(sam, e.name), dtype=float))
     if not isinstance(e.default, int | float):

@@ -13,6 +13,8 @@ from fragcge.model.terms import all_kinds
 
 WORLD = "WORLD"
 """The region and bloc of the row that sums every region; no bloc may take the name."""
+REAL_INCOME = "real_income_pct"
+"""welfare.csv's column of the change in real income (:func:`real_income`), %."""
 
 
 def dense(system: System, x: np.ndarray, name: str, fill: float = 0.0) -> np.ndarray:
@@ -179,8 +181,8 @@ def welfare_rows(
     out["ev_pct"] = 100.0 * out.ev / out.income
     if real_incomes is None:
         return out[["region", "bloc", "ev", "ev_pct"]]
-    out["real_income_pct"] = _pct(out.real_s.to_numpy(), out.real_b.to_numpy())
-    return out[["region", "bloc", "ev", "ev_pct", "real_income_pct"]]
+    out[REAL_INCOME] = _pct(out.real_s.to_numpy(), out.real_b.to_numpy())
+    return out[["region", "bloc", "ev", "ev_pct", REAL_INCOME]]
 
 
 def _pct(new: np.ndarray, old: np.ndarray) -> np.ndarray:

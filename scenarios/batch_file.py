@@ -10,6 +10,7 @@ A batch file names one scenario and varies it::
     [sweep]                              # outer product of the lists, or zip = true
     "shock.1.rate" = [0.1, 0.2, 0.3]     # the first [[shock]]'s rate
     "elasticities.esubm.scale" = [1.0, 2.0]
+    "factor_supply.lab" = [0.0, 0.5]     # eta of a factor, as the scenario's [factor_supply]
 
     [uncertainty]
     method = "quadrature"                # or "montecarlo" (the default): draws, seed (0)
@@ -24,6 +25,13 @@ systematic sensitivity convention): every sector's value, including sectors the 
 sets, is multiplied by the same draw, on top of any swept scale. Sweeps and draws change
 only the named scenario file, not its baselines; ``resolve`` solves the baselines with the
 scenario's elasticities, so a draw moves them too. Every sweep point runs with every draw.
+
+A swept ``factor_supply.FACTOR`` (or ``factor_supply.REGION.FACTOR``) is that line of the
+scenario's ``[factor_supply]`` table set to the swept eta (calibration/factor_supply.py):
+as there, a region's own value wins over the all-region one. An uncertain
+``[uncertainty.factor_supply.FACTOR]`` (or ``.REGION.FACTOR``) draws that line's value
+itself (``scope = "value"``: eta is often 0, which no multiplier moves). Codes are checked
+against the scenario's dataset when the batch file is loaded.
 """
 
 from __future__ import annotations
@@ -38,6 +46,9 @@ from pathlib import Path
 
 import numpy as np
 
+from fragcge.calibration import factor_supply
+from fragcge.calibration.dataset import load_dataset
+from fragcge.calibration.sam import GlobalSAM
 from fragcge.errors import ScenarioError
 from fragcge.output_folder import is_folder_name
 from fragcge.scenarios import fields
@@ -71,6 +82,9 @@ PARAMETER_KEYS = {
     "normal": ("distribution", "lower", "upper", "mean", "sd", "scope"),
 }
 SCOPES = ("scale",)
+"""The scope of an uncertain elasticity: a multiplier of every sector's value."""
+ETA_SCOPES = ("value",)
+"""The scope of an uncertain factor supply elasticity: the drawn value is eta."""
 DEFAULT_SEED = 0
 MAX_RUNS = 100_000
 """Runs a batch may have: at about a second of a core each, 100,000 runs are a day on two
@@ -137,7 +151,8 @@ class BatchRun:
 
 
 def load_batch(path: str | Path) -> Batch:
-    """Read a batch file and the scenario it names, checking every key and value."""
+    """Read a batch file and the scenario it names, checking every key and value (factor and
+    region codes of factor supply keys against the scenario's dataset, loaded for that)."""
     path = Path(path)
     source = SourceFile.read(path)
     try:
@@ -170,8 +185,15 @@ def load_batch(path: str | Path) -> Batch:
     if not target.is_file():
         raise ScenarioError(f"{where}: no scenario file {target}")
     scenario = load_scenario(target)
-    sweep = _sweep(doc["sweep"], source, scenario) if "sweep" in doc else None
-    uncertainty = _uncertainty(doc["uncertainty"], source) if "uncertainty" in doc else None
+    sam = load_dataset(scenario.data)
+    sweep = _sweep(doc["sweep"], source, scenario, sam) if "sweep" in doc else None
+    uncertainty = _uncertainty(doc["uncertainty"], source, sam) if "uncertainty" in doc else None
+    for name in uncertainty.parameters if uncertainty and sweep else ():
+        if name in sweep.keys:
+            raise ScenarioError(
+                f"{source.where('sweep', name)}: {name} is both swept and uncertain; a drawn "
+                "eta replaces the swept one, so keep one of the two"
+            )
     if sweep is None and uncertainty is None:
         raise ScenarioError(
             f"{path}: a batch needs a [sweep] table, an [uncertainty] table or both"
@@ -225,6 +247,9 @@ def apply_run(scenario: Scenario, run: BatchRun) -> Scenario:
     for key, value in run.overrides.items():
         scenario = _override(scenario, key, value)
     for name, factor in run.multipliers.items():
+        if _is_eta(name):
+            scenario = _with_factor_supply(scenario, name.split(".")[1:], factor)
+            continue
         current = _sector_elasticity(scenario, name)
         scaled = SectorElasticity(
             name,
@@ -235,15 +260,31 @@ def apply_run(scenario: Scenario, run: BatchRun) -> Scenario:
     return scenario
 
 
-def sweep_keys(scenario: Scenario) -> list[str]:
-    """The keys of ``scenario`` a sweep may vary."""
+def sweep_keys(scenario: Scenario, sam: GlobalSAM | None = None) -> list[str]:
+    """The keys of ``scenario`` a sweep may vary; with its dataset ``sam``, the factor supply
+    elasticities of its factors too (``factor_supply.FACTOR``, ``factor_supply.REGION.FACTOR``)."""
     keys = [
         f"shock.{n}.{field}"
         for n, shock in enumerate(scenario.shocks, 1)
         for field in instrument_of(shock).sweepable
     ]
     keys += [f"elasticities.{name}.scale" for name in SECTOR_ELASTICITIES]
-    return keys + [f"elasticities.{name}" for name in SCALAR_ELASTICITIES]
+    keys += [f"elasticities.{name}" for name in SCALAR_ELASTICITIES]
+    if sam is not None:
+        keys += [f"{factor_supply.TABLE}.{f}" for f in sam.factors]
+        keys += [f"{factor_supply.TABLE}.{r}.{f}" for r in sam.regions for f in sam.factors]
+    return keys
+
+
+def parameter_column(name: str) -> str:
+    """The runs.csv column of an uncertain parameter, named as the sweep key that sets it:
+    ``elasticities.NAME.scale`` (a multiplier), or ``factor_supply…`` (eta itself)."""
+    return name if _is_eta(name) else f"elasticities.{name}.scale"
+
+
+def _is_eta(name: str) -> bool:
+    """Whether an uncertain parameter's name is a factor supply elasticity's."""
+    return name.startswith(f"{factor_supply.TABLE}.")
 
 
 def _run_id(chain: str, overrides: dict[str, float], multipliers: dict[str, float]) -> str:
@@ -259,6 +300,8 @@ def _override(scenario: Scenario, key: str, value: float) -> Scenario:
         index = int(parts[1]) - 1
         shocks[index] = replace(shocks[index], **{parts[2]: value})
         return replace(scenario, shocks=tuple(shocks))
+    if parts[0] == factor_supply.TABLE:
+        return _with_factor_supply(scenario, parts[1:], value)
     if len(parts) == 2:
         return _with_elasticity(scenario, ScalarElasticity(parts[1], value))
     return _with_elasticity(scenario, replace(_sector_elasticity(scenario, parts[1]), scale=value))
@@ -272,6 +315,17 @@ def _sector_elasticity(scenario: Scenario, name: str) -> SectorElasticity:
     return SectorElasticity(name, None, {})
 
 
+def _with_factor_supply(scenario: Scenario, codes: list[str], eta: float) -> Scenario:
+    """``scenario`` with its [factor_supply] line ``FACTOR = eta`` (codes [FACTOR]) or
+    [factor_supply.REGION] line (codes [REGION, FACTOR]) set to ``eta``, all-region lines
+    first as ``factor_supply.parse`` orders them (so a region's own value still wins)."""
+    region = codes[0] if len(codes) == 2 else None
+    new = factor_supply.Setting(codes[-1], region, eta)
+    kept = [s for s in scenario.factor_supply if (s.factor, s.region) != (new.factor, region)]
+    settings = sorted([*kept, new], key=lambda s: s.region is not None)
+    return replace(scenario, factor_supply=tuple(settings))
+
+
 def _with_elasticity(scenario: Scenario, new: SectorElasticity | ScalarElasticity) -> Scenario:
     kept = [e for e in scenario.elasticities if e.name != new.name]
     # Sorted by name, as load_scenario keeps them, so equal overrides compare equal.
@@ -279,7 +333,7 @@ def _with_elasticity(scenario: Scenario, new: SectorElasticity | ScalarElasticit
     return replace(scenario, elasticities=elasticities)
 
 
-def _sweep(table: dict, source: SourceFile, scenario: Scenario) -> Sweep:
+def _sweep(table: dict, source: SourceFile, scenario: Scenario, sam: GlobalSAM) -> Sweep:
     zipped = table.get("zip", False)
     if not isinstance(zipped, bool):
         raise ScenarioError(
@@ -288,9 +342,10 @@ def _sweep(table: dict, source: SourceFile, scenario: Scenario) -> Sweep:
     lists = _flatten({k: v for k, v in table.items() if k != "zip"})
     if not lists:
         raise ScenarioError(
-            f"{source.where('sweep')}: no key to sweep; allowed: " + ", ".join(sweep_keys(scenario))
+            f"{source.where('sweep')}: no key to sweep; allowed: "
+            + ", ".join(sweep_keys(scenario, sam))
         )
-    allowed = sweep_keys(scenario)
+    allowed = sweep_keys(scenario, sam)
     values: dict[str, tuple[float, ...]] = {}
     for key, raw in lists.items():
         where = source.where("sweep", key)
@@ -335,6 +390,10 @@ def _swept_value(scenario: Scenario, key: str, value: object, where: str) -> flo
     if parts[0] == "shock":
         shock = scenario.shocks[int(parts[1]) - 1]
         instrument_of(shock).sweepable[parts[2]](shock, number, where)
+    elif parts[0] == factor_supply.TABLE:
+        _, problems = factor_supply.parse({parts[-1]: number})
+        if problems:
+            raise ScenarioError(f"{where}: {problems[0].message}")
     elif parts[-1] == "scale" and number <= 0:
         raise ScenarioError(f"{where}: scale = {number:g} must be > 0")
     elif number < 0:
@@ -342,11 +401,12 @@ def _swept_value(scenario: Scenario, key: str, value: object, where: str) -> flo
     return number
 
 
-def _uncertainty(table: dict, source: SourceFile) -> Uncertainty:
+def _uncertainty(table: dict, source: SourceFile, sam: GlobalSAM) -> Uncertainty:
     at = source.where
     for key, value in table.items():
         if not isinstance(value, dict) and key not in UNCERTAINTY_KEYS:
             names = [*UNCERTAINTY_KEYS, *(f"[uncertainty.{e}]" for e in SECTOR_ELASTICITIES)]
+            names.append(f"[uncertainty.{factor_supply.TABLE}.FACTOR]")
             raise unknown(at("uncertainty", line_of=key), "key", key, names)
     method = fields.text(table.get("method", "montecarlo"), at("uncertainty", "method"))
     if method not in METHODS:
@@ -368,10 +428,9 @@ def _uncertainty(table: dict, source: SourceFile) -> Uncertainty:
         seed = _integer(table.get("seed", DEFAULT_SEED), at("uncertainty", "seed"))
         if seed < 0:
             raise ScenarioError(f"{at('uncertainty', 'seed')}: seed = {seed} must be >= 0")
-    parameters = {
-        name: _parameter(name, table[name], source)
-        for name in sorted(k for k, v in table.items() if isinstance(v, dict))
-    }
+    tables = {k: v for k, v in table.items() if isinstance(v, dict)}
+    tables |= _eta_tables(tables.pop(factor_supply.TABLE, {}), source, sam)
+    parameters = {name: _parameter(name, tables[name], source) for name in sorted(tables)}
     if not parameters:
         raise ScenarioError(
             f"{at('uncertainty')}: no uncertain parameter; add a table such as "
@@ -381,7 +440,12 @@ def _uncertainty(table: dict, source: SourceFile) -> Uncertainty:
     if method == "quadrature":
         lowest = uncertainty.design()[0].min(axis=0)
         for name, low in zip(parameters, lowest, strict=True):
-            if low <= 0:
+            if _is_eta(name) and low < 0:
+                raise ScenarioError(
+                    f"{at(f'uncertainty.{name}')}: a quadrature point puts {name} at "
+                    f"{low:g}, but {factor_supply.RULE}; narrow the distribution"
+                )
+            if not _is_eta(name) and low <= 0:
                 raise ScenarioError(
                     f"{at(f'uncertainty.{name}')}: a quadrature point puts the {name} scale at "
                     f"{low:g}, but a scale must be > 0; narrow the distribution"
@@ -389,11 +453,45 @@ def _uncertainty(table: dict, source: SourceFile) -> Uncertainty:
     return uncertainty
 
 
+def _eta_tables(table: dict, source: SourceFile, sam: GlobalSAM) -> dict[str, dict]:
+    """[uncertainty.factor_supply.FACTOR] and [uncertainty.factor_supply.REGION.FACTOR]
+    tables by parameter name (``factor_supply.FACTOR``…), codes checked against ``sam``."""
+    out = {}
+    section = f"uncertainty.{factor_supply.TABLE}"
+    for key, value in table.items():
+        _table_of(value, source.where(section, key), f"{section}.{key}")
+        if key in sam.factors:
+            out[f"{factor_supply.TABLE}.{key}"] = value
+        elif key in sam.regions:
+            for factor, parameter in value.items():
+                where = source.where(f"{section}.{key}", factor)
+                if factor not in sam.factors:
+                    raise unknown(where, "factor", factor, sam.factors)
+                _table_of(parameter, where, f"{section}.{key}.{factor}")
+                out[f"{factor_supply.TABLE}.{key}.{factor}"] = parameter
+        else:
+            codes = [*sam.factors, *sam.regions]
+            raise unknown(source.where(f"{section}.{key}"), "factor or region", key, codes)
+    return out
+
+
+def _table_of(value: object, where: str, section: str) -> None:
+    """Refuse a value that is not a table: an uncertain parameter is [section] with its
+    distribution and bounds."""
+    if not isinstance(value, dict):
+        raise ScenarioError(
+            f"{where}: expected a table [{section}] with distribution, lower and upper, "
+            f"got {value!r}"
+        )
+
+
 def _parameter(name: str, table: dict, source: SourceFile) -> Distribution:
     section = f"uncertainty.{name}"
     at = source.where
-    if name not in SECTOR_ELASTICITIES:
-        raise unknown(at(section), "uncertain parameter", name, SECTOR_ELASTICITIES)
+    eta = _is_eta(name)
+    if name not in SECTOR_ELASTICITIES and not eta:
+        allowed = [*SECTOR_ELASTICITIES, f"{factor_supply.TABLE}.FACTOR"]
+        raise unknown(at(section), "uncertain parameter", name, allowed)
     if "distribution" not in table:
         raise ScenarioError(
             f"{at(section)}: missing key distribution; allowed: " + ", ".join(DISTRIBUTIONS)
@@ -402,9 +500,10 @@ def _parameter(name: str, table: dict, source: SourceFile) -> Distribution:
     if kind not in DISTRIBUTIONS:
         raise unknown(at(section, "distribution"), "distribution", kind, DISTRIBUTIONS)
     fields.check_keys(table, PARAMETER_KEYS[kind], source, section)
-    scope = fields.text(table.get("scope", "scale"), at(section, "scope"))
-    if scope not in SCOPES:
-        raise unknown(at(section, "scope"), "scope", scope, SCOPES)
+    scopes = ETA_SCOPES if eta else SCOPES
+    scope = fields.text(table.get("scope", scopes[0]), at(section, "scope"))
+    if scope not in scopes:
+        raise unknown(at(section, "scope"), "scope", scope, scopes)
     needed = [k for k in PARAMETER_KEYS[kind] if k not in ("distribution", "scope", "mode")]
     numbers = {}
     for key in needed:
@@ -412,7 +511,12 @@ def _parameter(name: str, table: dict, source: SourceFile) -> Distribution:
             raise ScenarioError(f"{at(section)}: missing key {key} (distribution = {kind!r})")
         numbers[key] = fields.number(table[key], at(section, key))
     lower, upper = numbers["lower"], numbers["upper"]
-    if not 0 < lower < upper:
+    if eta and not 0 <= lower < upper:
+        raise ScenarioError(
+            f"{at(section, 'lower')}: bounds of a factor supply elasticity must satisfy "
+            f"0 <= lower < upper, got lower = {lower:g}, upper = {upper:g}"
+        )
+    if not eta and not 0 < lower < upper:
         raise ScenarioError(
             f"{at(section, 'lower')}: bounds of a scale must satisfy 0 < lower < upper, "
             f"got lower = {lower:g}, upper = {upper:g}"

@@ -9,6 +9,7 @@ from pathlib import Path
 from fragcge.calibration import factor_supply
 from fragcge.calibration.dataset import builtin_datasets
 from fragcge.errors import ScenarioError
+from fragcge.model.nests import NESTS, Nests, model_elasticities
 from fragcge.model.report import WORLD
 from fragcge.output_folder import is_folder_name
 from fragcge.scenarios import fields, instruments
@@ -18,8 +19,6 @@ from fragcge.scenarios.spec import (
     CLOSURES,
     IMBALANCES,
     NONALIGNED,
-    SCALAR_ELASTICITIES,
-    SECTOR_ELASTICITIES,
     Elasticity,
     Origin,
     ScalarElasticity,
@@ -33,12 +32,15 @@ LATER_TABLES = ("sweep", "uncertainty")
 SCENARIO_KEYS = ("name", "title", "data", "baseline", "closure", "imbalances")
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read a scenario file and its baselines; codes are checked later, by ``resolve``."""
-    return _load(Path(path), ())
+def load_scenario(path: str | Path, nests: Nests = NESTS) -> Scenario:
+    """Read a scenario file and its baselines; codes are checked later, by ``resolve``.
+
+    The [elasticities] table may name the registry's elasticities and those ``nests``
+    declare (``Nests.elasticities``), the ones of the model that will solve it."""
+    return _load(Path(path), (), nests)
 
 
-def _load(path: Path, outer: tuple[Path, ...]) -> Scenario:
+def _load(path: Path, outer: tuple[Path, ...], nests: Nests) -> Scenario:
     source = SourceFile.read(path)
     try:
         doc = tomllib.loads(source.text)
@@ -64,7 +66,7 @@ def _load(path: Path, outer: tuple[Path, ...]) -> Scenario:
     data = _data_ref(fields.text(meta["data"], at("data")), path.parent, at("data"))
     baseline = None
     if "baseline" in meta:
-        baseline = _baseline(meta["baseline"], path, outer, at("baseline"))
+        baseline = _baseline(meta["baseline"], path, outer, at("baseline"), nests)
         if not _same_data(baseline.data, data):
             raise ScenarioError(
                 f"{at('baseline')}: {baseline.path.name} uses data {str(baseline.data)!r}, "
@@ -77,7 +79,7 @@ def _load(path: Path, outer: tuple[Path, ...]) -> Scenario:
         data=data,
         closure=_closure(meta.get("closure", "default"), at("closure")),
         baseline=baseline,
-        elasticities=_elasticities(_table(doc, "elasticities", source), source),
+        elasticities=_elasticities(_table(doc, "elasticities", source), source, nests),
         blocs=_blocs(_table(doc, "blocs", source), source),
         groups=_groups(_table(doc, "groups", source), source),
         shocks=read_shocks(doc.get("shock", []), source),
@@ -158,7 +160,9 @@ def _factor_supply(table: object, source: SourceFile) -> tuple[factor_supply.Set
     return settings
 
 
-def _baseline(value: object, path: Path, outer: tuple[Path, ...], where: str) -> Scenario:
+def _baseline(
+    value: object, path: Path, outer: tuple[Path, ...], where: str, nests: Nests
+) -> Scenario:
     name = fields.text(value, where)
     target = path.parent / name
     if target.suffix != ".toml":
@@ -175,18 +179,21 @@ def _baseline(value: object, path: Path, outer: tuple[Path, ...], where: str) ->
             f"{where}: baseline {name!r} makes a cycle: {loop} -> {target.name}; "
             "a baseline chain must end in a scenario without a baseline"
         )
-    return _load(target, inner)
+    return _load(target, inner, nests)
 
 
-def _elasticities(table: dict, source: SourceFile) -> tuple[Elasticity, ...]:
+def _elasticities(table: dict, source: SourceFile, nests: Nests) -> tuple[Elasticity, ...]:
+    declared = {e.name: e for e in model_elasticities(nests)}
     result: list[Elasticity] = []
     for key in sorted(table):
         where = source.where("elasticities", key)
         value = table[key]
-        if key in SCALAR_ELASTICITIES:
+        if key not in declared:
+            # Per-sector ones first, then economy-wide: the order of the registry's two lists.
+            allowed = sorted(declared, key=lambda name: not declared[name].per_sector)
+            raise unknown(where, "elasticity", key, allowed)
+        if not declared[key].per_sector:
             result.append(ScalarElasticity(key, _elasticity(value, where)))
-        elif key not in SECTOR_ELASTICITIES:
-            raise unknown(where, "elasticity", key, SECTOR_ELASTICITIES + SCALAR_ELASTICITIES)
         elif not isinstance(value, dict) or not value or ("scale" in value and len(value) > 1):
             raise ScenarioError(
                 f"{where}: expected {{ scale = x }} (every sector times x) or "

@@ -8,6 +8,7 @@ import numpy as np
 
 from fragcge.calibration.sam import GlobalSAM
 from fragcge.errors import ScenarioError
+from fragcge.model.nests import NESTS, Nests
 from fragcge.model.shocks import ShockSet
 from fragcge.scenarios.apply import apply_shocks
 from fragcge.scenarios.elasticities import with_elasticities, with_factor_supply
@@ -36,8 +37,9 @@ class ResolvedScenario:
     notes: tuple[str, ...]
 
 
-def resolve(scenario: Scenario, sam: GlobalSAM) -> ResolvedScenario:
-    """Check every name against ``sam`` and build the baseline's and the scenario's shocks.
+def resolve(scenario: Scenario, sam: GlobalSAM, nests: Nests = NESTS) -> ResolvedScenario:
+    """Check every name against ``sam`` and build the baseline's and the scenario's shocks;
+    the elasticities are the registry's and those ``nests`` declare.
 
     The baseline chain is applied under this scenario's elasticities, factor supply
     elasticities, closure and imbalance rule, whatever the baseline files say: SCENARIOS.md
@@ -46,7 +48,7 @@ def resolve(scenario: Scenario, sam: GlobalSAM) -> ResolvedScenario:
     ``notes``. Every file's shocks resolve against that file's
     own [blocs] and [groups].
     """
-    sam = with_factor_supply(with_elasticities(sam, scenario), scenario)
+    sam = with_factor_supply(with_elasticities(sam, scenario, nests), scenario)
     baseline = ShockSet.benchmark(sam)
     for link in scenario.chain[:-1]:
         baseline = apply_shocks(baseline, link, Selector.build(link, sam))

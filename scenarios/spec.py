@@ -18,7 +18,8 @@ IMBALANCES = tuple(IMBALANCE_RULES)
 
 SECTOR_ELASTICITIES = elasticity_registry.SECTOR_ELASTICITIES
 SCALAR_ELASTICITIES = elasticity_registry.SCALAR_ELASTICITIES
-"""The elasticities a scenario may override: the registry's, per sector and economy-wide."""
+"""The registry's elasticities, per sector and economy-wide; a scenario may override these and
+those its model's nests declare (``Nests.elasticities``)."""
 
 
 NONALIGNED = "nonaligned"
@@ -36,7 +37,8 @@ class SectorElasticity:
 
 @dataclass(frozen=True)
 class ScalarElasticity:
-    """A final-demand elasticity (esubp, esubg, esubi) set to a new value."""
+    """An economy-wide elasticity (esubp, esubg, esubi, or one a nest declares) set to a new
+    value."""
 
     name: str
     value: float

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -28,7 +29,7 @@ pulled 20% towards the mean, and Monte Carlo draws of esubd on [0.7, 1.3], of es
 1.2, or of esubm uniform (not triangular) on [0.5, 1.5]; the last is caught only by the "pair"
 row's sd, at ~3.5 standard errors, near what this many draws can tell apart."""
 MC_SEED = 2011
-MEASURES = ("ev", "ev_pct")
+MEASURES = ("ev", "ev_pct", "real_income_pct")
 
 SCENARIO = """\
 [scenario]
@@ -218,3 +219,50 @@ def test_each_run_records_its_own_elasticities(folder: Path, study: Study) -> No
             values = zip(data.sectors, getattr(data, name), strict=True)
             expected = {sector: v * scale[name] for sector, v in values}
             assert recorded == pytest.approx(expected, rel=1e-15), (path, name)
+
+
+def test_monte_carlo_summary_of_real_income_is_the_runs_statistics(folder: Path, study) -> None:
+    """summary.csv's real income columns are the sample mean, sd (n - 1) and linear 5th and
+    95th percentiles of runs.csv's real_income_pct, computed here with numpy (runs.csv's six
+    decimals allow 1e-6)."""
+    summary = study.monte_carlo
+    runs = _read(folder / "montecarlo" / "runs.csv")
+    assert runs.real_income_pct.abs().max() > 0.1
+    for region, values in runs.groupby("region").real_income_pct:
+        x = values.to_numpy(float)
+        assert len(x) == N_MC
+        expected = {
+            "mean": x.mean(),
+            "sd": x.std(ddof=1),
+            "p5": np.percentile(x, 5),
+            "p95": np.percentile(x, 95),
+        }
+        for stat, value in expected.items():
+            assert summary.loc[region, f"real_income_pct_{stat}"] == pytest.approx(
+                value, abs=1e-6
+            ), (region, stat)
+
+
+def test_a_resumed_batch_with_runs_written_before_real_income(folder: Path, tmp_path) -> None:
+    """A run whose welfare.csv has no real_income_pct (solved by an earlier fragcge) is
+    skipped on resume, as before; its real income is an empty cell in sweep.csv and the
+    summary's real income statistics are empty, not computed from the other runs alone;
+    EV's are unchanged."""
+    path = _batch(folder, "resumed", '[sweep]\n"shock.1.rate" = [0.1, 0.2]\n')
+    out = tmp_path / "resumed"
+    run_batch(path, out, workers=1)
+    complete = {t: _read(out / t) for t in ("summary.csv", "sweep.csv")}
+    old = sorted((out / "runs").iterdir())[0]
+    welfare = _read(old / "welfare.csv").drop(columns=["real_income_pct"])
+    welfare.to_csv(old / "welfare.csv", index=False, float_format="%.6f")
+    result = run_batch(path, out, workers=1)
+    assert [o.status for o in result.outcomes] == ["skipped"] * 2
+    summary, sweep = _read(out / "summary.csv"), _read(out / "sweep.csv")
+    ev = [c for c in summary.columns if c.startswith("ev")]
+    assert summary[ev].equals(complete["summary.csv"][ev])
+    real = [c for c in summary.columns if c.startswith("real_income_pct_")]
+    assert len(real) == 4 and (summary[real] == "").all().all()
+    assert (complete["summary.csv"][real] != "").all().all()
+    blank = sweep.real_income_pct == ""
+    assert blank.sum() == len(welfare) and blank.sum() == len(sweep) // 2
+    assert sweep.ev.equals(complete["sweep.csv"].ev)

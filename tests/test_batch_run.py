@@ -227,7 +227,7 @@ def test_the_decomposition_is_computed_only_when_the_batch_file_asks(
         assert welfare.ev_pct.tolist() == without[run.name].ev_pct.tolist()
         record = json.loads((run / "manifest.json").read_text())["welfare_decomposition"]
         assert record["computed"] is True and record["steps"] >= 6
-    # The summary tables are of EV alone: the same bytes either way.
+    # The summary tables are of EV and real income alone: the same bytes either way.
     assert _tables(out) == before
     again = run_batch(asked, out)
     assert [o.status for o in again.outcomes] == ["skipped"] * 2

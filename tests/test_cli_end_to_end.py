@@ -40,6 +40,23 @@ def test_solve_prints_welfare_table_and_announces_numeraire(solved) -> None:
     assert "EV (USD million)" in text and "EV %" in text
 
 
+def test_the_printed_table_has_real_income_beside_ev(solved) -> None:
+    """Each printed row ends with EV % and real income %, welfare.csv's numbers to the
+    printed digits."""
+    out, text = solved
+    assert "real income %" in text
+    welfare = pd.read_csv(out / "welfare.csv", keep_default_na=False)
+    printed = {
+        line.split()[0]: line.split()[-2:]
+        for line in text.splitlines()
+        if line.split() and line.split()[0] in set(welfare.region)
+    }
+    assert set(printed) == set(welfare.region)
+    for row in welfare.itertuples(index=False):
+        assert printed[row.region] == [f"{row.ev_pct:.3f}", f"{row.real_income_pct:.3f}"]
+    assert welfare.real_income_pct.abs().max() > 0.1, "a measure that moves"
+
+
 def test_solve_says_which_dataset_it_used(solved) -> None:
     _, text = solved
     assert "dataset    wiod2011_10x8 (built-in): 10 regions x 8 sectors" in text

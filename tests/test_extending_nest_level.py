@@ -19,15 +19,20 @@ import numpy as np
 import pyomo.environ as pyo
 import pytest
 
+from fragcge.api import solve_loaded
 from fragcge.calibration.calibrate import calibrate
+from fragcge.calibration.dataset import load_dataset, write_dataset
 from fragcge.calibration.elasticity_registry import Elasticity
 from fragcge.calibration.synthetic import synthetic_sam
+from fragcge.errors import ScenarioError
 from fragcge.model import checks, numpy_terms
 from fragcge.model.cge import CGEModel, Equilibrium
 from fragcge.model.decomposition import decompose_welfare
 from fragcge.model.nests import FIRMS, NESTS, Factors, Goods, Nest
 from fragcge.model.report import dense, welfare
 from fragcge.model.shocks import ShockSet
+from fragcge.results import manifest
+from fragcge.scenarios.load import load_scenario
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -188,3 +193,92 @@ def test_extending_md_quotes_the_example() -> None:
     source = Path(__file__).read_text(encoding="utf-8")
     example = source.split("(quoted verbatim) ---\n")[1].split("# --- end of")[0].strip()
     assert any(block.strip() == example for block in blocks)
+
+
+# --- A scenario sets a nest-declared elasticity; the manifest records every elasticity ---
+
+SCENARIO = """[scenario]
+name = "ke"
+data = "./ke"
+
+[[shock]]
+instrument = "ntb"
+between = ["R1", "R2"]
+rate = 0.3
+
+[[shock]]
+instrument = "endowment"
+factor = "all"
+regions = ["R3"]
+rate = -0.1
+"""
+OVERRIDES = {
+    "esubke = { S1 = 0.9, S3 = 2.0 }": lambda default: np.array([0.9, default[1], 2.0]),
+    "esubke = { scale = 2.0 }": lambda default: 2.0 * default,
+}
+"""A scenario's [elasticities] line and the esubke it gives, from the declared default."""
+
+
+@pytest.fixture(scope="module")
+def ke_folder(tmp_path_factory) -> Path:
+    """The two-level economy as a dataset folder ``ke`` beside the scenario files."""
+    folder = tmp_path_factory.mktemp("nest-scenarios")
+    write_dataset(economy("two-levels"), folder / "ke")
+    return folder
+
+
+def write_scenario(folder: Path, name: str, elasticities: str = "") -> Path:
+    path = folder / f"{name}.toml"
+    table = f"\n[elasticities]\n{elasticities}\n" if elasticities else ""
+    path.write_text(SCENARIO.replace('"ke"\n', f'"{name}"\n', 1) + table)
+    return path
+
+
+@pytest.mark.parametrize("line", list(OVERRIDES))
+def test_a_scenario_sets_a_nest_declared_elasticity_as_a_solve_does(ke_folder, line) -> None:
+    """The scenario's esubke (set per sector, or scaled) gives the equilibrium of
+    CGEModel.solve(elasticities={"esubke": …}) on a model built apart, and the manifest
+    records it with every other elasticity the model used."""
+    name = "set" if "scale" not in line else "scaled"
+    path = write_scenario(ke_folder, name, line)
+    run = solve_loaded(load_scenario(path, KE_NESTS), nests=KE_NESTS)
+    model = CGEModel(calibrate(load_dataset(ke_folder / "ke")), nests=KE_NESTS)
+    esubke = OVERRIDES[line](np.full(3, ESUBKE.default))
+    values = model.elasticities_of(model.cal.sam) | {"esubke": esubke}
+    expected = model.solve(trade_shock(model.cal.sam), elasticities=values)
+    assert expected.result.ok
+    np.testing.assert_allclose(run.scen.x, expected.x, rtol=0, atol=1e-10)
+    default = model.solve(trade_shock(model.cal.sam))
+    assert np.abs(default.x - expected.x).max() > 1e-6, "esubke changes the equilibrium"
+    recorded = manifest(run)["elasticities"]
+    assert recorded["esubke"] == dict(zip(("S1", "S2", "S3"), esubke.tolist(), strict=True))
+    assert recorded["esubva"] == dict(
+        zip(("S1", "S2", "S3"), model.cal.sam.esubva.tolist(), strict=True)
+    )
+    assert recorded["esubp"] == model.cal.sam.esubp
+
+
+def test_the_manifest_records_a_nest_elasticity_at_its_default(ke_folder) -> None:
+    path = write_scenario(ke_folder, "default")
+    run = solve_loaded(load_scenario(path, KE_NESTS), nests=KE_NESTS, decompose=False)
+    assert manifest(run)["elasticities"]["esubke"] == {"S1": 0.4, "S2": 0.4, "S3": 0.4}
+
+
+@pytest.mark.parametrize(
+    ("nests", "line", "fragments"),
+    [
+        (NESTS, "esubke = { scale = 2.0 }", ["unknown elasticity 'esubke'", "esubd, esubm"]),
+        (KE_NESTS, "esubkee = { scale = 2.0 }", ["'esubkee'", "did you mean 'esubke'"]),
+        (KE_NESTS, "esubke = 0.5", ["expected { scale = x }", "{ SECTOR = value, ... }"]),
+        (KE_NESTS, "esubke = { S1 = -1.0 }", ["esubke S1", "must be >= 0"]),
+    ],
+)
+def test_a_bad_nest_elasticity_in_a_scenario_is_named(ke_folder, nests, line, fragments) -> None:
+    """Unknown to the model's nests (listing the valid names), or of the wrong form."""
+    path = write_scenario(ke_folder, "bad", line)
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path, nests)
+    message = str(err.value)
+    assert "bad.toml:17: [elasticities] esub" in message
+    for fragment in fragments:
+        assert fragment in message

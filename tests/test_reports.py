@@ -85,6 +85,37 @@ def test_welfare_table_equals_welfare_csv_sorted_by_bloc_then_ev(solved, reporte
     assert table.region.iloc[10:].tolist() == ["west", "east", "nonaligned", "WORLD"]
 
 
+def test_real_income_table_equals_welfare_csv_beside_ev(solved, reported) -> None:
+    """Real income has its table, on the EV table's rows, with welfare.csv's numbers."""
+    out = reported["pair"]
+    ev = pd.read_csv(out / "tables" / "welfare.csv", keep_default_na=False)
+    real = pd.read_csv(out / "tables" / "welfare_real_income.csv", keep_default_na=False)
+    assert real.region.tolist() == ev.region.tolist()
+    for name in ("friendshoring", "tariff-war"):
+        source = pd.read_csv(solved[name] / "welfare.csv").set_index("region")
+        shown = real[real[name] != ""]
+        assert len(shown) >= 11  # every region and WORLD; foreign blocs are n/a
+        expected = source.loc[shown.region, "real_income_pct"].to_numpy()
+        assert shown[name].astype(float).to_numpy() == pytest.approx(expected, abs=5e-4)
+
+
+def test_a_result_written_before_real_income_still_reports(solved, tmp_path) -> None:
+    """A welfare.csv without real_income_pct (fragcge before issue 11): the report has no
+    real income table for it alone, and n/a beside a newer result, with a note."""
+    old = tmp_path / "old"
+    shutil.copytree(solved["tariff-war"], old)
+    w = pd.read_csv(old / "welfare.csv", keep_default_na=False)
+    w.drop(columns=["real_income_pct"]).to_csv(old / "welfare.csv", index=False)
+    alone = _report([old], tmp_path / "alone")
+    assert (alone / "tables" / "welfare.csv").is_file()
+    assert not (alone / "tables" / "welfare_real_income.csv").exists()
+    pair = _report([solved["friendshoring"], old], tmp_path / "pair", "md")
+    text = (pair / "tables" / "welfare_real_income.md").read_text()
+    assert "n/a for tariff-war: written by a fragcge without this column" in text
+    rows = [line for line in text.splitlines() if line.startswith("| CHN ")]
+    assert len(rows) == 1 and rows[0].rstrip(" |").endswith("n/a")
+
+
 def test_bloc_trade_table_equals_sums_over_trade_csv(solved, reported) -> None:
     """Recomputed here from trade.csv and the manifest's blocs, with plain sums."""
     folder = solved["friendshoring"]
@@ -136,7 +167,14 @@ def test_every_format_writes_every_table(solved, tmp_path, fmt, marker) -> None:
         write_table(t, tmp_path, fmt)
         for t in tables.all_tables([load_result(solved["decomposed"])])
     ]
-    stems = ("welfare", "welfare_ev", "welfare_decomposition_friendshoring", "bloc_trade", "output")
+    stems = (
+        "welfare",
+        "welfare_ev",
+        "welfare_real_income",
+        "welfare_decomposition_friendshoring",
+        "bloc_trade",
+        "output",
+    )
     assert [p.name for p in written] == [f"{s}{SUFFIX[fmt]}" for s in stems]
     assert all(p.stat().st_size > 100 for p in written)
     assert marker in written[0].read_text()
@@ -194,9 +232,9 @@ def test_appendix_reruns_byte_identical(solved, tmp_path) -> None:
         assert f"## {name}" in index and f"scenarios/{name}/tables/welfare.tex" in index
     assert "## Comparison" in index and "comparison/figures/output.pdf" in index
     snapshot = _tables_and_index(out)
-    # 5 tables per scenario (with its decomposition); the comparison's 4 and one decomposition
+    # 6 tables per scenario (with its decomposition); the comparison's 5 and one decomposition
     # per scenario; 3 formats each; and the index
-    assert len(snapshot) == 2 * 5 * 3 + (4 + 2) * 3 + 1
+    assert len(snapshot) == 2 * 6 * 3 + (5 + 2) * 3 + 1
 
     # The report of a scenario no longer listed, as an earlier run would have left it.
     shutil.copytree(out / "scenarios" / "tariff-war", out / "scenarios" / "stale")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from fragcge.model.decomposition import RESIDUAL_SHARE
+from fragcge.model.report import REAL_INCOME
 from fragcge.reports.result_folders import NONALIGNED, WORLD, Result
 
 
@@ -55,7 +56,10 @@ def _welfare_rows(ref: Result) -> pd.DataFrame:
 
 
 def _welfare_column(result: Result, ref: Result, rows: pd.DataFrame, col: str) -> list[float]:
-    """A welfare column on the reference rows; a bloc whose members differ is left blank."""
+    """A welfare column on the reference rows; a bloc whose members differ is left blank, and
+    so is every row of a result written before the column existed (real_income_pct)."""
+    if col not in result.welfare.columns:
+        return [np.nan] * len(rows)
     values = result.welfare.set_index("region")[col]
     out = []
     for region in rows.region:
@@ -65,27 +69,43 @@ def _welfare_column(result: Result, ref: Result, rows: pd.DataFrame, col: str) -
     return out
 
 
+WELFARE_MEASURES = {
+    "ev_pct": ("welfare", "Equivalent variation, % of baseline income", 3),
+    "ev": ("welfare_ev", "Equivalent variation, {unit}", 1),
+    REAL_INCOME: (
+        "welfare_real_income",
+        "Real income (regional income net of foreign transfers, deflated by the household "
+        "price index), % change",
+        3,
+    ),
+}
+"""welfare.csv's measures a report shows, each a table: its name, caption and decimals."""
+
+
 def welfare(results: list[Result], col: str = "ev_pct") -> Table:
-    """EV by region, bloc and world, one column per scenario (blocs of the reference result)."""
+    """A welfare measure (:data:`WELFARE_MEASURES`) by region, bloc and world, one column per
+    scenario (blocs of the reference result)."""
     ref = reference(results)
     frame = _welfare_rows(ref)
     for r in results:
         frame[r.name] = _welfare_column(r, ref, frame, col)
-    pct = col == "ev_pct"
+    name, caption, decimals = WELFARE_MEASURES[col]
+    missing = [r.name for r in results if col not in r.welfare.columns]
+    note = _several(
+        results,
+        f"Bloc rows as defined in {ref.name}; n/a where a scenario's bloc has other members.",
+    )
+    if missing:
+        note += (" " if note else "") + (
+            f"n/a for {', '.join(missing)}: written by a fragcge without this column."
+        )
     return Table(
-        name="welfare" if pct else "welfare_ev",
-        caption=(
-            "Equivalent variation, % of baseline income"
-            if pct
-            else f"Equivalent variation, {ref.unit}"
-        ),
+        name=name,
+        caption=caption.format(unit=ref.unit),
         frame=frame,
         labels=2,
-        decimals=3 if pct else 1,
-        note=_several(
-            results,
-            f"Bloc rows as defined in {ref.name}; n/a where a scenario's bloc has other members.",
-        ),
+        decimals=decimals,
+        note=note,
         rules=(len(ref.regions),),
     )
 
@@ -194,6 +214,8 @@ def output(results: list[Result]) -> Table:
 def all_tables(results: list[Result]) -> list[Table]:
     """Every report table for the given results, in the order the report lists them."""
     tables = [welfare(results), welfare(results, "ev")]
+    if any(REAL_INCOME in r.welfare.columns for r in results):
+        tables.append(welfare(results, REAL_INCOME))
     tables += [t for t in map(decomposition, results) if t is not None]
     return tables + [bloc_trade(results), output(results)]
 
