@@ -431,3 +431,25 @@ def test_a_scenario_with_a_table_needs_its_file_with_the_recorded_sha256(tmp_pat
     (tmp_path / "rates.csv").write_text("commodity,exporter,importer,rate\nELE,CHN,USA,0.2\n")
     assert main([*argv, "--scenario", str(tmp_path / "t.toml")]) == 0
     assert load_dataset(out).vxmd.sum() > 0
+
+
+def test_a_batch_run_is_refused_by_name(tmp_path, capsys) -> None:
+    """A batch's (or a risk file's) run folder records the batch file, not the run's own
+    scenario: it is refused naming the run, not re-read as a scenario from a temporary file."""
+    for name in ("balanced-trade", "friendshoring-strategic"):
+        shutil.copy(SCENARIOS / f"{name}.toml", tmp_path)
+    (tmp_path / "b.toml").write_text(
+        '[batch]\nname = "b"\nscenario = "friendshoring-strategic.toml"\n\n'
+        '[sweep]\n"shock.1.rate" = [0.2]\n'
+    )
+    assert main(["batch", str(tmp_path / "b.toml"), "--out", str(tmp_path / "b")]) == 0
+    (run,) = (tmp_path / "b" / "runs").iterdir()
+    out = tmp_path / "out"
+    _refused(
+        capsys,
+        ["data", "from-result", str(run), "--out", str(out)],
+        out,
+        str(run),
+        "a run of a batch or risk file",
+        "fragcge solve",
+    )
