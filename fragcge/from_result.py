@@ -324,7 +324,11 @@ def readme(run: SolvedScenario, sam: GlobalSAM, result: str | None = None) -> st
         f"- routes with an importer's rent (ntb_rent), now in the tariff: {rent}",
         f"- routes with a binding export quota, now an export tax equivalent: {quota}",
         "- transfers: as solved (expenditure - income of each region)",
-        "- elasticities: those the scenario solved with",
+        "- elasticities and factor supply elasticities: those the scenario solved with",
+        # A scenario on the dataset picks its own rule (default "fixed"); the world's rule
+        # must be restated for a later scenario to continue it.
+        f'- imbalance rule: not part of a dataset; `imbalances = "{run.model.closure.imbalances}"` '
+        "in a scenario on it continues the world's",
         "",
         "Check it with `fragcge check --data DIR`; EVs of a scenario on it chain to the "
         "original world's as docs/data.md says.",
