@@ -109,6 +109,16 @@ def read_result(path: Path) -> Result:
             "or manifest.json); give the folder a solve wrote"
         )
     result = load_result(path)
+    run = result.manifest.get("batch")
+    if run is not None:
+        label = (run.get("label") or run.get("id")) if isinstance(run, dict) else None
+        # The manifest records the batch or risk file a run came from, not the run's own
+        # scenario (its overrides, its world's dataset), so it cannot be solved again.
+        raise FragcgeError(
+            f"{path}: a run of a batch or risk file ({label}), not a result of "
+            "`fragcge solve`; write its scenario as a file and solve it with `fragcge solve` "
+            "(a risk file's worlds are already datasets, in its worlds/ folder)"
+        )
     solver = result.manifest.get("solver", {})
     for solve in ("baseline", "scenario"):
         record = solver.get(solve) if isinstance(solver, dict) else None
@@ -314,7 +324,11 @@ def readme(run: SolvedScenario, sam: GlobalSAM, result: str | None = None) -> st
         f"- routes with an importer's rent (ntb_rent), now in the tariff: {rent}",
         f"- routes with a binding export quota, now an export tax equivalent: {quota}",
         "- transfers: as solved (expenditure - income of each region)",
-        "- elasticities: those the scenario solved with",
+        "- elasticities and factor supply elasticities: those the scenario solved with",
+        # A scenario on the dataset picks its own rule (default "fixed"); the world's rule
+        # must be restated for a later scenario to continue it.
+        f'- imbalance rule: not part of a dataset; `imbalances = "{run.model.closure.imbalances}"` '
+        "in a scenario on it continues the world's",
         "",
         "Check it with `fragcge check --data DIR`; EVs of a scenario on it chain to the "
         "original world's as docs/data.md says.",

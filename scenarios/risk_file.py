@@ -75,6 +75,12 @@ MAX_INDEPENDENT = 10
 """Independent events a file may have: 2^10 = 1024 states a world, each a solve."""
 NO_DISRUPTION = "none"
 """The state in which no event happens."""
+HORIZON_HINT = {
+    "closure": " (an event's closure goes in [horizon])",
+    "elasticities": " (an event's short-run elasticities go in [horizon])",
+}
+"""Where a risk file sets what a world may not: only the events' closure and elasticities have
+a place of their own; imbalances and factor supply are the worlds' and the same for all."""
 
 
 @dataclass(frozen=True)
@@ -288,7 +294,7 @@ def _check_comparable(first: World, name: str, scenario: Scenario, at: str) -> N
             raise ScenarioError(
                 f"{at}: world {name!r} ({scenario.path.name}) has other {what} than world "
                 f"{first.name!r} ({reference.path.name}); worlds must differ only by their "
-                "shocks, so that one welfare index measures them (set the horizon in [horizon])"
+                f"shocks, so that one welfare index measures them{HORIZON_HINT.get(what, '')}"
             )
 
 

@@ -431,3 +431,60 @@ def test_a_scenario_with_a_table_needs_its_file_with_the_recorded_sha256(tmp_pat
     (tmp_path / "rates.csv").write_text("commodity,exporter,importer,rate\nELE,CHN,USA,0.2\n")
     assert main([*argv, "--scenario", str(tmp_path / "t.toml")]) == 0
     assert load_dataset(out).vxmd.sum() > 0
+
+
+def test_a_batch_run_is_refused_by_name(tmp_path, capsys) -> None:
+    """A batch's (or a risk file's) run folder records the batch file, not the run's own
+    scenario: it is refused naming the run, not re-read as a scenario from a temporary file."""
+    for name in ("balanced-trade", "friendshoring-strategic"):
+        shutil.copy(SCENARIOS / f"{name}.toml", tmp_path)
+    (tmp_path / "b.toml").write_text(
+        '[batch]\nname = "b"\nscenario = "friendshoring-strategic.toml"\n\n'
+        '[sweep]\n"shock.1.rate" = [0.2]\n'
+    )
+    assert main(["batch", str(tmp_path / "b.toml"), "--out", str(tmp_path / "b")]) == 0
+    (run,) = (tmp_path / "b" / "runs").iterdir()
+    out = tmp_path / "out"
+    _refused(
+        capsys,
+        ["data", "from-result", str(run), "--out", str(out)],
+        out,
+        str(run),
+        "a run of a batch or risk file",
+        "fragcge solve",
+    )
+
+
+def test_elastic_supply_and_income_share_imbalances_carry_over(tmp_path) -> None:
+    """A world solved with eta > 0 and income-share imbalances, from the data's transfers:
+    the dataset keeps its eta, its README says which imbalance rule continues the world, and
+    LATER on it under that rule is LATER measured from the world on the original data."""
+    head = '[scenario]\nname = "{}"\ndata = "{}"\nimbalances = "income-share"\n{}'
+    supply = "[factor_supply]\nva = 0.5\n"
+    (tmp_path / "world.toml").write_text(
+        head.format("world", "wiod2011_10x8", "") + supply + BLOCS + FRIENDSHORING
+    )
+    world = _solve(tmp_path / "world.toml")
+    assert np.max(np.abs(accounts.vb(world.model.cal.sam))) > 1e4, "the data's transfers"
+    write_run(world, tmp_path / "result")
+    argv = ["data", "from-result", str(tmp_path / "result"), "--out", str(tmp_path / "fs")]
+    assert main(argv) == 0
+    assert 'imbalances = "income-share"' in (tmp_path / "fs" / "README.md").read_text()
+    (tmp_path / "later.toml").write_text(head.format("later", "./fs", "") + BLOCS + LATER)
+    (tmp_path / "direct.toml").write_text(
+        head.format("direct", "wiod2011_10x8", 'baseline = "world"\n') + supply + BLOCS + LATER
+    )
+    later, direct = _solve(tmp_path / "later.toml"), _solve(tmp_path / "direct.toml")
+    assert later.model.system.param("eta", later.scen.theta).max() == 0.5
+    assert np.max(np.abs(later.tables["welfare"].ev)) > 1e3, "the later shocks must change welfare"
+    for column in ("ev", "real_income_pct"):
+        np.testing.assert_allclose(
+            later.tables["welfare"][column], direct.tables["welfare"][column], rtol=1e-8, atol=1e-6
+        )
+    np.testing.assert_allclose(
+        later.tables["trade"].volume_pct, direct.tables["trade"].volume_pct, rtol=1e-8, atol=1e-6
+    )
+    # Nominal values differ by one price level: the rebenchmarked numeraire weighs factor
+    # prices by the world's supplies, not the original endowments (docs/data.md).
+    level = later.tables["trade"].value / direct.tables["trade"].value
+    np.testing.assert_allclose(level, level.iloc[0], rtol=1e-8)

@@ -53,12 +53,16 @@ def expected_ev(lines: pd.DataFrame, first: str) -> Figure:
             if row.breakeven not in (NEVER, ALWAYS, ""):
                 p = float(row.breakeven)
                 ax.axvline(p, color=colour, linestyle=":", linewidth=1)
+                # On the side of the line with more room, so the label stays in the panel.
+                right = p > sum(x) / 2
                 ax.annotate(
                     f"p* = {p:.3g}",
                     (p, ax.get_ylim()[1]),
+                    xytext=(-3 if right else 3, -3),
+                    textcoords="offset points",
                     fontsize=7,
                     color=colour,
-                    ha="left",
+                    ha="right" if right else "left",
                     va="top",
                 )
         ax.set_title(f"{event}: {region}", fontsize=9)
