@@ -109,7 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_solver_argument(batch)
     batch.set_defaults(run=_batch)
     risk = sub.add_parser(
-        "risk", help="expected welfare of worlds under disruption events (a risk file)"
+        "risk",
+        help="expected welfare of worlds under disruption events (a risk file)",
+        description="Solve each world of a risk file, rebenchmark it, solve every (world, "
+        "event) pair through the batch runner, and write risk.csv, breakeven.csv, states.csv "
+        "and figures; every EV is measured from the first world. See docs/risk.md.",
     )
     risk.add_argument("risk", type=Path, help="risk file (.toml)")
     risk.add_argument(
@@ -415,6 +419,7 @@ def _risk(args: argparse.Namespace) -> int:
         return 130
     progress.close()
     failed = result.count("failed") + sum(w.status == "failed" for w in result.worlds)
+    print(_risk_summary(result.out / "risk.csv"))
     print(
         f"risk       {result.name}: {len(result.worlds)} worlds, {len(result.outcomes)} event "
         f"runs, {result.count('solved')} solved, {result.count('skipped')} skipped, "
@@ -423,6 +428,21 @@ def _risk(args: argparse.Namespace) -> int:
     if failed:
         print(f"failures   {result.out / 'failures.csv'}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _risk_summary(table: Path) -> str:
+    """The bloc and WORLD rows of risk.csv in % of income: each world's expected EV, certainty
+    equivalent and net gain over the first world (empty where a cell is missing)."""
+    import pandas as pd
+
+    risk = pd.read_csv(table, keep_default_na=False, dtype=str)
+    rows = risk[(risk.measure == "ev_pct") & (risk.region == risk.bloc)]
+    lines = [f"{'world':<16}{'bloc':<14}{'expected %':>12}{'CE %':>10}{'net gain %':>12}"]
+    for row in rows.itertuples():
+        cells = [row.expected, row.certainty_equivalent, row.net_gain]
+        shown = [f"{float(v):.3f}" if v else "" for v in cells]
+        lines.append(f"{row.world:<16}{row.region:<14}{shown[0]:>12}{shown[1]:>10}{shown[2]:>12}")
+    return "\n".join(lines)
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -316,8 +316,12 @@ def _failure(
     stopped, residuals."""
     worst = "\n".join(f"    {name:<32} {value: .3e}" for name, value in res.worst)
     solver = SOLVER_LABELS[res.solver]
+    # A run can converge to a point with a negative price or activity: say so first, since
+    # the solver's own status then reads as a success.
+    ended = " at a point that is not an equilibrium (see below)" if res.nonpositive else ""
     text = (
-        f"No equilibrium was found. {solver}'s last run: status {res.status} ({res.message}), "
+        f"No equilibrium was found: {solver}'s last run ended{ended} with status {res.status} "
+        f"({res.message}), "
         f"{res.iterations} iterations in the last of {runs} attempts.\n"
         f"  The shock was solved up to {done:.1%} of its size; the step to {trial:.1%} failed.\n"
         f"  Gave up because {why}; solver limits: max_wall_time {limits.max_wall_time:g} s "

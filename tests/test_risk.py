@@ -329,7 +329,17 @@ def test_a_world_whose_solve_fails_is_recorded_and_its_cells_are_missing(
     assert (open_rows.expected != "").all() and (open_rows.missing == "").all()
     points = pd.read_csv(out / "breakeven.csv", keep_default_na=False)
     assert (points.breakeven == "").all() and (points.missing != "").all()
-    assert "world      shored failed" in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "world      shored failed" in printed.err
+    # Ipopt "succeeds" at a point with a negative value: the first line says it is none.
+    assert "ended at a point that is not an equilibrium" in failures.message.iloc[0].splitlines()[0]
+    # The printed summary shows risk.csv's bloc rows, and a missing cell as empty, not as 0.
+    shown = {tuple(line.split()[:2]): line.split()[2:] for line in printed.out.splitlines()}
+    for row in risk[(risk.measure == "ev_pct") & (risk.region == risk.bloc)].itertuples():
+        expected = [
+            f"{float(v):.3f}" for v in (row.expected, row.certainty_equivalent, row.net_gain) if v
+        ]
+        assert shown[(row.world, row.region)] == expected
 
 
 CHAINED = """

@@ -110,7 +110,7 @@ def test_a_failed_newton_solve_raises_and_names_the_method() -> None:
     vb = bench.vb.copy()
     vb[0] -= 3 * model.cal.ra0[0]
     vb[1] += 3 * model.cal.ra0[0]
-    with pytest.raises(SolveError, match="No equilibrium was found. Newton–Krylov's last run"):
+    with pytest.raises(SolveError, match="No equilibrium was found: Newton–Krylov's last run"):
         model.solve(replace(bench, vb=vb))
 
 
