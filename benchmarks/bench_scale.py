@@ -34,11 +34,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+SETUP: dict[str, float] = {}
+"""Seconds of this process's set-up: synthetic data, model build (system, evaluator)."""
 WIOD = ("10x8", "41x35")
 """Sizes with an embedded WIOD dataset; any other RxS is synthetic_sam(R, S, seed=0)."""
 
@@ -64,7 +68,8 @@ def _scenario(size: str, folder: Path) -> Path:
     n_regions, n_sectors = (int(k) for k in size.split("x"))
     t0 = time.perf_counter()
     sam = synthetic_sam(n_regions, n_sectors, seed=0)
-    print(f"synthetic data {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    SETUP["synthetic_data_seconds"] = round(time.perf_counter() - t0, 2)
+    print(f"synthetic data {SETUP['synthetic_data_seconds']} s", file=sys.stderr)
     write_dataset(sam, folder / "data")
     half = n_regions // 2
     west, east = list(sam.regions[:half]), list(sam.regions[half:])
@@ -81,38 +86,57 @@ def _scenario(size: str, folder: Path) -> Path:
     return scenario
 
 
-def _model(size: str, folder: Path, solver: str):
+def _model(size: str, folder: Path, solver: str, preconditioner: str = "auto"):
     from fragcge.calibration.calibrate import calibrate
     from fragcge.calibration.dataset import load_dataset
     from fragcge.model.cge import CGEModel
+    from fragcge.model.newton import run_newton
     from fragcge.scenarios.load import load_scenario
     from fragcge.scenarios.resolve import resolve
 
     scenario = load_scenario(_scenario(size, folder))
     resolved = resolve(scenario, load_dataset(scenario.data))
     t0 = time.perf_counter()
-    model = CGEModel(calibrate(resolved.sam), solver=solver)
-    print(f"model build    {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    cal = calibrate(resolved.sam)
+    SETUP["calibrate_seconds"] = round(time.perf_counter() - t0, 2)
+    t0 = time.perf_counter()
+    model = CGEModel(cal, solver=solver)
+    SETUP["model_build_seconds"] = round(time.perf_counter() - t0, 2)
+    SETUP.update({f"build_{k}_seconds": round(v, 2) for k, v in model.timings.items()})
+    print(f"model build    {SETUP['model_build_seconds']} s", file=sys.stderr)
+    if solver == "newton":
+        run = partial(run_newton, preconditioner=preconditioner)
+        model.solver = replace(model.solver, run=run)
     return model, resolved
 
 
-def run_one(size: str, solver: str, save: Path | None = None) -> dict:
+def run_one(size: str, solver: str, save: Path | None = None, preconditioner: str = "auto") -> dict:
     """Baseline and scenario solves with one solver, in this process; with ``save``, the
     two equilibria are written there as SOLVER-baseline.npy and SOLVER-scenario.npy."""
+    from fragcge.model.preconditioners import choose_preconditioner
+
     with tempfile.TemporaryDirectory() as tmp:
-        model, resolved = _model(size, Path(tmp), solver)
+        model, resolved = _model(size, Path(tmp), solver, preconditioner)
         out = {"size": size, "solver": solver, "unknowns": model.system.n}
         out["jacobian_nonzeros"] = model.evaluator.nnz
-        cpu = [time.process_time()]
+        if solver == "newton":
+            out["preconditioner"] = choose_preconditioner(preconditioner, model.system.n)
+        out.update(SETUP)
+        at = model.evaluator.at(model.system.benchmark_theta)
+        out["replication_residual"] = float(np.max(np.abs(at.residuals(model.system.start()))))
+        cpu, wall = [time.process_time()], [time.perf_counter()]
         base = model.solve(resolved.baseline)
         cpu.append(time.process_time())
+        wall.append(time.perf_counter())
         scen = model.solve(resolved.shocks, x0=base)
         cpu.append(time.process_time())
+        wall.append(time.perf_counter())
     for k, (label, eq) in enumerate((("baseline", base), ("scenario", scen))):
         if save is not None:
             np.save(save / f"{solver}-{label}.npy", eq.x)
         r = eq.result
         out[label] = {
+            "wall_seconds": round(wall[k + 1] - wall[k], 2),
             "cpu_seconds": round(cpu[k + 1] - cpu[k], 2),
             "iterations": r.iterations,
             "homotopy_steps": r.steps,
@@ -123,27 +147,31 @@ def run_one(size: str, solver: str, save: Path | None = None) -> dict:
             "largest_scaled_residual": r.max_residual,
             "walras": eq.walras,
         }
-    out["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     if solver == "newton":
-        out["factor_entries"], out["factor_seconds"] = _one_factorization(model, scen)
+        entries, seconds = _one_factorization(model, scen, out["preconditioner"])
+        out["factor_entries"], out["factor_seconds"] = entries, seconds
+    out["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return out
 
 
-def _one_factorization(model, eq) -> tuple[int, float]:
-    """Entries of L + U of the Jacobian at an equilibrium with the default ordering, and
-    seconds taken."""
-    from fragcge.model.newton import JacobianMatrix, factorize
+def _one_factorization(model, eq, preconditioner: str) -> tuple[int, float]:
+    """Entries of the factors the preconditioner makes of the Jacobian at an equilibrium
+    (L + U of J, or of its regional and trade blocks), and seconds taken."""
+    from fragcge.model.newton import JacobianMatrix
+    from fragcge.model.preconditioners import RegionalBlocks, factorize
 
     jac = JacobianMatrix(model.evaluator.at(eq.theta))(eq.x)
+    factor = RegionalBlocks(model.system) if preconditioner == "regions" else factorize
     t0 = time.perf_counter()
-    lu = factorize(jac)
-    return int(lu.L.nnz + lu.U.nnz), round(time.perf_counter() - t0, 3)
+    factors = factor(jac)
+    return factors.entries, round(time.perf_counter() - t0, 3)
 
 
 def orderings(size: str) -> list[dict]:
     """Factor the Jacobian at the balanced-trade baseline with each SuperLU column ordering
     (NATURAL only at small sizes: at 10 x 8 it has 4 times COLAMD's fill already)."""
-    from fragcge.model.newton import ORDERINGS, JacobianMatrix, factorize
+    from fragcge.model.newton import JacobianMatrix
+    from fragcge.model.preconditioners import ORDERINGS, factorize
 
     with tempfile.TemporaryDirectory() as tmp:
         model, resolved = _model(size, Path(tmp), "newton")
@@ -164,7 +192,7 @@ def orderings(size: str) -> list[dict]:
             {
                 "ordering": ordering,
                 "seconds": round(time.perf_counter() - t0, 3),
-                "factor_entries": int(lu.L.nnz + lu.U.nnz),
+                "factor_entries": lu.entries,
             }
         )
         del lu
@@ -176,6 +204,12 @@ def main() -> int:
     parser.add_argument("size", type=_size, help="10x8, 41x35 (WIOD) or RxS (synthetic)")
     parser.add_argument("--solver", choices=("ipopt", "newton", "both"), default="both")
     parser.add_argument("--orderings", action="store_true", help="compare SuperLU orderings")
+    parser.add_argument(
+        "--preconditioner",
+        choices=("auto", "lu", "regions"),
+        default="auto",
+        help="Newton–Krylov's factors: of J (lu), of its regional and trade blocks (regions)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line (internal)")
     parser.add_argument(
         "--save",
@@ -189,12 +223,13 @@ def main() -> int:
             print(json.dumps(row))
         return 0
     if args.solver != "both":
-        result = run_one(args.size, args.solver, args.save)
+        result = run_one(args.size, args.solver, args.save, args.preconditioner)
         print(json.dumps(result) if args.json else json.dumps(result, indent=2))
         return 0
     for solver in ("ipopt", "newton"):
         # A fresh process per solver: max RSS is then that solver's peak, not the larger one's.
         cmd = [sys.executable, __file__, args.size, "--solver", solver, "--json"]
+        cmd += ["--preconditioner", args.preconditioner]
         cmd += ["--save", str(args.save)] if args.save else []
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode:
