@@ -161,7 +161,8 @@ def _one_factorization(model, eq, preconditioner: str) -> tuple[int, float]:
     from fragcge.model.preconditioners import RegionalBlocks, factorize
 
     jac = JacobianMatrix(model.evaluator.at(eq.theta))(eq.x)
-    factor = RegionalBlocks(model.system) if preconditioner == "regions" else factorize
+    trade = preconditioner == "regions-trade"
+    factor = factorize if preconditioner == "lu" else RegionalBlocks(model.system, trade=trade)
     t0 = time.perf_counter()
     factors = factor(jac)
     return factors.entries, round(time.perf_counter() - t0, 3)
@@ -206,7 +207,7 @@ def main() -> int:
     parser.add_argument("--orderings", action="store_true", help="compare SuperLU orderings")
     parser.add_argument(
         "--preconditioner",
-        choices=("auto", "lu", "regions"),
+        choices=("auto", "lu", "regions", "regions-trade"),
         default="auto",
         help="Newton–Krylov's factors: of J (lu), of its regional and trade blocks (regions)",
     )

@@ -27,8 +27,8 @@ from scipy.sparse.linalg import LinearOperator, gmres
 
 from fragcge.model.evaluator import Evaluator, EvaluatorAt
 from fragcge.model.preconditioners import (
-    LU,
     ORDERING,
+    Factors,
     RegionalBlocks,
     choose_preconditioner,
     factorize,
@@ -36,7 +36,7 @@ from fragcge.model.preconditioners import (
 from fragcge.model.solve import SolveResult, Tick, worst_residuals
 from fragcge.model.system import System
 
-Factorize = Callable[[sp.csc_matrix], LU]
+Factorize = Callable[[sp.csc_matrix], Factors]
 """Factors of J (exact) or of an approximation of it: model/preconditioners.py."""
 
 SUCCESS, ITERATION_LIMIT, TIME_LIMIT, LINE_SEARCH_FAILED, SINGULAR, NOT_FINITE = 0, 1, 2, 3, 4, 5
@@ -72,7 +72,8 @@ class NewtonOptions:
     min_step: float = 2.0**-30
     ordering: str = ORDERING
     preconditioner: str = "auto"
-    """What is factored: "lu" (J), "regions" (J's regional blocks) or "auto" (by size);
+    """What is factored: "lu" (J), "regions" (J's regional blocks), "regions-trade" (those
+    and J's trade blocks) or "auto" (by size);
     model/preconditioners.py. Read by :func:`run_newton`; :func:`newton_krylov` is given
     the factorisation itself."""
     block_krylov: int = 60
@@ -91,7 +92,7 @@ class NewtonResult:
     factorizations: int = 0
     krylov_iterations: int = 0
     seconds: float = 0.0
-    factors: LU | None = None
+    factors: Factors | None = None
     """The last factorisation used (fresh or the one given to start with), for a next run."""
 
     @property
@@ -112,7 +113,7 @@ def newton_krylov(
     floor: np.ndarray | None = None,
     options: NewtonOptions | None = None,
     tick: Tick | None = None,
-    factors: LU | None = None,
+    factors: Factors | None = None,
     factor: Factorize | None = None,
 ) -> NewtonResult:
     """Solve residual(x) = 0 from x0, every iterate staying strictly above floor;
@@ -170,7 +171,12 @@ def newton_krylov(
 
 
 def _preconditioned_step(
-    jac: sp.csc_matrix, f: np.ndarray, lu: LU, norm: float, opt: NewtonOptions, out: NewtonResult
+    jac: sp.csc_matrix,
+    f: np.ndarray,
+    lu: Factors,
+    norm: float,
+    opt: NewtonOptions,
+    out: NewtonResult,
 ) -> np.ndarray | None:
     """GMRES for J dx = −F preconditioned by factors of J (old ones) or of its regional
     blocks; None when it stalls."""
@@ -280,7 +286,7 @@ class NewtonRunner:
 
     def __init__(self, preconditioner: str = "auto") -> None:
         self.preconditioner = preconditioner
-        self.factors: LU | None = None
+        self.factors: Factors | None = None
         self.evaluator: Evaluator | None = None
 
     def __call__(
@@ -306,9 +312,9 @@ def _run(
     theta: np.ndarray,
     options: dict[str, object] | None,
     tick: Tick | None,
-    factors: LU | None,
+    factors: Factors | None,
     preconditioner: str,
-) -> tuple[SolveResult, LU | None]:
+) -> tuple[SolveResult, Factors | None]:
     """run_newton's work, starting from ``factors`` if given; also the last factors."""
     at = ev.at(theta)
     wall = (options or {}).get("max_wall_time")
@@ -316,7 +322,9 @@ def _run(
     opt = NewtonOptions(preconditioner=chosen)
     if wall is not None:
         opt = replace(opt, max_seconds=float(wall))
-    factor = RegionalBlocks(system, opt.ordering) if chosen == "regions" else None
+    factor = (
+        None if chosen == "lu" else RegionalBlocks(system, opt.ordering, chosen == "regions-trade")
+    )
     floor = system.lower_bounds()
     out = newton_krylov(at.residuals, JacobianMatrix(at), x0, floor, opt, tick, factors, factor)
     res = at.residuals(out.x)
