@@ -43,6 +43,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 SETUP: dict[str, float] = {}
 """Seconds of this process's set-up: synthetic data, model build (system, evaluator)."""
+TIME_LIMIT = 3600.0
+"""Seconds each solve may take here (fragcge solve's default is 300): the large sizes are
+measured, not cut off."""
 WIOD = ("10x8", "41x35")
 """Sizes with an embedded WIOD dataset; any other RxS is synthetic_sam(R, S, seed=0)."""
 
@@ -110,10 +113,20 @@ def _model(size: str, folder: Path, solver: str, preconditioner: str = "auto"):
     return model, resolved
 
 
-def run_one(size: str, solver: str, save: Path | None = None, preconditioner: str = "auto") -> dict:
-    """Baseline and scenario solves with one solver, in this process; with ``save``, the
-    two equilibria are written there as SOLVER-baseline.npy and SOLVER-scenario.npy."""
+def run_one(
+    size: str,
+    solver: str,
+    save: Path | None = None,
+    preconditioner: str = "auto",
+    time_limit: float = TIME_LIMIT,
+) -> dict:
+    """Baseline and scenario solves with one solver, in this process, each within
+    ``time_limit`` seconds; with ``save``, the two equilibria are written there as
+    SOLVER-baseline.npy and SOLVER-scenario.npy."""
     from fragcge.model.preconditioners import choose_preconditioner
+    from fragcge.model.solve import SolveLimits
+
+    limits = SolveLimits(max_wall_time=time_limit, time_budget=time_limit)
 
     with tempfile.TemporaryDirectory() as tmp:
         model, resolved = _model(size, Path(tmp), solver, preconditioner)
@@ -125,10 +138,10 @@ def run_one(size: str, solver: str, save: Path | None = None, preconditioner: st
         at = model.evaluator.at(model.system.benchmark_theta)
         out["replication_residual"] = float(np.max(np.abs(at.residuals(model.system.start()))))
         cpu, wall = [time.process_time()], [time.perf_counter()]
-        base = model.solve(resolved.baseline)
+        base = model.solve(resolved.baseline, limits=limits)
         cpu.append(time.process_time())
         wall.append(time.perf_counter())
-        scen = model.solve(resolved.shocks, x0=base)
+        scen = model.solve(resolved.shocks, x0=base, limits=limits)
         cpu.append(time.process_time())
         wall.append(time.perf_counter())
     for k, (label, eq) in enumerate((("baseline", base), ("scenario", scen))):
@@ -218,19 +231,22 @@ def main() -> int:
         help="folder to write each solver's equilibria in, and compare them (largest "
         "difference relative to max(1, |x|), as tests/test_newton.py measures)",
     )
+    parser.add_argument(
+        "--time-limit", type=float, default=TIME_LIMIT, help="seconds each solve may take"
+    )
     args = parser.parse_args()
     if args.orderings:
         for row in orderings(args.size):
             print(json.dumps(row))
         return 0
     if args.solver != "both":
-        result = run_one(args.size, args.solver, args.save, args.preconditioner)
+        result = run_one(args.size, args.solver, args.save, args.preconditioner, args.time_limit)
         print(json.dumps(result) if args.json else json.dumps(result, indent=2))
         return 0
     for solver in ("ipopt", "newton"):
         # A fresh process per solver: max RSS is then that solver's peak, not the larger one's.
         cmd = [sys.executable, __file__, args.size, "--solver", solver, "--json"]
-        cmd += ["--preconditioner", args.preconditioner]
+        cmd += ["--preconditioner", args.preconditioner, "--time-limit", str(args.time_limit)]
         cmd += ["--save", str(args.save)] if args.save else []
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode:

@@ -322,9 +322,7 @@ def _run(
     opt = NewtonOptions(preconditioner=chosen)
     if wall is not None:
         opt = replace(opt, max_seconds=float(wall))
-    factor = (
-        None if chosen == "lu" else RegionalBlocks(system, opt.ordering, chosen == "regions-trade")
-    )
+    factor = None if chosen == "lu" else RegionalBlocks(system, trade=chosen == "regions-trade")
     floor = system.lower_bounds()
     out = newton_krylov(at.residuals, JacobianMatrix(at), x0, floor, opt, tick, factors, factor)
     res = at.residuals(out.x)
