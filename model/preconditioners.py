@@ -6,9 +6,10 @@ steps; its fill grows with the coupling of every region-sector to every region b
 141 × 65 it is the wall. Most unknowns are a region's own prices and quantities, paired
 with that region's equations: J restricted to the entries that link a region to itself is
 block diagonal (one block per region, one for the world's margin pools), its LU fills only
-within blocks, and its cost grows with the number of regions. Trade links are weak next to
-domestic ones, so those factors precondition GMRES on the whole J well; the step is then
-never exact and always a GMRES solve.
+within blocks, and its cost grows with the number of regions. Those factors precondition
+GMRES on the whole J well (trade links are weaker than domestic ones), and a sweep that
+also factors each good's trade block (its supply prices, import prices and volumes in
+every region) better still; the step is then never exact and always a GMRES solve.
 """
 
 from __future__ import annotations
@@ -42,11 +43,15 @@ PRECONDITIONERS = ("lu", "regions", "regions-trade")
 """"lu": SuperLU of J; "regions": SuperLU of J's regional blocks; "regions-trade": those and
 J's trade blocks by good, in a Schwarz sweep (:class:`RegionalBlocks`)."""
 
-REGIONS_ABOVE = 100_000
-"""Unknowns above which "auto" preconditions with the regional blocks. Measured
-(benchmarks/bench_scale.py, see docs/model.md): at 41 × 35 (54,280 unknowns) the global LU
-(3–4 s, 19 M entries) solves faster than the regional blocks; at 80 × 50 (207,301) the
-global LU takes minutes and gigabytes."""
+REGIONS_ABOVE = 30_000
+"""Unknowns above which "auto" preconditions with the regional and trade blocks
+("regions-trade"); below, with the global LU. Measured (CPU seconds of the balanced-trade
+baseline + the two-bloc +30% iceberg scenario, benchmarks/bench_scale.py and synthetic
+economies, see docs/model.md): synthetic 20 × 15 (6,760 unknowns) LU 1.55, regions-trade
+1.34; synthetic 30 × 20 (15,869) LU 7.8, regions-trade 9.9; wiod2011_41x35 (54,280) LU
+11.0 + 11.3, regions-trade 7.3 + 7.8, with 0.75 M factor entries against 19.0 M; at 80 × 50
+(207,301) one global LU takes minutes and gigabytes (the baseline did not finish within a
+solve's 300 s)."""
 
 
 @dataclass
@@ -169,7 +174,7 @@ def choose_preconditioner(name: str, n: int) -> str:
     """The preconditioner for a system of n unknowns when ``name`` is asked for ("auto": by
     :data:`REGIONS_ABOVE`)."""
     if name == "auto":
-        return "regions" if n > REGIONS_ABOVE else "lu"
+        return "regions-trade" if n > REGIONS_ABOVE else "lu"
     if name not in PRECONDITIONERS:
         raise ValueError(
             f"unknown preconditioner {name!r}: expected one of {', '.join(PRECONDITIONERS)}, auto"

@@ -88,13 +88,14 @@ def test_each_preconditioner_reaches_ipopts_equilibrium_with_taxes_and_margins(m
     assert _scaled_difference(newton[0].x, newton[1].x) > 1e-2
 
 
+@pytest.mark.parametrize("method", ["regions", "regions-trade"])
 @pytest.mark.parametrize("name", ["export-control-jpn-kor.toml", "tariff-war.toml"])
-def test_regional_blocks_reach_ipopts_equilibrium_on_shipped_scenarios(name: str) -> None:
+def test_regional_blocks_reach_ipopts_equilibrium_on_shipped_scenarios(name, method) -> None:
     """The default data with a quota (its wedge ρ is an unknown of the importing region)
     and with tariffs: the regional blocks precondition these too."""
     scenario = load_scenario(ROOT / "scenarios" / name)
     resolved = resolve(scenario, load_dataset(scenario.data))
-    args = (resolved.sam, "regions", resolved.baseline, resolved.shocks, scenario.closure)
+    args = (resolved.sam, method, resolved.baseline, resolved.shocks, scenario.closure)
     quota = np.isfinite(resolved.shocks.quota)
     newton = _solve(*args, quota=quota)
     ipopt = _solve(resolved.sam, "ipopt", *args[2:], quota=quota)
@@ -108,7 +109,7 @@ def test_regional_factors_kept_along_a_path_give_the_same_equilibria() -> None:
     sam = synthetic_sam(5, 3, seed=8)
     baseline, shocks = _two_bloc(sam)
     got = {}
-    for name, run in (("kept", NewtonRunner("regions")), ("lu", run_newton)):
+    for name, run in (("kept", NewtonRunner("regions-trade")), ("lu", run_newton)):
         model = CGEModel(calibrate(sam), solver="newton")
         model.solver = replace(model.solver, run=run)
         eq = model.solve(baseline)
@@ -164,7 +165,7 @@ def test_regional_blocks_approximate_the_jacobian_and_trade_blocks_improve_them(
 
 def test_auto_chooses_the_global_lu_up_to_the_size_rule_and_regions_above() -> None:
     assert choose_preconditioner("auto", REGIONS_ABOVE) == "lu"
-    assert choose_preconditioner("auto", REGIONS_ABOVE + 1) == "regions"
+    assert choose_preconditioner("auto", REGIONS_ABOVE + 1) == "regions-trade"
     assert choose_preconditioner("lu", 10**7) == "lu"
     with pytest.raises(ValueError, match="unknown preconditioner 'ilu': expected one of lu"):
         choose_preconditioner("ilu", 10)
