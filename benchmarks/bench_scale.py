@@ -5,8 +5,12 @@ Run on demand, one at a time, under a memory cap on a shared machine:
     prlimit --as=$((8*1024**3)) python benchmarks/bench_scale.py 10x8
     prlimit --as=$((8*1024**3)) python benchmarks/bench_scale.py 41x35
     prlimit --as=$((8*1024**3)) python benchmarks/bench_scale.py 41x35 --orderings
-    python benchmarks/bench_scale.py 80x50     # synthetic data; about 8 GB: not yet run
-    python benchmarks/bench_scale.py 141x65    # synthetic data; over 16 GB today: not yet run
+    prlimit --as=$((20*1024**3)) python benchmarks/bench_scale.py 80x50 --solver newton
+    prlimit --as=$((20*1024**3)) python benchmarks/bench_scale.py 141x65 --solver newton
+
+(Ipopt's MUMPS asks for 22.5 GB at 80 × 50: Newton–Krylov only there; README "Large
+models" has the numbers.) ``--preconditioner lu|regions|regions-trade`` overrides
+Newton–Krylov's choice by size (model/preconditioners.py).
 
 Each size solves the balanced-trade baseline from the benchmark, then the friend-shoring
 scenario (iceberg trade costs +30% between two blocs) from that baseline, once with each
@@ -16,11 +20,14 @@ wiod2011_41x35 with the scenario of benchmarks/bench_friendshoring.py --full; an
 size R x S (80x50, 141x65, or a small one such as 20x15) is synthetic_sam(R, S, seed=0)
 with the first half of the regions as one bloc.
 
-Printed per solver and solve: unknowns, Jacobian non-zeros, iterations, homotopy steps,
-LU factorisations and their entries (Newton), GMRES iterations, seconds per iteration,
-seconds in the solver (wall) and CPU seconds of the solve (all threads: on a shared
-machine the wall time depends on the load, the CPU time much less), and the process's
-peak memory. ``--orderings`` instead factors the
+Printed per solver and solve: unknowns, Jacobian non-zeros, set-up seconds (synthetic
+data, calibration, model build: system and evaluator), the largest residual at the
+benchmark (replication), iterations, homotopy steps, factorisations (Newton), GMRES
+iterations, seconds per iteration, seconds in the solver and of the whole solve (wall) and
+CPU seconds of the solve (all threads: on a shared machine the wall time depends on the
+load, the CPU time much less), largest residual and Walras check; for Newton the entries
+of the preconditioner's factors and the seconds one factorisation takes; the process's
+peak memory (max RSS, resource.getrusage). ``--orderings`` instead factors the
 Jacobian at the scenario's first point with each SuperLU column ordering (newton.ORDERINGS).
 """
 

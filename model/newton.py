@@ -1,5 +1,9 @@
 """Newton–Krylov on the square system F(x) = 0: one sparse LU of J serves many steps.
 
+(Above model/preconditioners.REGIONS_ABOVE unknowns, what is factored is not J but its
+regional and trade blocks, and every step is a GMRES solve preconditioned by them; the
+rest of this description holds for both.)
+
 Ipopt takes plain Newton steps on this system but factors the 2n × 2n KKT matrix [[0, Jᵀ],
 [J, 0]] every iteration; at 41 × 35 that factorisation is the whole cost (issue 13). Here J
 itself is factored with SuperLU and the factors are kept: later steps solve J(x_k) dx =
