@@ -10,14 +10,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
+from scipy.sparse.linalg import splu
 
 from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.dataset import load_dataset
 from fragcge.calibration.synthetic import synthetic_sam
-from fragcge.model import report
+from fragcge.model import preconditioners, report
 from fragcge.model.cge import CGEModel
-from fragcge.model.newton import JacobianMatrix, NewtonRunner, run_newton
+from fragcge.model.newton import (
+    KRYLOV_STALLED,
+    JacobianMatrix,
+    NewtonOptions,
+    NewtonRunner,
+    newton_krylov,
+    run_newton,
+)
 from fragcge.model.preconditioners import (
+    LU,
     PRECONDITIONERS,
     REGIONS_ABOVE,
     TRADE,
@@ -169,3 +179,36 @@ def test_auto_chooses_the_global_lu_up_to_the_size_rule_and_regions_above() -> N
     assert choose_preconditioner("lu", 10**7) == "lu"
     with pytest.raises(ValueError, match="unknown preconditioner 'ilu': expected one of lu"):
         choose_preconditioner("ilu", 10)
+
+
+def test_auto_switches_to_the_blocks_above_the_rule_and_records_it(monkeypatch) -> None:
+    """run_newton's default ("auto") uses the regional and trade blocks once the model has
+    more unknowns than REGIONS_ABOVE (lowered here to below a 4 × 3 economy's), and the
+    solve's options say so."""
+    sam = synthetic_sam(4, 3, seed=8)
+    shocks = _two_bloc(sam)[1]
+    model = CGEModel(calibrate(sam), solver="newton")
+    small = model.solve(shocks)
+    monkeypatch.setattr(preconditioners, "REGIONS_ABOVE", model.system.n - 1)
+    large = model.solve(shocks)
+    assert small.result.options["preconditioner"] == "lu"
+    assert large.result.options["preconditioner"] == "regions-trade"
+    assert large.result.ok and _scaled_difference(small.x, large.x) < 1e-10
+
+
+def test_a_step_gmres_cannot_find_on_fresh_inexact_factors_stops_with_that_status() -> None:
+    """F(x) = A x − b with A far from its diagonal, preconditioned by the diagonal alone and
+    GMRES allowed 2 iterations: the solve stops at once, says why and is not converged."""
+    rng = np.random.default_rng(0)
+    a = sp.csc_matrix(np.eye(40) + 3.0 * rng.standard_normal((40, 40)))
+    b = rng.standard_normal(40)
+
+    def diagonal(jac):
+        return LU(splu(sp.diags(jac.diagonal()).tocsc()), exact=False)
+
+    opt = NewtonOptions(block_krylov=2, block_cycles=1)
+    out = newton_krylov(
+        lambda x: a @ x - b, lambda x: a, np.zeros(40), None, opt, None, None, diagonal
+    )
+    assert out.status == KRYLOV_STALLED and not out.converged and out.iterations == 0
+    assert "GMRES does not converge" in out.message
