@@ -27,8 +27,8 @@ iterations, seconds per iteration, seconds in the solver and of the whole solve 
 CPU seconds of the solve (all threads: on a shared machine the wall time depends on the
 load, the CPU time much less), largest residual and Walras check; for Newton the entries
 of the preconditioner's factors and the seconds one factorisation takes; the process's
-peak memory (max RSS, resource.getrusage). ``--orderings`` instead factors the
-Jacobian at the scenario's first point with each SuperLU column ordering (preconditioners.ORDERINGS).
+peak memory (max RSS, resource.getrusage). ``--orderings`` instead factors the Jacobian
+at the scenario's first point with each SuperLU column ordering (preconditioners.ORDERINGS).
 """
 
 from __future__ import annotations

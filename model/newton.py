@@ -77,9 +77,8 @@ class NewtonOptions:
     ordering: str = ORDERING
     preconditioner: str = "auto"
     """What is factored: "lu" (J), "regions" (J's regional blocks), "regions-trade" (those
-    and J's trade blocks) or "auto" (by size);
-    model/preconditioners.py. Read by :func:`run_newton`; :func:`newton_krylov` is given
-    the factorisation itself."""
+    and J's trade blocks) or "auto" (by size; model/preconditioners.py). Read by
+    :func:`run_newton`; :func:`newton_krylov` is given the factorisation itself."""
     block_krylov: int = 60
     """GMRES's restart length with regional-block factors, which never make the step exact."""
     block_cycles: int = 5
