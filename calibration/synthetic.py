@@ -4,9 +4,10 @@ Everything is drawn per unit of activity: input coefficients per unit of output,
 demand per unit of a region's spending level, source shares of imports, margins per unit
 shipped. Output then follows from the domestic market identity, a linear system in
 output (the Leontief inverse, with exports and margin supply induced by the other
-regions' imports), and the spending levels from income = expenditure, whose solution is
-the Perron vector of a column-stochastic matrix (Walras' law makes the columns sum to 1).
-Zero profit holds because factor payments are the residual of each sector's unit cost.
+regions' imports), and the spending levels from income = expenditure in every region,
+linear in output and levels together (Walras' law makes one of these equations redundant;
+the scale replaces it): both are solved by GMRES. Zero profit holds because factor
+payments are the residual of each sector's unit cost.
 """
 
 from __future__ import annotations
