@@ -1,5 +1,9 @@
 """Newton–Krylov on the square system F(x) = 0: one sparse LU of J serves many steps.
 
+(Above model/preconditioners.REGIONS_ABOVE unknowns, what is factored is not J but its
+regional and trade blocks, and every step is a GMRES solve preconditioned by them; the
+rest of this description holds for both.)
+
 Ipopt takes plain Newton steps on this system but factors the 2n × 2n KKT matrix [[0, Jᵀ],
 [J, 0]] every iteration; at 41 × 35 that factorisation is the whole cost (issue 13). Here J
 itself is factored with SuperLU and the factors are kept: later steps solve J(x_k) dx =
@@ -19,26 +23,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator, SuperLU, gmres, splu
+from scipy.sparse.linalg import LinearOperator, gmres
 
 from fragcge.model.evaluator import Evaluator, EvaluatorAt
+from fragcge.model.preconditioners import (
+    ORDERING,
+    Factors,
+    RegionalBlocks,
+    choose_preconditioner,
+    factorize,
+)
 from fragcge.model.solve import SolveResult, Tick, worst_residuals
 from fragcge.model.system import System
 
-ORDERINGS = ("COLAMD", "MMD_AT_PLUS_A", "MMD_ATA", "NATURAL")
-"""SuperLU's column orderings; benchmarks/bench_scale.py --orderings measures them."""
-
-ORDERING = "COLAMD"
-"""The default, by measurement (benchmarks/bench_scale.py 41x35 --orderings, J at the
-balanced-trade baseline, on a loaded machine): COLAMD factors in 17 s with 19.0 M entries,
-MMD_AT_PLUS_A in 68 s with 13.5 M, MMD_ATA in 145 s with 16.4 M. Fewer entries do not make
-up for the slower factorisation: the factors are applied a few dozen times per solve."""
+Factorize = Callable[[sp.csc_matrix], Factors]
+"""Factors of J (exact) or of an approximation of it: model/preconditioners.py."""
 
 SUCCESS, ITERATION_LIMIT, TIME_LIMIT, LINE_SEARCH_FAILED, SINGULAR, NOT_FINITE = 0, 1, 2, 3, 4, 5
+KRYLOV_STALLED = 6
 STATUS_MESSAGES = {
     SUCCESS: "converged: every scaled residual below the tolerance",
     ITERATION_LIMIT: "iteration limit reached",
@@ -46,6 +52,7 @@ STATUS_MESSAGES = {
     LINE_SEARCH_FAILED: "no step along a fresh Newton direction reduces the residual norm",
     SINGULAR: "the Jacobian is singular",
     NOT_FINITE: "the residual is not finite at the starting point",
+    KRYLOV_STALLED: "GMRES does not converge even on freshly factored regional blocks of J",
 }
 
 
@@ -68,6 +75,14 @@ class NewtonOptions:
     """Sufficient decrease: accept a step t when ‖F(x + t dx)‖ ≤ (1 − armijo t) ‖F(x)‖."""
     min_step: float = 2.0**-30
     ordering: str = ORDERING
+    preconditioner: str = "auto"
+    """What is factored: "lu" (J), "regions" (J's regional blocks), "regions-trade" (those
+    and J's trade blocks) or "auto" (by size; model/preconditioners.py). Read by
+    :func:`run_newton`; :func:`newton_krylov` is given the factorisation itself."""
+    block_krylov: int = 60
+    """GMRES's restart length with regional-block factors, which never make the step exact."""
+    block_cycles: int = 5
+    """GMRES restarts with regional-block factors before they are replaced."""
 
 
 @dataclass
@@ -80,7 +95,7 @@ class NewtonResult:
     factorizations: int = 0
     krylov_iterations: int = 0
     seconds: float = 0.0
-    factors: SuperLU | None = None
+    factors: Factors | None = None
     """The last factorisation used (fresh or the one given to start with), for a next run."""
     factored_at: np.ndarray | None = None
     """The point whose Jacobian ``factors`` are, when this run made them (None: the ones
@@ -97,11 +112,6 @@ class NewtonResult:
         return STATUS_MESSAGES[self.status]
 
 
-def factorize(jac: sp.csc_matrix, ordering: str = ORDERING) -> SuperLU:
-    """SuperLU factors of jac with the given column ordering (scipy.sparse.linalg.splu)."""
-    return splu(jac, permc_spec=ordering)
-
-
 def newton_krylov(
     residual: Callable[[np.ndarray], np.ndarray],
     jacobian: Callable[[np.ndarray], sp.csc_matrix],
@@ -109,10 +119,13 @@ def newton_krylov(
     floor: np.ndarray | None = None,
     options: NewtonOptions | None = None,
     tick: Tick | None = None,
-    factors: SuperLU | None = None,
+    factors: Factors | None = None,
+    factor: Factorize | None = None,
 ) -> NewtonResult:
     """Solve residual(x) = 0 from x0, every iterate staying strictly above floor;
-    ``tick(iteration, largest residual)`` is called before each step. ``factors``, of J at
+    ``tick(iteration, largest residual)`` is called before each step. ``factor`` makes the
+    factors of J that precondition the steps (default: SuperLU of J, with the options'
+    ordering); exact factors give the step directly, others by GMRES. ``factors``, of J at
     another point with the same sparsity, precondition the first steps instead of a fresh
     factorisation (refactored when GMRES stalls on them); the result's ``factors`` are the
     last ones used.
@@ -148,12 +161,15 @@ def newton_krylov(
                 step = _line_search(residual, out.x, f, norm, dx, floor, opt)
         if step is None:
             try:
-                lu = factorize(jac, opt.ordering)
+                lu = factorize(jac, opt.ordering) if factor is None else factor(jac)
             except RuntimeError:  # SuperLU: "Factor is exactly singular"
                 return stop(SINGULAR)
             out.factorizations += 1
             out.factored_at = out.x.copy()
-            step = _line_search(residual, out.x, f, norm, lu.solve(-f), floor, opt)
+            dx = lu.solve(-f) if lu.exact else _preconditioned_step(jac, f, lu, norm, opt, out)
+            if dx is None:
+                return stop(KRYLOV_STALLED)
+            step = _line_search(residual, out.x, f, norm, dx, floor, opt)
             if step is None:
                 return stop(LINE_SEARCH_FAILED)
         out.x, f = step
@@ -162,9 +178,15 @@ def newton_krylov(
 
 
 def _preconditioned_step(
-    jac: sp.csc_matrix, f: np.ndarray, lu, norm: float, opt: NewtonOptions, out: NewtonResult
+    jac: sp.csc_matrix,
+    f: np.ndarray,
+    lu: Factors,
+    norm: float,
+    opt: NewtonOptions,
+    out: NewtonResult,
 ) -> np.ndarray | None:
-    """GMRES for J dx = −F with the old factors as preconditioner; None when it stalls."""
+    """GMRES for J dx = −F preconditioned by factors of J (old ones) or of its regional
+    blocks; None when it stalls."""
     iterations = 0
 
     def count(_):
@@ -181,8 +203,8 @@ def _preconditioned_step(
         -f,
         rtol=rtol,
         atol=0.0,
-        restart=opt.max_krylov,
-        maxiter=opt.krylov_cycles,
+        restart=opt.max_krylov if lu.exact else opt.block_krylov,
+        maxiter=opt.krylov_cycles if lu.exact else opt.block_cycles,
         M=precondition,
         callback=count,
         callback_type="pr_norm",
@@ -239,16 +261,20 @@ def run_newton(
     theta: np.ndarray,
     options: dict[str, object] | None = None,
     tick: Tick | None = None,
+    *,
+    preconditioner: str = "auto",
 ) -> SolveResult:
     """One Newton–Krylov solve of the system at parameters θ, from x0, with a fresh
-    factorisation of J.
+    factorisation of J or of its regional blocks (``preconditioner``: "lu", "regions" or
+    "auto", by size: model/preconditioners.py).
 
     The counterpart of :func:`fragcge.model.solve.run_ipopt` (a ``Runner``): the same
     residuals, the same positivity rule and the same SolveResult, so the homotopy above it
     cannot tell them apart. Of ``options`` it reads the homotopy's ``max_wall_time`` (the
-    run's time bound); the options it ran with are recorded on the result.
+    run's time bound); the options it ran with, the preconditioner chosen among them, are
+    recorded on the result.
     """
-    return _run(system, ev, x0, theta, options, tick, None)[0]
+    return _run(system, ev, x0, theta, options, tick, None, preconditioner)[0]
 
 
 class NewtonRunner:
@@ -268,8 +294,9 @@ class NewtonRunner:
     (:meth:`fragcge.model.solver_choice.SolverChoice.path_runner`); not for concurrent use.
     """
 
-    def __init__(self) -> None:
-        self.factors: SuperLU | None = None
+    def __init__(self, preconditioner: str = "auto") -> None:
+        self.preconditioner = preconditioner
+        self.factors: Factors | None = None
         self.evaluator: Evaluator | None = None
         self.origin: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -284,7 +311,9 @@ class NewtonRunner:
     ) -> SolveResult:
         """One Newton–Krylov solve, as :func:`run_newton`, from the kept factors."""
         kept = self.factors if self.evaluator is ev else None
-        result, self.factors, factored_at = _run(system, ev, x0, theta, options, tick, kept)
+        result, self.factors, factored_at = _run(
+            system, ev, x0, theta, options, tick, kept, self.preconditioner
+        )
         if factored_at is not None:
             self.origin = (factored_at, theta)
         if self.factors is None:
@@ -294,14 +323,26 @@ class NewtonRunner:
         return result
 
     def start_from(
-        self, ev: Evaluator, origin: tuple[np.ndarray, np.ndarray], factors: SuperLU | None
+        self, ev: Evaluator, origin: tuple[np.ndarray, np.ndarray], factors: Factors | None
     ) -> None:
         """Keep the factors of ev's J at ``origin`` (x, θ): ``factors`` when given (they must
-        be those), else made afresh (the same numbers: SuperLU is deterministic)."""
+        be those), else made afresh by this runner's preconditioner (the same numbers:
+        SuperLU is deterministic)."""
         if factors is None:
             x, theta = origin
-            factors = factorize(JacobianMatrix(ev.at(theta))(x))
+            _, factor = _factorizer(ev.system, self.preconditioner)
+            jac = JacobianMatrix(ev.at(theta))(x)
+            factors = factorize(jac, NewtonOptions().ordering) if factor is None else factor(jac)
         self.factors, self.evaluator, self.origin = factors, ev, origin
+
+
+def _factorizer(system: System, preconditioner: str) -> tuple[str, Factorize | None]:
+    """The preconditioner ``preconditioner`` means for ``system`` (:func:`choose_preconditioner`)
+    and what makes its factors: None for SuperLU of J, else the regional (and trade) blocks."""
+    chosen = choose_preconditioner(preconditioner, system.n)
+    if chosen == "lu":
+        return chosen, None
+    return chosen, RegionalBlocks(system, trade=chosen == "regions-trade")
 
 
 def _run(
@@ -311,15 +352,19 @@ def _run(
     theta: np.ndarray,
     options: dict[str, object] | None,
     tick: Tick | None,
-    factors: SuperLU | None,
-) -> tuple[SolveResult, SuperLU | None, np.ndarray | None]:
+    factors: Factors | None,
+    preconditioner: str,
+) -> tuple[SolveResult, Factors | None, np.ndarray | None]:
     """run_newton's work, starting from ``factors`` if given; also the last factors and
     the point they were made at if this run made them."""
     at = ev.at(theta)
     wall = (options or {}).get("max_wall_time")
-    opt = NewtonOptions() if wall is None else NewtonOptions(max_seconds=float(wall))
+    chosen, factor = _factorizer(system, preconditioner)
+    opt = NewtonOptions(preconditioner=chosen)
+    if wall is not None:
+        opt = replace(opt, max_seconds=float(wall))
     floor = system.lower_bounds()
-    out = newton_krylov(at.residuals, JacobianMatrix(at), x0, floor, opt, tick, factors)
+    out = newton_krylov(at.residuals, JacobianMatrix(at), x0, floor, opt, tick, factors, factor)
     res = at.residuals(out.x)
     max_res = float(np.max(np.abs(res))) if np.all(np.isfinite(res)) else float("inf")
     labels = system.variable_labels()

@@ -18,7 +18,7 @@ from fragcge.calibration.dataset import load_dataset
 from fragcge.calibration.synthetic import synthetic_sam
 from fragcge.cli import main
 from fragcge.errors import SolveError
-from fragcge.model import newton, report
+from fragcge.model import newton, preconditioners, report
 from fragcge.model.cge import CGEModel
 from fragcge.model.decomposition import COMPONENTS, decompose_welfare
 from fragcge.model.newton import (
@@ -229,12 +229,17 @@ def test_kept_factors_give_the_same_equilibria_along_a_path_with_fewer_factorisa
     assert [eq.result.factorizations for eq in paths["kept"][1:]] == [0, 0, 0, 0]
 
 
-def test_the_scenario_starts_from_the_baselines_factors() -> None:
+@pytest.mark.parametrize("blocks", [False, True], ids=["global-lu", "regional-blocks"])
+def test_the_scenario_starts_from_the_baselines_factors(blocks: bool, monkeypatch) -> None:
     """solve_loaded with Newton–Krylov: the scenario's solve is preconditioned by the factors
     of J its baseline's solve ended with, so it factors nothing, and reaches the equilibrium
     of a scenario solve that factors afresh (run_newton) to 1e-10. A baseline from the cache
     gives bit for bit the same scenario, whether its factors were kept or are made again from
-    the point they were made at: the answer does not depend on what ran before."""
+    the point they were made at: the answer does not depend on what ran before. The same
+    with the regional and trade blocks ``auto`` uses for large models (the size rule lowered
+    here), whose factors are made again by the same preconditioner."""
+    if blocks:
+        monkeypatch.setattr(preconditioners, "REGIONS_ABOVE", 0)
     scenario = load_scenario(ROOT / "scenarios" / "friendshoring.toml")
     cache = ModelCache()
     first = solve_loaded(scenario, cache, solver="newton", decompose=False)
@@ -256,6 +261,11 @@ def test_the_scenario_starts_from_the_baselines_factors() -> None:
     assert np.array_equal(kept.scen.x, first.scen.x)
     assert np.array_equal(remade.scen.x, first.scen.x)
     assert remade.scen.result.factorizations == 0
+    expected = "regions-trade" if blocks else "lu"
+    assert {
+        first.scen.result.options["preconditioner"],
+        fresh.result.options["preconditioner"],
+    } == {expected}
 
 
 def test_the_decomposition_path_reuses_factors_and_gives_the_same_components(
