@@ -40,7 +40,6 @@ import hashlib
 import itertools
 import json
 import math
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -155,10 +154,7 @@ def load_batch(path: str | Path) -> Batch:
     region codes of factor supply keys against the scenario's dataset, loaded for that)."""
     path = Path(path)
     source = SourceFile.read(path)
-    try:
-        doc = tomllib.loads(source.text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    doc = source.toml()
     for key in doc:
         if key not in TABLES or not isinstance(doc[key], dict):
             raise unknown(source.where("", line_of=key), "table", key, [f"[{t}]" for t in TABLES])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from functools import partial
 from pathlib import Path
 
@@ -42,10 +41,7 @@ def load_scenario(path: str | Path, nests: Nests = NESTS) -> Scenario:
 
 def _load(path: Path, outer: tuple[Path, ...], nests: Nests) -> Scenario:
     source = SourceFile.read(path)
-    try:
-        doc = tomllib.loads(source.text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    doc = source.toml()
     _check_tables(doc, source)
     if not isinstance(doc.get("scenario"), dict):
         raise ScenarioError(f"{path}: missing table [scenario] (with at least data = ...)")

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,10 +183,7 @@ def load_risk(path: str | Path) -> RiskFile:
     events' names against a dataset are checked by :func:`fragcge.risk.run_risk`)."""
     path = Path(path)
     source = SourceFile.read(path)
-    try:
-        doc = tomllib.loads(source.text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    doc = source.toml()
     for key in doc:
         if key not in TABLES:
             raise unknown(source.where("", line_of=key), "table", key, [f"[{t}]" for t in TABLES])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,14 @@ class SourceFile:
                 f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
             ) from None
         return cls(path=path, text=text, sha256=hashlib.sha256(raw).hexdigest())
+
+    def toml(self) -> dict:
+        """The text parsed as TOML, refusing invalid TOML with the file and the parser's
+        line."""
+        try:
+            return tomllib.loads(self.text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ScenarioError(f"{self.path}: not valid TOML: {exc}") from None
 
     def where(
         self,
