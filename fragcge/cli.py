@@ -91,21 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     solve.set_defaults(run=_solve)
     batch = sub.add_parser("batch", help="solve every run of a batch file (sweep, uncertainty)")
     batch.add_argument("batch", type=Path, help="batch file (.toml)")
-    batch.add_argument(
-        "--workers", type=_positive, default=1, help="processes solving runs (default 1)"
-    )
-    batch.add_argument("--out", type=Path, help="result folder (default: results/<batch name>)")
-    batch.add_argument(
-        "--executor",
-        choices=("local", "dask"),
-        default="local",
-        help="local processes (default), or a Dask LocalCluster of --workers processes",
-    )
-    batch.add_argument(
-        "--scheduler",
-        metavar="tcp://HOST:PORT",
-        help="a running Dask scheduler to send the runs to (implies --executor dask)",
-    )
+    _add_run_arguments(batch, "runs", "batch")
     _add_solver_argument(batch)
     batch.set_defaults(run=_batch)
     risk = sub.add_parser(
@@ -116,21 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         "and figures; every EV is measured from the first world. See docs/risk.md.",
     )
     risk.add_argument("risk", type=Path, help="risk file (.toml)")
-    risk.add_argument(
-        "--workers", type=_positive, default=1, help="processes solving events (default 1)"
-    )
-    risk.add_argument("--out", type=Path, help="result folder (default: results/<risk name>)")
-    risk.add_argument(
-        "--executor",
-        choices=("local", "dask"),
-        default="local",
-        help="local processes (default), or a Dask LocalCluster of --workers processes",
-    )
-    risk.add_argument(
-        "--scheduler",
-        metavar="tcp://HOST:PORT",
-        help="a running Dask scheduler to send the runs to (implies --executor dask)",
-    )
+    _add_run_arguments(risk, "events", "risk")
     risk.set_defaults(run=_risk)
     report = sub.add_parser(
         "report", help="tables and figures from result folders, side by side when several"
@@ -236,6 +208,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     from_result.set_defaults(run=_data_from_result)
     return p
+
+
+def _add_run_arguments(command: argparse.ArgumentParser, runs: str, name: str) -> None:
+    """--workers, --out, --executor and --scheduler of a command that solves many runs
+    through the batch runner (``runs``: what its workers solve; ``name``: its file's kind)."""
+    command.add_argument(
+        "--workers", type=_positive, default=1, help=f"processes solving {runs} (default 1)"
+    )
+    command.add_argument("--out", type=Path, help=f"result folder (default: results/<{name} name>)")
+    command.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="local processes (default), or a Dask LocalCluster of --workers processes",
+    )
+    command.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="a running Dask scheduler to send the runs to (implies --executor dask)",
+    )
 
 
 def _add_solver_argument(command: argparse.ArgumentParser) -> None:
