@@ -13,10 +13,12 @@ What becomes of each part of the run (docs/data.md, "A solved equilibrium as a d
 - iceberg costs (``ntb``) are in the flows: ``vxmd`` and ``vtwr`` are what is shipped,
   ``τ·V`` of the benchmark flow, so the new τ is 1 and a later ``ntb`` multiplies it;
 - a banned route (``export_ban``) carries no flow, so it is no route of the new dataset;
-- the tariff becomes ``(1 + tm)·(1 + tn) − 1``: the importer's barrier rent ``tn`` of
-  ``ntb_rent`` is a tariff equivalent, with the same price wedge and the same revenue;
-- the export tax becomes ``tx + ρ``: a binding export quota becomes its export-tax
-  equivalent, its rent the exporter's revenue, and from then on a tax, not a cap;
+- the tariff becomes ``(1 + tm)·(1 + tn) − 1`` (every cif wedge's rate added, times each
+  delivered wedge's ``1 + t``: ``model/route_wedges.py``): the importer's barrier rent
+  ``tn`` of ``ntb_rent`` is a tariff equivalent, with the same price wedge and revenue;
+- the export tax becomes ``tx + ρ`` (every fob wedge's rate added): a binding export quota
+  becomes its export-tax equivalent, its rent the exporter's revenue, and from then on a
+  tax, not a cap;
 - productivity and endowment shocks are in the output and factor values; an employment rate
   ``L < 1`` (closure ``real-wage``) makes the employed factor the new endowment;
 - the transfers ``vb`` are derived from the accounts (expenditure − income), which at the
@@ -49,6 +51,7 @@ from fragcge.model.report import (
     welfare_rows,
     welfare_weight,
 )
+from fragcge.model.route_wedges import RouteWedge, wedges
 
 
 def rebenchmark(run: SolvedScenario) -> GlobalSAM:
@@ -72,7 +75,7 @@ def rebenchmark(run: SolvedScenario) -> GlobalSAM:
     shipped = flows["shipped"]  # open·τ·V per unit of the benchmark flow
     vxmd = py[:, :, None] * sam.vxmd * shipped
     vtwr = pt[:, None, None, None] * sam.vtwr * shipped[None]
-    tm, tn = s.param("tm", eq.theta), s.param("tn", eq.theta)
+    tx0, tm0 = _ad_valorem_equivalents(run)
     margins = sam.margin_index
     vst = (py * margin_supplies(model, eq))[margins, :]
     return dataclasses.replace(
@@ -84,12 +87,41 @@ def rebenchmark(run: SolvedScenario) -> GlobalSAM:
         vxmd=vxmd,
         vtwr=vtwr,
         vst=vst,
-        tx0=s.param("tx", eq.theta) + dense(s, eq.x, "rho", 0.0),
-        tm0=(1.0 + tm) * (1.0 + tn) - 1.0,
+        tx0=tx0,
+        tm0=tm0,
         meta={**sam.meta, "title": f"{run.resolved.label}: the solved equilibrium of {sam.name}"},
         path=None,
         digest="",
     )
+
+
+def _ad_valorem_equivalents(run: SolvedScenario) -> tuple[np.ndarray, np.ndarray]:
+    """The run's route wedges (``model/route_wedges.py``) as the new dataset's two benchmark
+    rates: the fob wedges' rates and the quota wedge ρ added into the export tax; the cif
+    wedges' rates added, times each delivered wedge's (1 + t), into the tariff. Iceberg
+    wedges are in the flows. A wedge whose revenue goes to another owner than the rate it
+    would become (exporter for the export tax, importer for the tariff) has no equivalent."""
+    s, theta = run.model.system, run.scen.theta
+    tx0 = dense(s, run.scen.x, "rho", 0.0)
+    for wedge in wedges("fob"):
+        _check_owner(wedge, "exporter")
+        tx0 = tx0 + s.param(wedge.name, theta)
+    level = 1.0  # of the importer's price over the cif value
+    for wedge in wedges("cif"):
+        _check_owner(wedge, "importer")
+        level = level + s.param(wedge.name, theta)
+    for wedge in wedges("delivered"):
+        _check_owner(wedge, "importer")
+        level = level * (1.0 + s.param(wedge.name, theta))
+    return tx0, level - 1.0
+
+
+def _check_owner(wedge: RouteWedge, owner: str) -> None:
+    if wedge.owner != owner:
+        raise FragcgeError(
+            f"route wedge {wedge.name!r} ({wedge.on}, revenue to the {wedge.owner}) has no "
+            f"benchmark rate in a dataset: its revenue would go to the {owner}"
+        )
 
 
 def utility_ratio(run: SolvedScenario) -> np.ndarray:
