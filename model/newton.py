@@ -237,20 +237,19 @@ def _line_search(
 
 
 class JacobianMatrix:
-    """The evaluator's Jacobian values at θ as a CSC matrix; the sort into columns is done
-    once per run."""
+    """The evaluator's Jacobian values at θ as a CSC matrix (the evaluator numbers the
+    pattern column by column)."""
 
     def __init__(self, at: EvaluatorAt) -> None:
         rows, cols = at.ev.structure()
         n = at.ev.n
-        self.order = np.lexsort((rows, cols))
-        self.indices = rows[self.order].astype(np.int32)
-        self.indptr = np.searchsorted(cols[self.order], np.arange(n + 1)).astype(np.int32)
+        self.indices = rows.astype(np.int32)
+        self.indptr = np.searchsorted(cols, np.arange(n + 1)).astype(np.int32)
         self.shape = (n, n)
         self.at = at
 
     def __call__(self, x: np.ndarray) -> sp.csc_matrix:
-        values = self.at.jacobian_values(x)[self.order]
+        values = self.at.jacobian_values(x)
         return sp.csc_matrix((values, self.indices, self.indptr), shape=self.shape)
 
 

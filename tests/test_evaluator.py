@@ -19,6 +19,8 @@ from fragcge.calibration.calibrate import calibrate
 from fragcge.calibration.synthetic import synthetic_sam
 from fragcge.model import numpy_terms
 from fragcge.model.cge import CGEModel
+from fragcge.model.evaluator import EvaluatorAt
+from fragcge.model.newton import JacobianMatrix
 from fragcge.model.shocks import ShockSet
 
 LABEL = re.compile(r"^(\w+)\[(.*)\]$")
@@ -190,22 +192,50 @@ def test_jacobian_equals_pyomo_derivatives(setup) -> None:
     )
 
 
-def test_the_jacobian_kept_by_residuals_is_a_fresh_one_bit_for_bit(setup) -> None:
-    """residuals() keeps the J it computed in the same pass for jacobian_values() at the same
-    point: the numbers are those of a fresh evaluation, and another point gets its own."""
+def test_the_kept_evaluation_is_a_fresh_one_bit_for_bit(setup, monkeypatch) -> None:
+    """An EvaluatorAt keeps its last evaluation (F and J at one point, Evaluator.at the last
+    θ): asking again at the same point evaluates nothing and gives the numbers of a fresh
+    evaluation; another point, or the same array changed in place, gets its own."""
     model, x, theta = setup
     ev = model.evaluator
-    fresh = ev.at(theta).jacobian_values(x)
+    fresh = EvaluatorAt(ev, theta)
+    fresh_f, fresh_j = fresh.residuals(x, include_dropped=True), fresh.jacobian_values(x)
     at = ev.at(theta)
-    f = at.residuals(x)
-    assert np.array_equal(f, ev.at(theta).residuals(x))
-    assert np.array_equal(at.jacobian_values(x.copy()), fresh)
+    assert ev.at(theta.copy()) is at
+    f = at.residuals(x, include_dropped=True)
+    calls = []
+    evaluate = ev.evaluate
+    monkeypatch.setattr(ev, "evaluate", lambda *a: calls.append(1) or evaluate(*a))
+    assert np.array_equal(at.residuals(x.copy()), fresh_f[: model.system.n])
+    assert np.array_equal(at.jacobian_values(x.copy()), fresh_j)
+    assert np.array_equal(f, fresh_f) and not calls
+    # What a caller does with the arrays it got does not reach the kept ones.
+    at.jacobian_values(x)[:] = 0.0
+    assert np.array_equal(at.jacobian_values(x), fresh_j) and not calls
     moved = x * 1.01
-    at.residuals(x)
-    assert np.array_equal(at.jacobian_values(moved), ev.at(theta).jacobian_values(moved))
-    assert not np.array_equal(at.jacobian_values(moved), fresh)
-    # The kept J is J at the values x had: changing the caller's array afterwards is seen.
+    got = at.jacobian_values(moved)
+    assert len(calls) == 1
+    assert np.array_equal(got, EvaluatorAt(ev, theta).jacobian_values(moved))
+    assert not np.array_equal(got, fresh_j)
+    # The kept values are those at the values x had: changing the caller's array is seen.
     point = x.copy()
     at.residuals(point)
     point *= 1.01
-    assert np.array_equal(at.jacobian_values(point), ev.at(theta).jacobian_values(moved))
+    assert np.array_equal(at.jacobian_values(point), EvaluatorAt(ev, theta).jacobian_values(moved))
+    # Another θ gets its own parameters.
+    other = theta * 1.001
+    assert ev.at(other) is not at
+    assert not np.array_equal(ev.at(other).residuals(x), fresh_f[: model.system.n])
+
+
+def test_the_pattern_is_numbered_column_by_column(setup) -> None:
+    """Newton–Krylov reads J's values as a CSC matrix as they come (newton.JacobianMatrix):
+    the structure must be sorted by column, then row, without repeats."""
+    model, x, theta = setup
+    rows, cols = model.evaluator.structure()
+    key = cols * model.system.n + rows
+    assert np.all(np.diff(key) > 0)
+    dense = JacobianMatrix(model.evaluator.at(theta))(x).toarray()
+    expected = np.zeros_like(dense)
+    expected[rows, cols] = model.evaluator.at(theta).jacobian_values(x)
+    assert np.array_equal(dense, expected)
