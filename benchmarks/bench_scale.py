@@ -23,7 +23,8 @@ with the first half of the regions as one bloc.
 Printed per solver and solve: unknowns, Jacobian non-zeros, set-up seconds (synthetic
 data, calibration, model build: system and evaluator), the largest residual at the
 benchmark (replication), iterations, homotopy steps, factorisations (Newton), GMRES
-iterations, seconds per iteration, seconds in the solver and of the whole solve (wall) and
+iterations, seconds per iteration, evaluations of F and J with their wall seconds and share
+of the solve's wall time, seconds in the solver and of the whole solve (wall) and
 CPU seconds of the solve (all threads: on a shared machine the wall time depends on the
 load, the CPU time much less), largest residual and Walras check; for Newton the entries
 of the preconditioner's factors and the seconds one factorisation takes; the process's
@@ -48,6 +49,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+EVALUATIONS = {"calls": 0, "seconds": 0.0}
+"""Evaluations of F and J (model/evaluator.py) in this process and their wall seconds."""
 SETUP: dict[str, float] = {}
 """Seconds of this process's set-up: synthetic data, model build (system, evaluator)."""
 TIME_LIMIT = 3600.0
@@ -94,6 +97,23 @@ def _scenario(size: str, folder: Path) -> Path:
         '[[shock]]\ninstrument = "ntb"\nbetween = ["west", "east"]\nrate = 0.30\n'
     )
     return scenario
+
+
+def _count_evaluations() -> None:
+    """Count the evaluator's evaluations and time them (EVALUATIONS)."""
+    from fragcge.model.evaluator import Evaluator
+
+    evaluate = Evaluator.evaluate
+
+    def counted(self, x, at):
+        t0 = time.perf_counter()
+        try:
+            return evaluate(self, x, at)
+        finally:
+            EVALUATIONS["calls"] += 1
+            EVALUATIONS["seconds"] += time.perf_counter() - t0
+
+    Evaluator.evaluate = counted
 
 
 def _model(size: str, folder: Path, solver: str, preconditioner: str = "auto"):
@@ -144,19 +164,27 @@ def run_one(
         out.update(SETUP)
         at = model.evaluator.at(model.system.benchmark_theta)
         out["replication_residual"] = float(np.max(np.abs(at.residuals(model.system.start()))))
+        _count_evaluations()
         cpu, wall = [time.process_time()], [time.perf_counter()]
+        evaluations = [dict(EVALUATIONS)]
         base = model.solve(resolved.baseline, limits=limits)
         cpu.append(time.process_time())
         wall.append(time.perf_counter())
+        evaluations.append(dict(EVALUATIONS))
         scen = model.solve(resolved.shocks, x0=base, limits=limits)
         cpu.append(time.process_time())
         wall.append(time.perf_counter())
+        evaluations.append(dict(EVALUATIONS))
     for k, (label, eq) in enumerate((("baseline", base), ("scenario", scen))):
         if save is not None:
             np.save(save / f"{solver}-{label}.npy", eq.x)
         r = eq.result
+        evaluated = evaluations[k + 1]["seconds"] - evaluations[k]["seconds"]
         out[label] = {
             "wall_seconds": round(wall[k + 1] - wall[k], 2),
+            "evaluations": evaluations[k + 1]["calls"] - evaluations[k]["calls"],
+            "evaluation_seconds": round(evaluated, 2),
+            "evaluation_share": round(evaluated / (wall[k + 1] - wall[k]), 3),
             "cpu_seconds": round(cpu[k + 1] - cpu[k], 2),
             "iterations": r.iterations,
             "homotopy_steps": r.steps,

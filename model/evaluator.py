@@ -29,6 +29,10 @@ from fragcge.model.dual import Dual, DualOps
 from fragcge.model.system import System
 from fragcge.model.terms import all_kinds
 
+CHUNK = 8192
+"""Instances of a template evaluated together: a few dozen arrays of this many doubles fit
+in a processor's cache, and the Python overhead per chunk stays small."""
+
 
 class Evaluator:
     """The system's templates and the Jacobian's pattern; :meth:`at` evaluates F(x) and its
@@ -59,6 +63,9 @@ class Evaluator:
         position = np.where(self._square, np.cumsum(self._square) - 1, self.nnz)
         self._slots = position[slot].astype(np.intp)
         self._last_at: EvaluatorAt | None = None
+        # Work arrays of an evaluation, made once: a fresh array of millions of entries
+        # costs its page faults at every evaluation.
+        self._work = (np.empty(self._term_rows.size), np.empty(self._slots.size))
 
     def structure(self) -> tuple[np.ndarray, np.ndarray]:
         """Row and column of each structural non-zero of the square Jacobian, column by
@@ -74,8 +81,7 @@ class Evaluator:
 
     def evaluate(self, x: np.ndarray, at: EvaluatorAt) -> tuple[np.ndarray, np.ndarray]:
         """F(x) with the dropped market last, and J's values in :meth:`structure`'s order."""
-        values = np.empty(self._term_rows.size)
-        partials = np.empty(self._slots.size)
+        values, partials = self._work
         t = e = 0
         # Trial points of a line search may leave a template's domain: the NaN or inf is
         # the answer (solvers reject such points), not a warning.
@@ -84,13 +90,18 @@ class Evaluator:
                 self._kinds, self._variables, at.params, strict=True
             ):
                 count = variables.shape[1]
-                xs = [Dual.variable(x[variables[k]], k) for k in range(kind.nx)]
-                term = Dual.of(kind.f(xs, params, DualOps))
-                values[t : t + count] = term.value
-                for k in range(kind.nx):
-                    partials[e : e + count] = term.partial(k)
-                    e += count
+                # In chunks whose temporaries stay in the processor's cache: over all
+                # instances at once each of a template's operations streams its arrays
+                # through memory (at 80 x 50 three times slower).
+                for lo in range(0, count, CHUNK):
+                    hi = min(lo + CHUNK, count)
+                    xs = [Dual.variable(x[variables[k, lo:hi]], k) for k in range(kind.nx)]
+                    term = Dual.of(kind.f(xs, [p[lo:hi] for p in params], DualOps))
+                    values[t + lo : t + hi] = term.value
+                    for k in range(kind.nx):
+                        partials[e + k * count + lo : e + k * count + hi] = term.partial(k)
                 t += count
+                e += kind.nx * count
         residuals = at.const + np.bincount(self._term_rows, values, self.n + 1)
         jacobian = np.bincount(self._slots, partials, self.nnz + 1)[: self.nnz]
         return residuals, jacobian
