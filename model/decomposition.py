@@ -323,9 +323,12 @@ class _Path:
         self.points: dict[Fraction, SolveResult] = {}
 
     def solve(self, steps: int) -> None:
-        """Solve the points k/steps, k = 1..steps−1, not solved yet, each warm-started from
-        the one before it."""
-        model, x, theta = self.model, self.base.x, self.base.theta
+        """Solve the points k/steps, k = 1..steps−1, not solved yet, each started on the
+        straight line between the nearest solved points on either side (the baseline at 0,
+        the scenario at 1): a guess whose error is second order in the step, where the point
+        before it alone is a first-order one (at 41 × 35 one Newton iteration fewer per
+        point)."""
+        model, theta = self.model, self.base.theta
         # Newton–Krylov: each point starts from the factors of J of the one before it.
         run = model.solver.path_runner()
         for k in range(1, steps):
@@ -337,13 +340,23 @@ class _Path:
                 self.points[share] = solve(
                     model.system,
                     model.evaluator,
-                    x,
+                    self._guess(share),
                     theta,
                     target,
                     self.limits,
                     run=run,
                 )
-            x, theta = self.points[share].x, self.points[share].theta
+            theta = self.points[share].theta
+
+    def _guess(self, share: Fraction) -> np.ndarray:
+        """x at ``share`` interpolated between the nearest solved points around it (a convex
+        combination: above every variable's floor when they are)."""
+        solved = {Fraction(0): self.base.x, Fraction(1): self.scen.x}
+        solved |= {s: res.x for s, res in self.points.items()}
+        lo = max(s for s in solved if s < share)
+        hi = min(s for s in solved if s > share)
+        w = float((share - lo) / (hi - lo))
+        return (1 - w) * solved[lo] + w * solved[hi]
 
     def states(self, steps: int) -> Iterator[_State]:
         """The states at k/steps for k = 0..steps, one at a time, from solved points (the

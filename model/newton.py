@@ -38,7 +38,7 @@ from fragcge.model.preconditioners import (
     choose_preconditioner,
     factorize,
 )
-from fragcge.model.solve import SolveResult, Tick, worst_residuals
+from fragcge.model.solve import SolveResult, Tick, nonpositive_variables, worst_residuals
 from fragcge.model.system import System
 
 Factorize = Callable[[sp.csc_matrix], Factors]
@@ -379,8 +379,6 @@ def _run(
     out = newton_krylov(at.residuals, JacobianMatrix(at), x0, floor, opt, tick, factors, factor)
     res = at.residuals(out.x)
     max_res = float(np.max(np.abs(res))) if np.all(np.isfinite(res)) else float("inf")
-    labels = system.variable_labels()
-    nonpositive = [(labels[k], float(out.x[k])) for k in np.flatnonzero(~(out.x > floor))[:5]]
     result = SolveResult(
         out.x,
         out.status,
@@ -389,7 +387,7 @@ def _run(
         out.seconds,
         max_res,
         worst=worst_residuals(system, res),
-        nonpositive=nonpositive,
+        nonpositive=nonpositive_variables(system, out.x),
         options=dict(vars(opt)),
         theta=theta,
         solver="newton",

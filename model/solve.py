@@ -226,9 +226,7 @@ def run_ipopt(
     message = msg.decode() if isinstance(msg, bytes) else str(msg)
     if int(info["status"]) == WALL_TIME_STATUS:
         message = f"stopped at its max_wall_time of {used['max_wall_time']:g} s"
-    labels = system.variable_labels()
-    floor = system.lower_bounds()
-    nonpositive = [(labels[k], float(x[k])) for k in np.flatnonzero(~(x > floor))[:5]]
+    nonpositive = nonpositive_variables(system, x)
     return SolveResult(
         x,
         int(info["status"]),
@@ -243,12 +241,17 @@ def run_ipopt(
     )
 
 
+def nonpositive_variables(system: System, x: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
+    """The first k variables at or below their floor (System.lower_bounds), by name."""
+    below = np.flatnonzero(~(x > system.lower_bounds()))[:k]
+    return [(system.variable_label(int(i)), float(x[i])) for i in below]
+
+
 def worst_residuals(system: System, res: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
     """The k largest scaled residuals by equation name."""
-    labels = system.labels()
     mag = np.where(np.isfinite(res), np.abs(res), np.inf)
     order = np.argsort(-mag, kind="stable")[:k]
-    return [(labels[i], float(res[i])) for i in order]
+    return [(system.label(int(i)), float(res[i])) for i in order]
 
 
 def solve(

@@ -339,6 +339,27 @@ class System:
         equations[self.dropped[2]] = "numeraire"
         return equations, variables
 
+    def label(self, row: int) -> str:
+        """The name of equation ``row`` (``labels()[row]``), without naming every row: a
+        solve names only its worst few."""
+        if row == self.dropped[2]:
+            return "numeraire"
+        name, eq, idx = self._member(row)
+        return f"{eq}[{','.join(self.var_codes(name, idx))}]"
+
+    def variable_label(self, column: int) -> str:
+        """The name of variable ``column`` (``variable_labels()[column]``)."""
+        name, _, idx = self._member(column)
+        return f"{name}[{','.join(self.var_codes(name, idx))}]"
+
+    def _member(self, position: int) -> tuple[str, str, np.ndarray]:
+        """The variable block, its equation and the member at a position of x (or row)."""
+        for name, eq in self.pairs:
+            block = self.var[name]
+            if block.offset <= position < block.offset + block.size:
+                return name, eq, block.members[position - block.offset]
+        raise IndexError(f"position {position} is outside the system's {self.n} unknowns")
+
     def dropped_label(self) -> str:
         """Name of the market equation left out of the square system, e.g. mkt_pf[va,USA]."""
         block, index, _ = self.dropped

@@ -239,3 +239,15 @@ def test_the_pattern_is_numbered_column_by_column(setup) -> None:
     expected = np.zeros_like(dense)
     expected[rows, cols] = model.evaluator.at(theta).jacobian_values(x)
     assert np.array_equal(dense, expected)
+
+
+def test_one_row_or_variable_is_named_as_in_the_full_lists(setup) -> None:
+    """A solve names its worst rows and any non-positive variable one at a time
+    (System.label, System.variable_label): the same names as the full lists."""
+    model, _, _ = setup
+    system = model.system
+    assert [system.label(k) for k in range(system.n)] == system.labels()
+    assert [system.variable_label(k) for k in range(system.n)] == system.variable_labels()
+    assert system.label(system.dropped[2]) == "numeraire"
+    with pytest.raises(IndexError, match="outside"):
+        system.variable_label(system.n)
