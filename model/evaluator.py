@@ -1,17 +1,16 @@
-"""Residuals and sparse Jacobian of the square system, from the term templates in numpy.
+"""Residuals and sparse Jacobian of the square system, from the term templates.
 
-Each template is evaluated once over all its instances with forward-mode derivatives
-(``model/dual.py``): its values and its partial derivatives with respect to its few
-variables, one numpy operation per operation of the template. Residual rows are sums of
-terms, so F is a scatter-add of the values (``np.bincount``) and the Jacobian a scatter-add
-of the partials into a fixed sparsity pattern, numbered once per model. The pattern is in
-column-major (CSC) order, the order SuperLU and the Krylov solver take, so a Newton step
-uses the values as they come.
+Each template's value and gradient, as CasADi derives them once per template, run as numpy
+operations over all its instances, in chunks (``model/programs.py``; the operations on
+parameters alone once per θ). Residual rows are sums of terms, so F is a scatter-add of
+the values (``np.bincount``) and the Jacobian a scatter-add of the partial derivatives into
+a fixed sparsity pattern, numbered once per model. The pattern is in column-major (CSC)
+order, the order SuperLU and the Krylov solver take, so a Newton step uses the values as
+they come.
 
-Why numpy and not CasADi, which this module used until issue 13's last round: CasADi's
-mapped templates pay a call per instance, 54 ms for F and J at 41 × 35 against 9 ms here,
-and the fused CasADi graph took 45 s to set up at 141 × 65; here setting up is numbering the
-pattern (measured in benchmarks/bench_scale.py).
+Until issue 13's last round this module evaluated one fused CasADi function of all
+templates: 54 ms for F and J at 41 × 35 against 9.4 ms here, and 45 s of set-up at
+141 × 65 against 8 s (benchmarks/bench_scale.py reports both at each size).
 
 An evaluation gives F and J together (J costs a few times F, and a solver asks for J at
 every point it accepts), and :class:`EvaluatorAt` keeps the last one: asking again for F or
@@ -25,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fragcge.model.dual import Dual, DualOps
+from fragcge.model.programs import TemplateProgram
 from fragcge.model.system import System
 from fragcge.model.terms import all_kinds
 
@@ -46,7 +45,8 @@ class Evaluator:
         kinds = all_kinds(len(system.margin_rows))
         self._const = [g for g in system.groups if g.kind == "const"]
         self._groups = [g for g in system.groups if g.kind != "const"]
-        self._kinds = [kinds[g.kind] for g in self._groups]
+        programs = {name: TemplateProgram(kinds[name]) for name in {g.kind for g in self._groups}}
+        self._programs = [programs[g.kind] for g in self._groups]
         # Each group's variables by template position, contiguous for the gathers.
         self._variables = [np.ascontiguousarray(g.x.T) for g in self._groups]
         self._term_rows = np.concatenate([g.rows for g in self._groups]).astype(np.intp)
@@ -86,22 +86,22 @@ class Evaluator:
         # Trial points of a line search may leave a template's domain: the NaN or inf is
         # the answer (solvers reject such points), not a warning.
         with np.errstate(all="ignore"):
-            for kind, variables, params in zip(
-                self._kinds, self._variables, at.params, strict=True
+            for program, variables, prepared in zip(
+                self._programs, self._variables, at.prepared, strict=True
             ):
-                count = variables.shape[1]
-                # In chunks whose temporaries stay in the processor's cache: over all
-                # instances at once each of a template's operations streams its arrays
-                # through memory (at 80 x 50 three times slower).
+                nx, count = variables.shape
+                # In chunks whose arrays stay in the processor's cache: over all instances
+                # at once each operation streams its arrays through memory (at 80 x 50
+                # twice as slow).
                 for lo in range(0, count, CHUNK):
                     hi = min(lo + CHUNK, count)
-                    xs = [Dual.variable(x[variables[k, lo:hi]], k) for k in range(kind.nx)]
-                    term = Dual.of(kind.f(xs, [p[lo:hi] for p in params], DualOps))
-                    values[t + lo : t + hi] = term.value
-                    for k in range(kind.nx):
-                        partials[e + k * count + lo : e + k * count + hi] = term.partial(k)
+                    xs = [x[variables[k, lo:hi]] for k in range(nx)]
+                    chunk = [v[lo:hi] if isinstance(v, np.ndarray) else v for v in prepared]
+                    out = [values[t + lo : t + hi]]
+                    out += [partials[e + k * count + lo : e + k * count + hi] for k in range(nx)]
+                    program.run(xs, chunk, out)
                 t += count
-                e += kind.nx * count
+                e += nx * count
         residuals = at.const + np.bincount(self._term_rows, values, self.n + 1)
         jacobian = np.bincount(self._slots, partials, self.nnz + 1)[: self.nnz]
         return residuals, jacobian
@@ -117,7 +117,11 @@ class EvaluatorAt:
         self.const = np.zeros(ev.n + 1)
         for g in ev._const:
             np.add.at(self.const, g.rows, g.coefficients(theta))
-        self.params = [list(g.param_matrix(theta)) for g in ev._groups]
+        # Each template's θ stage (model/programs.py): what its evaluations read of θ.
+        self.prepared = [
+            program.prepare(list(g.param_matrix(theta)))
+            for program, g in zip(ev._programs, ev._groups, strict=True)
+        ]
         self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _evaluated(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

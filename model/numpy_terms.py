@@ -1,10 +1,10 @@
 """The term templates evaluated with numpy, for reports and the welfare decomposition.
 
-The third backend of ``model/terms.py`` beside CasADi (``evaluator.py``, for the solver) and
-Pyomo (``pyomo_model.py``, for modellers): the same template functions, called with numpy
-arrays holding all instances at once, so that a quantity a report needs (a route's volume,
-its delivered price) is computed by the statement of the economics the equations use, not
-by a second statement of it.
+The third backend of ``model/terms.py`` beside the solver's (``evaluator.py``, values with
+derivatives) and Pyomo (``pyomo_model.py``, for modellers): the same template functions,
+called with numpy arrays holding all instances at once, so that a quantity a report needs
+(a route's volume, its delivered price) is computed by the statement of the economics the
+equations use, not by a second statement of it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def term_values(kind: Kind, group: TermGroup, x: np.ndarray, theta: np.ndarray) 
 
 def residuals(system: System, x: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """Scaled residuals of every equation, the dropped market last (row n), from the
-    templates in numpy: the evaluator's numbers, without CasADi."""
+    templates in numpy: the evaluator's numbers, without derivatives."""
     kinds = all_kinds(len(system.margin_rows))
     out = np.zeros(system.n + 1)
     for g in system.groups:

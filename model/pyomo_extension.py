@@ -204,8 +204,8 @@ class Extension:
         # An added variable carries no sign restriction: the modeller knows what it means.
         self._floor = np.concatenate([floor[self.free], np.full(len(self.added_vars), -np.inf)])
 
-    # The cyipopt driver takes an Extension both as its system (n, labels, floors) and as its
-    # evaluator (structure, at).
+    # The cyipopt driver takes an Extension both as its system (n, label, variable_label,
+    # lower_bounds) and as its evaluator (structure, at).
     def structure(self) -> tuple[np.ndarray, np.ndarray]:
         """Row and column of each structural non-zero of the extended Jacobian."""
         return self._rows, self._cols
@@ -214,13 +214,13 @@ class Extension:
         """Residuals and Jacobian at parameters θ."""
         return _ExtensionAt(self, theta)
 
-    def labels(self) -> list[str]:
-        """Equation names by row: the kept built-in ones, then the added Constraints."""
-        return self._labels
+    def label(self, row: int) -> str:
+        """The name of equation ``row``: the kept built-in ones, then the added Constraints."""
+        return self._labels[row]
 
-    def variable_labels(self) -> list[str]:
-        """Unknowns by column: the free built-in variables, then the added Vars."""
-        return self._variable_labels
+    def variable_label(self, column: int) -> str:
+        """The name of unknown ``column``: the free built-in variables, then the added Vars."""
+        return self._variable_labels[column]
 
     def lower_bounds(self) -> np.ndarray:
         """What a solution must exceed (the built-in variables' floors; none for added ones)."""

@@ -3,9 +3,12 @@
 A template is a function ``f(x, q, ops)`` of a few variables ``x`` and its parameters by
 name ``q`` (:class:`Kind` declares the names; ``q["coef"]`` is always the term's
 coefficient). The same function builds the Pyomo expression
-(``ops`` = Pyomo's functions, ``x`` = Pyomo variables) and the CasADi function the
-evaluator maps over all instances of the template (``ops`` = casadi). Writing each
-equation once, as data, is what keeps the Pyomo model and the evaluator in step.
+(``ops`` = Pyomo's functions, ``x`` = Pyomo variables), the CasADi expression whose value
+and gradient the solver's evaluator runs over all instances (``ops`` = casadi;
+``model/programs.py``) and the values reports need (numpy arrays). A template may use
+arithmetic, ``**`` and ``ops.log``, ``ops.exp`` and ``ops.sqrt``, and no branch on a value.
+Writing each equation once, as data, is what keeps the Pyomo model and the evaluator in
+step.
 
 Route templates take the margin prices ``pt`` as trailing variables and their cif shares
 ``theta_t1``… as parameters; ``nm`` (the number of margin services) is fixed per model.
