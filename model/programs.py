@@ -77,7 +77,7 @@ class TemplateProgram:
         outputs = casadi.densify(casadi.vertcat(expr, casadi.jacobian(expr, x).T))
         function = casadi.Function(kind.name, [x, p], [casadi.cse(outputs)])
         self.size = function.n_instructions()
-        on_x = np.zeros(self.size, dtype=bool)
+        self._on_x: set[int] = set()
         # CasADi reuses its work slots; here each operation gets a slot of its own (its
         # number), so the two stages can be split and the θ stage's slots kept.
         latest: dict[int, int] = {}
@@ -85,7 +85,8 @@ class TemplateProgram:
         self._variables: list[tuple[int, int]] = []
         self._parameters: list[tuple[int, int]] = []
         self._constants: list[tuple[int, float]] = []
-        theta_steps, x_steps = [], []
+        self._theta_steps: list[Step] = []
+        x_steps: list[Step] = []
         for k in range(self.size):
             op = function.instruction_id(k)
             inputs, outputs = function.instruction_input(k), function.instruction_output(k)
@@ -93,18 +94,21 @@ class TemplateProgram:
                 self._outputs[outputs[1]] = latest[inputs[0]]
                 continue
             if op == casadi.OP_INPUT:
-                on_x[k] = inputs[0] == 0
-                (self._variables if on_x[k] else self._parameters).append((k, inputs[1]))
+                if inputs[0] == 0:
+                    self._on_x.add(k)
+                    self._variables.append((k, inputs[1]))
+                else:
+                    self._parameters.append((k, inputs[1]))
             elif op == casadi.OP_CONST:
                 self._constants.append((k, float(function.instruction_constant(k))))
-            elif op in UNARY:
-                args = (latest[inputs[0]],)
-                on_x[k] = on_x[args[0]]
-                (x_steps if on_x[k] else theta_steps).append(Step(UNARY[op], k, args))
-            elif op in BINARY:
-                args = (latest[inputs[0]], latest[inputs[1]])
-                on_x[k] = on_x[args[0]] or on_x[args[1]]
-                (x_steps if on_x[k] else theta_steps).append(Step(BINARY[op], k, args))
+            elif op in UNARY or op in BINARY:
+                function_, arity = (UNARY[op], 1) if op in UNARY else (BINARY[op], 2)
+                step = Step(function_, k, tuple(latest[a] for a in inputs[:arity]))
+                if self._on_x.intersection(step.args):
+                    self._on_x.add(k)
+                    x_steps.append(step)
+                else:
+                    self._theta_steps.append(step)
             else:
                 raise ValueError(
                     f"template {kind.name}: CasADi operation {op} has no numpy counterpart "
@@ -112,28 +116,71 @@ class TemplateProgram:
                 )
             latest[outputs[0]] = k  # after reading: an operation may overwrite its input
         assert min(self._outputs) >= 0, f"template {kind.name}: an output was not computed"
-        self._theta_steps, self._x_steps = theta_steps, x_steps
-        read = {a for step in x_steps for a in step.args} | set(self._outputs)
-        self._kept = sorted(k for k in read if not on_x[k])
+        self._x_steps = self._fold_scalings(x_steps)
+        read = {a for step in self._x_steps for a in step.args} | set(self._outputs)
+        self._kept = sorted(k for k in read if k not in self._on_x)
         """Slots of the θ stage the x stage reads (or that are outputs)."""
-        last_read = {a: n for n, step in enumerate(x_steps) for a in step.args}
-        outputs = set(self._outputs)
+        last_read = {a: n for n, step in enumerate(self._x_steps) for a in step.args}
+        ends = set(self._outputs)
         # Slots the x stage no longer needs after each of its steps: freeing them keeps the
         # arrays in use few, and in the processor's cache.
         self._done = [
-            tuple(a for a in step.args if last_read[a] == n and on_x[a] and a not in outputs)
-            for n, step in enumerate(x_steps)
+            tuple(a for a in step.args if last_read[a] == n and a in self._on_x and a not in ends)
+            for n, step in enumerate(self._x_steps)
         ]
-        # The step that computes an output writes it in place (its first position among the
-        # outputs); the others are copied.
-        first = {slot: j for j, slot in reversed(list(enumerate(self._outputs)))}
-        self._into = [first.get(step.out) for step in x_steps]
-        written = {step.out for step in x_steps}
-        self._copied = [
-            (j, slot)
-            for j, slot in enumerate(self._outputs)
-            if slot not in written or first[slot] != j
-        ]
+
+    def _fold_scalings(self, x_steps: list[Step]) -> list[Step]:
+        """The x stage with each chain of multiplications, divisions and negations of one
+        value by θ's (py·(1 + t)/(1 + t0)·τ·…) made one multiplication by their product,
+        computed in the θ stage, and every division by a θ value a multiplication by its
+        reciprocal: a third of a route template's x stage (rounding differs by a unit in
+        the last place)."""
+        uses: dict[int, int] = {}
+        for a in [a for step in x_steps for a in step.args] + self._outputs:
+            uses[a] = uses.get(a, 0) + 1
+        scaling: dict[int, tuple[int, int]] = {}  # slot = base·factor, factor of θ
+        kept: dict[int, Step] = {}
+        for step in x_steps:
+            scaled = self._as_scaling(step)
+            if scaled is None:
+                kept[step.out] = step
+                continue
+            base, factor = scaled
+            if base in scaling and uses[base] == 1 and base not in self._outputs:
+                del kept[base]
+                base, inner = scaling[base]
+                factor = self._theta(np.multiply, inner, factor)
+            scaling[step.out] = (base, factor)
+            kept[step.out] = Step(np.multiply, step.out, (base, factor))
+        return list(kept.values())
+
+    def _as_scaling(self, step: Step) -> tuple[int, int] | None:
+        """(base, factor) when the step is base·factor, base/θ or −base with factor a θ
+        slot (made in the θ stage when it is a reciprocal or −1); else None."""
+        if step.function is np.negative:
+            return step.args[0], self._theta_constant(-1.0)
+        if step.function not in (np.multiply, np.divide):
+            return None
+        a, b = step.args
+        if step.function is np.divide:
+            if b in self._on_x:
+                return None
+            return a, self._theta(np.divide, self._theta_constant(1.0), b)
+        if a in self._on_x and b in self._on_x:
+            return None
+        return (a, b) if a in self._on_x else (b, a)
+
+    def _theta(self, function: Any, *args: int) -> int:
+        """A new θ-stage slot: function of θ slots."""
+        self._theta_steps.append(Step(function, self.size, args))
+        self.size += 1
+        return self.size - 1
+
+    def _theta_constant(self, value: float) -> int:
+        """A new constant slot."""
+        self._constants.append((self.size, value))
+        self.size += 1
+        return self.size - 1
 
     def prepare(self, params: list[np.ndarray]) -> list[Any]:
         """The θ stage at parameters ``params`` (one array over instances per parameter, in
@@ -157,13 +204,9 @@ class TemplateProgram:
             values[slot] = value
         for slot, number in self._variables:
             values[slot] = xs[number]
-        for step, done, into in zip(self._x_steps, self._done, self._into, strict=True):
-            args = (values[a] for a in step.args)
-            if into is None:
-                values[step.out] = step.function(*args)
-            else:
-                values[step.out] = step.function(*args, out=out[into])
+        for step, done in zip(self._x_steps, self._done, strict=True):
+            values[step.out] = step.function(*(values[a] for a in step.args))
             for slot in done:
                 values[slot] = None
-        for j, slot in self._copied:
-            np.copyto(out[j], values[slot])
+        for target, slot in zip(out, self._outputs, strict=True):
+            np.copyto(target, values[slot])
