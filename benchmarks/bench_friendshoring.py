@@ -27,6 +27,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import evaluations  # beside this script: its folder is first on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 EAST = ("CHN", "RUS")
 NONALIGNED = ("IND", "BRA", "MEX", "IDN", "TUR", "RoW")
@@ -85,37 +87,47 @@ def main() -> int:
     from fragcge.scenarios.resolve import resolve
 
     t["imports"] = _clocks()
+    evaluations.count()
+    counted = {"imports": dict(evaluations.TOTAL)}
     with tempfile.TemporaryDirectory() as tmp:
         if args.full:
             path = full_scenarios(Path(tmp))
         else:
             path = ROOT / "scenarios" / "friendshoring.toml"
         t["dataset built"] = _clocks()
+        counted["dataset built"] = dict(evaluations.TOTAL)
         scenario = load_scenario(path)
         sam = load_dataset(scenario.data)
         resolved = resolve(scenario, sam)
         t["dataset and scenario loaded"] = _clocks()
+        counted["dataset and scenario loaded"] = dict(evaluations.TOTAL)
         cal = calibrate(resolved.sam)
         t["calibrated"] = _clocks()
+        counted["calibrated"] = dict(evaluations.TOTAL)
         model = CGEModel(cal)
         if args.fresh_factors:
             model.solver = replace(model.solver, reuse_factors=False)
         t["model built"] = _clocks()
+        counted["model built"] = dict(evaluations.TOTAL)
         # As fragcge.api.solve_loaded: one runner for the pair, so that Newton–Krylov's
         # scenario solve starts from the baseline's factors of J.
         run = model.solver.path_runner()
         base = model.solve(resolved.baseline, run=run)
         t["baseline solved"] = _clocks()
+        counted["baseline solved"] = dict(evaluations.TOTAL)
         scen = model.solve(resolved.shocks, x0=base, run=run)
         t["scenario solved"] = _clocks()
+        counted["scenario solved"] = dict(evaluations.TOTAL)
         del run  # its factors: the decomposition's path has its own
         if args.decomposition:
             welfare = report.welfare(model, base, scen, resolved.blocs)
             steps = decompose_welfare(model, base, scen, welfare).steps
             t[f"decomposition ({steps} steps)"] = _clocks()
+        counted[f"decomposition ({steps} steps)"] = dict(evaluations.TOTAL)
         if args.pyomo:
             model.pyomo_model(scen)
             t["Pyomo model built"] = _clocks()
+        counted["Pyomo model built"] = dict(evaluations.TOTAL)
 
     print(f"dataset        {sam.name}: {len(sam.regions)} regions x {len(sam.sectors)} sectors")
     print(
@@ -125,7 +137,10 @@ def main() -> int:
     keys = list(t)
     for a, b in zip(keys, keys[1:], strict=False):
         wall, cpu = t[b][0] - t[a][0], t[b][1] - t[a][1]
-        print(f"  {b:<30} {wall:8.2f} s ({cpu:.2f} s CPU)")
+        line = f"  {b:<30} {wall:8.2f} s ({cpu:.2f} s CPU)"
+        if a in counted and b in counted and counted[b]["calls"] > counted[a]["calls"]:
+            line += f"; {evaluations.between(counted[a], counted[b], wall)}"
+        print(line)
     for stage, seconds in model.timings.items():
         print(f"    of which {stage:<19} {seconds:8.2f} s")
     for label, eq in (("baseline", base), ("scenario", scen)):
@@ -137,7 +152,12 @@ def main() -> int:
             + (f", {r.factorizations} factorisation(s)" if r.solver == "newton" else "")
         )
     wall, cpu = t[keys[-1]][0] - t["start"][0], t[keys[-1]][1] - t["start"][1]
+    solving = t[keys[-1]][0] - t["model built"][0]
     print(f"total          {wall:.2f} s ({cpu:.2f} s CPU)")
+    print(
+        f"solves         {solving:.2f} s from the model built on; "
+        f"{evaluations.between(counted['model built'], counted[keys[-1]], solving)}"
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory    {peak:.0f} MB (max RSS)")
     return 0

@@ -46,11 +46,10 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+import evaluations as evaluations_counted  # beside this script: its folder is first on sys.path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-EVALUATIONS = {"calls": 0, "seconds": 0.0}
-"""Evaluations of F and J (model/evaluator.py) in this process and their wall seconds."""
 SETUP: dict[str, float] = {}
 """Seconds of this process's set-up: synthetic data, model build (system, evaluator)."""
 TIME_LIMIT = 3600.0
@@ -71,7 +70,6 @@ def _scenario(size: str, folder: Path) -> Path:
     if size == "10x8":
         return ROOT / "scenarios" / "friendshoring.toml"
     if size == "41x35":
-        sys.path.insert(0, str(ROOT / "benchmarks"))
         from bench_friendshoring import full_scenarios
 
         return full_scenarios(folder)
@@ -97,23 +95,6 @@ def _scenario(size: str, folder: Path) -> Path:
         '[[shock]]\ninstrument = "ntb"\nbetween = ["west", "east"]\nrate = 0.30\n'
     )
     return scenario
-
-
-def _count_evaluations() -> None:
-    """Count the evaluator's evaluations and time them (EVALUATIONS)."""
-    from fragcge.model.evaluator import Evaluator
-
-    evaluate = Evaluator.evaluate
-
-    def counted(self, x, at):
-        t0 = time.perf_counter()
-        try:
-            return evaluate(self, x, at)
-        finally:
-            EVALUATIONS["calls"] += 1
-            EVALUATIONS["seconds"] += time.perf_counter() - t0
-
-    Evaluator.evaluate = counted
 
 
 def _model(size: str, folder: Path, solver: str, preconditioner: str = "auto"):
@@ -164,17 +145,17 @@ def run_one(
         out.update(SETUP)
         at = model.evaluator.at(model.system.benchmark_theta)
         out["replication_residual"] = float(np.max(np.abs(at.residuals(model.system.start()))))
-        _count_evaluations()
+        evaluations_counted.count()
         cpu, wall = [time.process_time()], [time.perf_counter()]
-        evaluations = [dict(EVALUATIONS)]
+        evaluations = [dict(evaluations_counted.TOTAL)]
         base = model.solve(resolved.baseline, limits=limits)
         cpu.append(time.process_time())
         wall.append(time.perf_counter())
-        evaluations.append(dict(EVALUATIONS))
+        evaluations.append(dict(evaluations_counted.TOTAL))
         scen = model.solve(resolved.shocks, x0=base, limits=limits)
         cpu.append(time.process_time())
         wall.append(time.perf_counter())
-        evaluations.append(dict(EVALUATIONS))
+        evaluations.append(dict(evaluations_counted.TOTAL))
     for k, (label, eq) in enumerate((("baseline", base), ("scenario", scen))):
         if save is not None:
             np.save(save / f"{solver}-{label}.npy", eq.x)
