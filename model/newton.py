@@ -139,6 +139,7 @@ def newton_krylov(
     floor = np.full(out.x.size, -np.inf) if floor is None else floor
     f = residual(out.x)
     lu = factors
+    first = 1.0
 
     def stop(status: int) -> NewtonResult:
         out.status, out.seconds, out.factors = status, time.perf_counter() - t0, lu
@@ -159,7 +160,7 @@ def newton_krylov(
         if lu is not None:
             dx = _preconditioned_step(jac, f, lu, norm, opt, out)
             if dx is not None:
-                step = _line_search(residual, out.x, f, norm, dx, floor, opt)
+                step = _line_search(residual, out.x, f, norm, dx, floor, opt, first)
         if step is None:
             try:
                 lu = factorize(jac, opt.ordering) if factor is None else factor(jac)
@@ -170,10 +171,12 @@ def newton_krylov(
             dx = lu.solve(-f) if lu.exact else _preconditioned_step(jac, f, lu, norm, opt, out)
             if dx is None:
                 return stop(KRYLOV_STALLED)
-            step = _line_search(residual, out.x, f, norm, dx, floor, opt)
+            step = _line_search(residual, out.x, f, norm, dx, floor, opt, first)
             if step is None:
                 return stop(LINE_SEARCH_FAILED)
-        out.x, f = step
+        out.x, f, t = step
+        # Damped steps come in runs: the next search starts at twice this step, not at 1.
+        first = min(1.0, 2 * t)
         out.iterations += 1
     return stop(SUCCESS)
 
@@ -222,8 +225,10 @@ def _line_search(
     dx: np.ndarray,
     floor: np.ndarray,
     opt: NewtonOptions,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """The first of t = 1, 1/2, 1/4, … whose point stays above floor and reduces ‖F‖.
+    first: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """The first of t = first, first/2, first/4, … whose point stays above floor and
+    reduces ‖F‖, with that point, its residuals and t.
 
     Variables whose floor is 0 (prices, quantities, incomes) move geometrically, to
     x·exp(t·dx/x): the same direction as x + t·dx as t → 0, so Newton's local convergence is
@@ -238,13 +243,13 @@ def _line_search(
         return None
     positive = floor == 0
     relative = np.divide(dx, x, out=np.zeros_like(dx), where=positive)
-    t = 1.0
+    t = first
     while t >= opt.min_step:
         trial = np.where(positive, x * np.exp(t * relative), x + t * dx)
         if np.all(trial > floor):
             g = residual(trial)
             if np.all(np.isfinite(g)) and np.linalg.norm(g) <= (1 - opt.armijo * t) * norm:
-                return trial, g
+                return trial, g, t
         t /= 2
     return None
 
