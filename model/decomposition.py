@@ -327,8 +327,9 @@ class _Path:
         straight line between the nearest solved points on either side (the baseline at 0,
         the scenario at 1): a guess whose error is second order in the step, where the point
         before it alone is a first-order one (at 41 × 35 one Newton iteration fewer per
-        point)."""
-        model, theta = self.model, self.base.theta
+        point). Should the solve from the guess fail, the path of smaller steps starts from
+        the solved point before it."""
+        model, x, theta = self.model, self.base.x, self.base.theta
         # Newton–Krylov: each point starts from the factors of J of the one before it.
         run = model.solver.path_runner()
         for k in range(1, steps):
@@ -340,13 +341,14 @@ class _Path:
                 self.points[share] = solve(
                     model.system,
                     model.evaluator,
-                    self._guess(share),
+                    x,
                     theta,
                     target,
                     self.limits,
                     run=run,
+                    guess=self._guess(share),
                 )
-            theta = self.points[share].theta
+            x, theta = self.points[share].x, self.points[share].theta
 
     def _guess(self, share: Fraction) -> np.ndarray:
         """x at ``share`` interpolated between the nearest solved points around it (a convex
@@ -378,11 +380,12 @@ def decompose(
 ) -> pd.DataFrame:
     """Per region, the components of EV (dataset unit), integrated over ``steps`` solves.
 
-    Solves at k/steps of the parameter change for k = 1..steps−1, warm-starting each from the
-    last (the scenario's own solution is the last point). Each component is integrated by
-    the trapezoid rule over the steps; with an even number of steps the trapezoid sums over
-    steps and over pairs of steps are combined by Richardson extrapolation,
-    (4·T_h − T_2h)/3 (Simpson's rule), which removes the O(h²) error at no extra solve.
+    Solves at k/steps of the parameter change for k = 1..steps−1, each started between the
+    solved points around it (the scenario's own solution is the last point). Each component
+    is integrated by the trapezoid rule over the steps; with an even number of steps the
+    trapezoid sums over steps and over pairs of steps are combined by Richardson
+    extrapolation, (4·T_h − T_2h)/3 (Simpson's rule), which removes the O(h²) error at no
+    extra solve.
     Columns: region and :data:`COMPONENTS`.
     """
     path = _Path(model, base, scen, limits)

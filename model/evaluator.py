@@ -9,7 +9,7 @@ order, the order SuperLU and the Krylov solver take, so a Newton step uses the v
 they come.
 
 Until issue 13's last round this module evaluated one fused CasADi function of all
-templates: 54 ms for F and J at 41 × 35 against 9.4 ms here, and 45 s of set-up at
+templates: 54 ms for F and J at 41 × 35 against 8.7 ms here, and 45 s of set-up at
 141 × 65 against 8 s (benchmarks/bench_scale.py reports both at each size).
 
 An evaluation gives F and J together (J costs a few times F, and a solver asks for J at

@@ -264,6 +264,7 @@ def solve(
     options: dict[str, object] | None = None,
     progress: ProgressLines | None = None,
     run: Runner | None = None,
+    guess: np.ndarray | None = None,
 ) -> SolveResult:
     """Solve at parameters ``target``, stepping from ``theta0`` (those of x0) if needed.
 
@@ -274,7 +275,9 @@ def solve(
     share of the shock reached, why it stopped and the largest residuals by name if it still
     fails. ``progress`` receives a progress line every few seconds of a long solve. Each step
     is one ``run`` (default :func:`run_ipopt`; or Newton–Krylov: model/solver_choice.py);
-    the homotopy is the same for every method.
+    the homotopy is the same for every method. ``guess`` (a point near the answer, not an
+    equilibrium at any θ) starts the full step instead of x0; the smaller steps, if it
+    fails, start from x0, which solves ``theta0``.
     """
     run = run_ipopt if run is None else run
     x, done, step, runs, iters, secs = np.asarray(x0, float), 0.0, 1.0, 0, 0, 0.0
@@ -289,7 +292,8 @@ def solve(
         if ticker is not None:
             ticker.trial = trial
         theta = theta0 + trial * (target - theta0)
-        last = run(system, ev, x, theta, {**(options or {}), "max_wall_time": wall}, ticker)
+        start = guess if guess is not None and runs == 0 else x
+        last = run(system, ev, start, theta, {**(options or {}), "max_wall_time": wall}, ticker)
         runs, iters, secs = runs + 1, iters + last.iterations, secs + last.seconds
         if last.ok:
             x, done = last.x, trial

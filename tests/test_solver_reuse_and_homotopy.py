@@ -94,6 +94,42 @@ def test_giving_up_says_how_far_the_path_got() -> None:
         )
 
 
+def test_a_guess_starts_the_full_step_and_a_failed_one_falls_back_to_the_solved_start() -> None:
+    """solve(guess=…): the full step starts from the guess (the decomposition's path passes a
+    point between solved ones); if that run fails, the smaller steps start from x0, which
+    solves theta0, and reach the same equilibrium."""
+    sam = synthetic_sam(4, 3, seed=8)
+    model = CGEModel(calibrate(sam))
+    base = model.solve(ShockSet.benchmark(sam))
+    target = model.theta_for(_shock(sam, 1.3, 0.1))
+    plain = solve(model.system, model.evaluator, base.x, base.theta, target)
+    args = (model.system, model.evaluator, base.x, base.theta, target)
+    good = solve(*args, guess=0.5 * (base.x + plain.x))
+    assert good.steps == 1 and good.iterations < plain.iterations
+    assert np.max(np.abs(good.x / plain.x - 1)) < 1e-9
+    # A guess with negative prices: the first run cannot start, the path from x0 can.
+    bad = solve(*args, options={"max_iter": 8}, guess=-base.x)
+    assert bad.steps > 1
+    assert np.max(np.abs(bad.x / plain.x - 1)) < 1e-8
+
+
+def test_a_solve_whose_left_out_market_does_not_clear_is_refused() -> None:
+    """Walras' law: when every equation of the square system holds, the market left out
+    clears too. A run that reports success at a point where it does not (here a runner that
+    moves its answer by up to 10% and keeps its report) is not taken as an equilibrium."""
+    sam = synthetic_sam(4, 3, seed=8)
+    model = CGEModel(calibrate(sam))
+    honest = model.solver.run
+    rng = np.random.default_rng(0)
+
+    def claims_success(system, ev, x0, theta, options=None, tick=None):
+        result = honest(system, ev, x0, theta, options, tick)
+        return replace(result, x=result.x * rng.uniform(0.9, 1.1, result.x.size))
+
+    with pytest.raises(SolveError, match=r"does not clear .*Walras"):
+        model.solve(_shock(sam, 1.3, 0.1), run=claims_success)
+
+
 def _scaled(sam, **factors: float):
     """sam with each named elasticity multiplied by its factor."""
     return replace(sam, **{k: np.asarray(getattr(sam, k)) * f for k, f in factors.items()})
