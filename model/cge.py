@@ -130,12 +130,15 @@ class CGEModel:
         limits: SolveLimits = DEFAULT_LIMITS,
         progress: ProgressLines | None = None,
         run: Runner | None = None,
+        walras_tol: float = WALRAS_TOL,
     ) -> Equilibrium:
         """Solve at the parameters :meth:`theta_for` gives, from x0 (default: the benchmark),
         within ``limits``; ``progress`` receives the progress lines of a long solve. ``run``
         is the solver's runner (default the model's :attr:`solver`'s ``run``; a
         ``solver.path_runner()`` shared by several solves hands Newton–Krylov's factors of J
-        from one to the next).
+        from one to the next). Raises SolveError when the dropped market's scaled residual
+        is above ``walras_tol`` (:data:`WALRAS_TOL`; the Walras check passes inf to measure
+        it itself).
 
         The parameters start at x0's own, and from the benchmark at the benchmark's (with the
         target elasticities: the benchmark is an equilibrium for any), so that should the full
@@ -164,7 +167,7 @@ class CGEModel:
         walras = float(
             self.evaluator.at(result.theta).residuals(result.x, include_dropped=True)[-1]
         )
-        if not abs(walras) <= WALRAS_TOL:
+        if not abs(walras) <= walras_tol:
             raise SolveError(
                 f"the solve ended where every equation holds but the market left out of the "
                 f"system, {self.system.dropped_label()}, does not clear (scaled residual "
