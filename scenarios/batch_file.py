@@ -416,9 +416,8 @@ def _uncertainty(table: dict, source: SourceFile, sam: GlobalSAM) -> Uncertainty
                     "quadrature places 2N points for N parameters"
                 )
     else:
-        if "draws" not in table:
-            raise ScenarioError(f"{at('uncertainty')}: missing key draws (Monte Carlo draws)")
-        draws = _integer(table["draws"], at("uncertainty", "draws"))
+        draws = fields.required(table, "draws", at("uncertainty"), "Monte Carlo draws")
+        draws = _integer(draws, at("uncertainty", "draws"))
         if draws < 1:
             raise ScenarioError(f"{at('uncertainty', 'draws')}: draws = {draws} must be >= 1")
         seed = _integer(table.get("seed", DEFAULT_SEED), at("uncertainty", "seed"))
@@ -503,9 +502,8 @@ def _parameter(name: str, table: dict, source: SourceFile) -> Distribution:
     needed = [k for k in PARAMETER_KEYS[kind] if k not in ("distribution", "scope", "mode")]
     numbers = {}
     for key in needed:
-        if key not in table:
-            raise ScenarioError(f"{at(section)}: missing key {key} (distribution = {kind!r})")
-        numbers[key] = fields.number(table[key], at(section, key))
+        value = fields.required(table, key, at(section), f"distribution = {kind!r}")
+        numbers[key] = fields.number(value, at(section, key))
     lower, upper = numbers["lower"], numbers["upper"]
     if eta and not 0 <= lower < upper:
         raise ScenarioError(

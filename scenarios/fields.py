@@ -30,10 +30,11 @@ def check_keys(
             raise unknown(where, "key", key, sorted(allowed))
 
 
-def required(table: dict, key: str, where: str) -> object:
-    """``table[key]``, or an error saying it is missing."""
+def required(table: dict, key: str, where: str, expected: str = "") -> object:
+    """``table[key]``, or an error saying it is missing (and what it should be, when
+    ``expected`` says)."""
     if key not in table:
-        raise ScenarioError(f"{where}: missing key {key}")
+        raise ScenarioError(f"{where}: missing key {key}" + (f" ({expected})" if expected else ""))
     return table[key]
 
 

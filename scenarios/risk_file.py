@@ -243,9 +243,9 @@ def _array(value: object, name: str, source: SourceFile) -> list[dict]:
 
 
 def _unique_name(table: dict, where: str, seen: set[str], what: str) -> str:
-    if "name" not in table:
-        raise ScenarioError(f"{where}: missing key name (a name for the {what})")
-    name = fields.text(table["name"], f"{where} name")
+    name = fields.text(
+        fields.required(table, "name", where, f"a name for the {what}"), f"{where} name"
+    )
     if not is_folder_name(name) or "+" in name:
         raise ScenarioError(
             f"{where} name: {name!r} must be letters, digits, '.', '_', '-' (it names runs "
@@ -264,10 +264,9 @@ def _worlds(value: object, source: SourceFile) -> tuple[World, ...]:
         where = source.where("world", index=n)
         fields.check_keys(table, WORLD_KEYS, source, "world", n)
         name = _unique_name(table, where, seen, "world")
-        if "scenario" not in table:
-            raise ScenarioError(f"{where}: missing key scenario (a scenario file)")
+        scenario = fields.required(table, "scenario", where, "a scenario file")
         at = source.where("world", "scenario", n)
-        target = source.path.parent / fields.text(table["scenario"], at)
+        target = source.path.parent / fields.text(scenario, at)
         if not target.is_file():
             raise ScenarioError(f"{at}: no scenario file {target}")
         scenario = load_scenario(target)
@@ -307,12 +306,10 @@ def _horizon(table: dict, source: SourceFile) -> Horizon:
             raise unknown(at("horizon", "closure"), "closure", closure, CLOSURES)
     if kind == "long-run":
         return Horizon(kind, 1.0, (), closure)
-    if "scale" not in table:
-        raise ScenarioError(
-            f"{at('horizon')}: missing key scale (the short run's multiplier of the "
-            "long-run elasticities, e.g. 0.25)"
-        )
-    scale = fields.number(table["scale"], at("horizon", "scale"))
+    expected = "the short run's multiplier of the long-run elasticities, e.g. 0.25"
+    scale = fields.number(
+        fields.required(table, "scale", at("horizon"), expected), at("horizon", "scale")
+    )
     if not 0 < scale <= 1:
         raise ScenarioError(
             f"{at('horizon', 'scale')}: scale = {scale:g} must be in (0, 1]: short-run "
@@ -346,10 +343,9 @@ def _events(value: object, source: SourceFile, independent: bool) -> tuple[Event
         where = source.where("event", index=n)
         fields.check_keys(table, EVENT_KEYS, source, "event", n)
         name = _unique_name(table, where, seen, "event")
-        if "probability" not in table:
-            raise ScenarioError(f"{where}: missing key probability (a number in [0, 1])")
+        probability = fields.required(table, "probability", where, "a number in [0, 1]")
         at = source.where("event", "probability", n)
-        probability = fields.number(table["probability"], at)
+        probability = fields.number(probability, at)
         if not 0 <= probability <= 1:
             raise ScenarioError(f"{at}: probability = {probability:g} must be in [0, 1]")
         entries = table.get("shock")
